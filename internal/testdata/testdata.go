@@ -1,0 +1,62 @@
+// Package testdata locates the shared golden test data (models, golden
+// logits, vocabularies, text) produced with llama.cpp. The data is never
+// part of the repository: it lives in ../shared/testdata beside the clone,
+// or wherever QUANT_TESTDATA points.
+package testdata
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// EnvDir overrides the location of the test data.
+const EnvDir = "QUANT_TESTDATA"
+
+// EnvRequire, when non-empty, turns missing test data into a test failure
+// (CI sets it, so CI can never pass by skipping).
+const EnvRequire = "QUANT_REQUIRE_TESTDATA"
+
+// Dir returns the test data folder, or skips the test (fails it when
+// EnvRequire is set) with one line saying what is missing.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir, ok := Find()
+	if !ok {
+		msg := "test data folder " + dir + " is missing (set " + EnvDir + " to the shared testdata folder)"
+		if os.Getenv(EnvRequire) != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dir
+}
+
+// Find returns the test data folder and whether it exists.
+func Find() (string, bool) {
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		// internal/testdata/testdata.go -> repository root -> ../shared/testdata
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata")
+	}
+	st, err := os.Stat(dir)
+	return dir, err == nil && st.IsDir()
+}
+
+// Path joins elems under Dir.
+func Path(t testing.TB, elems ...string) string {
+	t.Helper()
+	return filepath.Join(append([]string{Dir(t)}, elems...)...)
+}
+
+// Models lists the .gguf files in models/.
+func Models(t testing.TB) []string {
+	t.Helper()
+	m, err := filepath.Glob(Path(t, "models", "*.gguf"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no models in %s", Path(t, "models"))
+	}
+	return m
+}
