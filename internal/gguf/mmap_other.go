@@ -8,7 +8,7 @@ import "os"
 func mapFile(path string) ([]byte, func() error, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, unwrapPath(err)
 	}
 	return data, func() error { return nil }, nil
 }

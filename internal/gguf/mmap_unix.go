@@ -13,7 +13,7 @@ import (
 func mapFile(path string) ([]byte, func() error, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, unwrapPath(err)
 	}
 	defer fh.Close()
 	size, err := fileSize(fh)

@@ -539,3 +539,12 @@ func fileSize(fh *os.File) (int64, error) {
 	}
 	return st.Size(), nil
 }
+
+// unwrapPath drops the path from an *os.PathError: Open names the file itself.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
