@@ -1,0 +1,58 @@
+# quant — build, test and demo. `make demo` and `make test` are the two
+# commands a fresh clone needs (see README.md).
+
+GO       ?= go
+BIN      := bin/quant
+DEMO_DIR := bin/demo
+# The Metal kernels are checked on Linux by running their MSL source as C++.
+MSL_CXX  ?= clang++-16
+MSL_CC   ?= clang-16
+
+.PHONY: build test unit vet fmt-check cross kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/quant
+
+# Everything CI runs.
+test: fmt-check vet cross unit kernels-test
+
+unit:
+	$(GO) test ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# vet every platform quant ships for; darwin is checked without cgo, as it is built.
+vet:
+	$(GO) vet ./...
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet ./...
+
+cross:
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/quant
+
+kernels-test:
+	@if [ -d internal/kernels/emu ]; then CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags mslemu ./internal/kernels/... ; fi
+
+kernels-asan:
+	CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags 'mslemu mslemu_asan' ./internal/kernels/...
+
+lint: fmt-check vet
+
+fuzz:
+	$(GO) test ./internal/gguf -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	$(GO) run ./scripts/synth -preset smollm2-135m -type q4_k_m -o $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf
+	$(BIN) info $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf
+
+# macOS only: precompile the kernels; the binary embeds the result when present.
+metallib:
+	xcrun -sdk macosx metal -c internal/kernels/*.metal -o /tmp/quant.air
+	xcrun -sdk macosx metallib /tmp/quant.air -o internal/kernels/default.metallib
+
+clean:
+	rm -rf bin
