@@ -1,0 +1,119 @@
+// Package engine holds the model definitions, the forward pass (written once
+// against the Backend interface), sampling, generation, perplexity and
+// benchmarking. No code here branches on which backend runs it.
+package engine
+
+import "github.com/quant-llm/quant/internal/gguf"
+
+// Buffer is backend-owned storage for F32 activations.
+type Buffer any
+
+// Tensor is a row-major F32 matrix view into a Buffer: one row per token of a
+// batch. Off counts float32 elements from the start of the buffer.
+type Tensor struct {
+	Buf  Buffer
+	Off  int
+	Rows int
+	Cols int
+}
+
+// Rows returns the n rows starting at row first.
+func (t Tensor) RowRange(first, n int) Tensor {
+	return Tensor{Buf: t.Buf, Off: t.Off + first*t.Cols, Rows: n, Cols: t.Cols}
+}
+
+// Weight is a model tensor read in place from the mapped file: Rows rows of
+// Cols values of type Type (ggml's ne1 x ne0).
+type Weight struct {
+	Name string
+	Type gguf.GGMLType
+	Rows int
+	Cols int
+	// Data aliases the file mapping.
+	Data []byte
+	// FileOffset is where Data starts in the file, for backends that map the
+	// file into their own address space (Metal).
+	FileOffset uint64
+}
+
+// Role is how the forward pass uses a weight.
+type Role int
+
+const (
+	// RoleEmbed: rows are looked up by token id.
+	RoleEmbed Role = iota
+	// RoleMatMul: multiplied with activations.
+	RoleMatMul
+	// RoleVector: a norm weight, bias or rope frequency factors (read as F32).
+	RoleVector
+)
+
+func (r Role) String() string {
+	return [...]string{"embedding", "matmul", "vector"}[r]
+}
+
+// KVCache is backend-owned storage for the keys and values of every layer.
+type KVCache any
+
+// Rope describes rotary position embedding as llama.cpp applies it.
+type Rope struct {
+	// Dims is the number of leading dimensions of each head that rotate.
+	Dims int
+	Base float32
+	// FreqScale divides positions (linear rope scaling); 1 when unscaled.
+	FreqScale float32
+	// NeoX pairs dimension i with i+Dims/2 instead of i with i+1.
+	NeoX bool
+	// FreqFactors, when set, divides each pair's frequency (Llama 3 scaling).
+	FreqFactors *Weight
+}
+
+// Attention describes one layer's multi-head attention.
+type Attention struct {
+	Heads, KVHeads, HeadDim int
+	Scale                   float32
+}
+
+// Backend executes the operations of a forward pass. Tensors passed to one
+// call never alias unless the method says so. A backend may defer the work
+// until Sync: results are only guaranteed visible to Read after Sync.
+type Backend interface {
+	Name() string
+	// CheckWeight reports whether the backend can use w in the given role;
+	// it is called for every weight at load.
+	CheckWeight(w *Weight, role Role) error
+	// NewTensor allocates an activation matrix. Backends allocate at load
+	// only; the forward pass uses views.
+	NewTensor(rows, cols int) (Tensor, error)
+	// NewKVCache allocates keys and values for layers x ctx positions of
+	// kvDim values each, in F16 when f16 is set, otherwise F32.
+	NewKVCache(layers, ctx, kvDim int, f16 bool) (KVCache, error)
+
+	// Embed copies row ids[i] of table into row i of dst.
+	Embed(dst Tensor, table *Weight, ids []int32)
+	// RMSNorm normalises each group of len(w) values of x (a row, or a head
+	// when w is shorter than a row) and multiplies by w. dst may be x.
+	RMSNorm(dst, x Tensor, w *Weight, eps float32)
+	// MatMul sets dst[r][o] = sum_i w[o][i] * x[r][i].
+	MatMul(dst Tensor, w *Weight, x Tensor)
+	// AddBias adds the vector b to every row of x.
+	AddBias(x Tensor, b *Weight)
+	// RoPE rotates each head of x (heads of headDim values); row r holds
+	// position pos+r.
+	RoPE(x Tensor, headDim, pos int, r *Rope)
+	// StoreKV writes k and v (row r at position pos+r) into the cache.
+	StoreKV(c KVCache, layer int, k, v Tensor, pos int)
+	// Attend computes causal attention of q (row r at position pos+r) over
+	// cache positions [0, pos+r] into dst.
+	Attend(dst, q Tensor, c KVCache, layer, pos int, a *Attention)
+	// SwiGLU sets dst = silu(gate) * up.
+	SwiGLU(dst, gate, up Tensor)
+	// Add sets dst += x.
+	Add(dst, x Tensor)
+
+	// Sync runs or waits for all recorded work.
+	Sync() error
+	// Read copies t into dst (len Rows*Cols); call after Sync.
+	Read(t Tensor, dst []float32) error
+	Close() error
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrContextFull is returned when generation reaches the end of the context.
+var ErrContextFull = errors.New("context is full")
+
+// Session holds the position in the KV cache between calls, so a chat keeps
+// its history without re-evaluating it.
+type Session struct {
+	r *Runner
+	// history holds the tokens whose keys and values are in the cache.
+	history []int32
+}
+
+// NewSession starts an empty session on r.
+func NewSession(r *Runner) *Session { return &Session{r: r} }
+
+// Pos is the number of positions used so far.
+func (s *Session) Pos() int { return len(s.history) }
+
+// Reset forgets the history.
+func (s *Session) Reset() { s.history = s.history[:0] }
+
+// Rewind keeps the longest prefix of the history that tokens starts with
+// and returns the rest of tokens: what still needs evaluating. A chat
+// re-renders the whole conversation each turn and only pays for the new part.
+func (s *Session) Rewind(tokens []int32) []int32 {
+	n := 0
+	for n < len(tokens) && n < len(s.history) && tokens[n] == s.history[n] {
+		n++
+	}
+	if n == len(tokens) && n > 0 {
+		n-- // re-evaluate the last token to get its logits
+	}
+	s.history = s.history[:n]
+	return tokens[n:]
+}
+
+// Prefill evaluates tokens in batches after the history and returns the
+// last token's logits.
+func (s *Session) Prefill(ctx context.Context, tokens []int32) ([]float32, error) {
+	if len(tokens) == 0 {
+		return nil, errors.New("empty prompt")
+	}
+	if s.Pos()+len(tokens) > s.r.opts.Context {
+		return nil, fmt.Errorf("prompt of %d tokens does not fit: %d of the %d-token context are in use", len(tokens), s.Pos(), s.r.opts.Context)
+	}
+	var logits []float32
+	for len(tokens) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(len(tokens), s.r.opts.Batch)
+		var err error
+		if logits, err = s.r.Forward(tokens[:n], s.Pos()); err != nil {
+			return nil, err
+		}
+		s.history = append(s.history, tokens[:n]...)
+		tokens = tokens[n:]
+	}
+	if s.r.opts.AllLogits {
+		logits = logits[len(logits)-s.r.m.Vocab:]
+	}
+	return logits, nil
+}
+
+// Stats are the timings of one generation.
+type Stats struct {
+	PromptTokens, GenTokens int
+	PromptTime, GenTime     time.Duration
+}
+
+// PromptRate is prompt tokens per second.
+func (s Stats) PromptRate() float64 { return rate(s.PromptTokens, s.PromptTime) }
+
+// GenRate is generated tokens per second.
+func (s Stats) GenRate() float64 { return rate(s.GenTokens, s.GenTime) }
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// Generate evaluates prompt, then samples up to maxTokens tokens (until the
+// context is full when maxTokens < 0), calling emit for each. It stops early
+// at a token for which stop returns true (that token is not emitted), when
+// ctx is cancelled (returning ctx.Err()), or with ErrContextFull.
+func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, smp *Sampler, stop func(int32) bool, emit func(int32) error) (st Stats, err error) {
+	start := time.Now()
+	logits, err := s.Prefill(ctx, prompt)
+	if err != nil {
+		return st, err
+	}
+	smp.SetHistory(s.history)
+	st.PromptTokens, st.PromptTime = len(prompt), time.Since(start)
+	start = time.Now()
+	defer func() { st.GenTime = time.Since(start) }()
+	for maxTokens < 0 || st.GenTokens < maxTokens {
+		next := smp.Sample(logits)
+		if stop(next) {
+			return st, nil
+		}
+		smp.Accept(next)
+		if err := emit(next); err != nil {
+			return st, err
+		}
+		st.GenTokens++
+		if st.GenTokens == maxTokens {
+			break
+		}
+		if s.Pos() >= s.r.opts.Context {
+			return st, ErrContextFull
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		if logits, err = s.r.Forward([]int32{next}, s.Pos()); err != nil {
+			return st, err
+		}
+		s.history = append(s.history, next)
+	}
+	return st, nil
+}
