@@ -1,0 +1,96 @@
+package tokenizer
+
+import "strings"
+
+// spmLess is llm_bigram_spm's order: highest score first, then leftmost.
+func spmLess(a, b *bigram) bool {
+	return a.score > b.score || (a.score == b.score && a.left < b.left)
+}
+
+// spaceEscape is U+2581, SentencePiece's visible space.
+const spaceEscape = "\u2581"
+
+// encodeSPM is llm_tokenizer_spm_session::tokenize: start from UTF-8
+// characters and repeatedly merge the adjacent pair whose concatenation is
+// the highest-scoring token. Leftovers that are not tokens become byte
+// tokens (or unk when the vocabulary has no byte tokens).
+func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, error) {
+	text = strings.ReplaceAll(text, " ", spaceEscape)
+	syms := s.symbols[:0]
+	for off := 0; off < len(text); {
+		n := min(utf8SeqLen(text[off]), len(text)-off)
+		syms = append(syms, symbol{start: int32(off), n: int32(n), prev: int32(len(syms) - 1), next: int32(len(syms) + 1)})
+		off += n
+	}
+	if len(syms) == 0 {
+		return out, nil
+	}
+	syms[len(syms)-1].next = -1
+
+	h := &s.heap
+	h.items, h.less = h.items[:0], spmLess
+	add := func(l, r int32) {
+		if l < 0 || r < 0 {
+			return
+		}
+		ls, rs := &syms[l], &syms[r]
+		id, ok := t.toID[text[ls.start:ls.start+ls.n+rs.n]]
+		if !ok {
+			return
+		}
+		h.push(bigram{left: l, right: r, size: ls.n + rs.n, score: t.scores[id]})
+	}
+	for i := 1; i < len(syms); i++ {
+		add(int32(i-1), int32(i))
+	}
+	for len(h.items) > 0 {
+		b := h.pop()
+		ls, rs := &syms[b.left], &syms[b.right]
+		if ls.n == 0 || rs.n == 0 || ls.n+rs.n != b.size {
+			continue
+		}
+		ls.n += rs.n
+		rs.n = 0
+		ls.next = rs.next
+		if rs.next >= 0 {
+			syms[rs.next].prev = b.left
+		}
+		add(ls.prev, b.left)
+		add(b.left, ls.next)
+	}
+	// llama.cpp's resegment also consults a map of merged pairs, but only for
+	// symbols that are not tokens, and every merged symbol is a token: a
+	// symbol is thus either a token or an unmerged character spelled in bytes.
+	for i := int32(0); i >= 0; i = syms[i].next {
+		sym := syms[i]
+		piece := text[sym.start : sym.start+sym.n]
+		if id, ok := t.toID[piece]; ok {
+			out = append(out, id)
+			continue
+		}
+		for j := range len(piece) {
+			id := t.byteToken[piece[j]]
+			if id == noToken {
+				if t.unk == noToken {
+					s.symbols = syms
+					return out, &byteFallbackError{b: piece[j]}
+				}
+				id = t.unk
+			}
+			out = append(out, id)
+		}
+	}
+	s.symbols = syms
+	return out, nil
+}
+
+type byteFallbackError struct{ b byte }
+
+func (e *byteFallbackError) Error() string {
+	return "byte 0x" + hexByte(e.b) + " has no token (no <0xXX> byte token and no unknown token)"
+}
+
+func hexByte(b byte) string {
+	const digits = "0123456789ABCDEF"
+	return string([]byte{digits[b>>4], digits[b&15]})
+}
