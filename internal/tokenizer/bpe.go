@@ -1,5 +1,7 @@
 package tokenizer
 
+import "math"
+
 // symbol is a run of bytes of the word being merged, linked to its
 // neighbours (llama.cpp's llm_symbol). n == 0 marks a symbol merged away.
 type symbol struct {
@@ -9,19 +11,39 @@ type symbol struct {
 
 // bigram is a candidate merge of two adjacent symbols. size is the byte
 // length of the pair when it was queued: if either side changed since, the
-// candidate is stale.
+// candidate is stale. key orders candidates (smaller first, ties to the
+// leftmost), so one comparison serves both BPE ranks and SPM scores.
 type bigram struct {
 	left, right int32
 	size        int32
-	rank        int32   // BPE: lower merges first
-	score       float32 // SPM: higher merges first
+	key         uint32
 }
 
-// bigramHeap is a binary heap ordered by less; a hand-rolled heap avoids
-// container/heap's interface calls in the hottest loop.
+// rankKey orders BPE merges: lowest rank first.
+func rankKey(rank int32) uint32 { return uint32(rank) }
+
+// scoreKey orders SPM merges: highest score first. It maps -score onto
+// uint32 so that integer order is float order.
+func scoreKey(score float32) uint32 {
+	f := -score
+	if f == 0 {
+		f = 0 // -0 and +0 compare equal as floats; give them one key
+	}
+	b := math.Float32bits(f)
+	if b&0x80000000 != 0 {
+		return ^b
+	}
+	return b | 0x80000000
+}
+
+func (a *bigram) before(b *bigram) bool {
+	return a.key < b.key || (a.key == b.key && a.left < b.left)
+}
+
+// bigramHeap is a binary min-heap of merge candidates; a hand-rolled heap
+// avoids container/heap's interface calls in the hottest loop.
 type bigramHeap struct {
 	items []bigram
-	less  func(a, b *bigram) bool
 }
 
 func (h *bigramHeap) push(b bigram) {
@@ -29,7 +51,7 @@ func (h *bigramHeap) push(b bigram) {
 	i := len(h.items) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !h.less(&h.items[i], &h.items[p]) {
+		if !h.items[i].before(&h.items[p]) {
 			break
 		}
 		h.items[i], h.items[p] = h.items[p], h.items[i]
@@ -44,10 +66,10 @@ func (h *bigramHeap) pop() bigram {
 	h.items = h.items[:last]
 	for i := 0; ; {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && h.less(&h.items[l], &h.items[m]) {
+		if l < last && h.items[l].before(&h.items[m]) {
 			m = l
 		}
-		if r < last && h.less(&h.items[r], &h.items[m]) {
+		if r < last && h.items[r].before(&h.items[m]) {
 			m = r
 		}
 		if m == i {
@@ -57,11 +79,6 @@ func (h *bigramHeap) pop() bigram {
 		i = m
 	}
 	return top
-}
-
-// bpeLess is llm_bigram_bpe's order: lowest rank first, then leftmost.
-func bpeLess(a, b *bigram) bool {
-	return a.rank < b.rank || (a.rank == b.rank && a.left < b.left)
 }
 
 // encodeBPE pre-tokenizes a raw text fragment and merges each word.
@@ -89,7 +106,7 @@ func (t *Tokenizer) bpeWord(s *scratch, word string, out []int32) []int32 {
 		syms = append(syms, symbol{start: int32(i), n: 1, prev: int32(i - 1), next: next})
 	}
 	h := &s.heap
-	h.items, h.less = h.items[:0], bpeLess
+	h.items = h.items[:0]
 	add := func(l, r int32) {
 		if l < 0 || r < 0 {
 			return
@@ -97,7 +114,7 @@ func (t *Tokenizer) bpeWord(s *scratch, word string, out []int32) []int32 {
 		ls, rs := &syms[l], &syms[r]
 		key := mergePair{word[ls.start : ls.start+ls.n], word[rs.start : rs.start+rs.n]}
 		if rank, ok := t.ranks[key]; ok {
-			h.push(bigram{left: l, right: r, size: ls.n + rs.n, rank: rank})
+			h.push(bigram{left: l, right: r, size: ls.n + rs.n, key: rankKey(rank)})
 		}
 	}
 	for i := 1; i < len(syms); i++ {

@@ -20,16 +20,16 @@ type goldenFile struct {
 		EOS    int32 `json:"eos_id"`
 	} `json:"tokenizer"`
 	Prompts []struct {
-		Name            string   `json:"name"`
-		Text            string   `json:"text"`
-		AddSpecial      bool     `json:"add_special"`
-		ParseSpecial    bool     `json:"parse_special"`
-		IDs             []int32  `json:"ids"`
-		PiecesHex       []string `json:"pieces_hex"`
-		Detok           string   `json:"detokenize"`
-		DetokHex        string   `json:"detokenize_hex"`
-		DetokRemove     string   `json:"detokenize_remove_special"`
-		DetokRemoveHex  string   `json:"detokenize_remove_special_hex"`
+		Name           string   `json:"name"`
+		Text           string   `json:"text"`
+		AddSpecial     bool     `json:"add_special"`
+		ParseSpecial   bool     `json:"parse_special"`
+		IDs            []int32  `json:"ids"`
+		PiecesHex      []string `json:"pieces_hex"`
+		Detok          string   `json:"detokenize"`
+		DetokHex       string   `json:"detokenize_hex"`
+		DetokRemove    string   `json:"detokenize_remove_special"`
+		DetokRemoveHex string   `json:"detokenize_remove_special_hex"`
 	} `json:"prompts"`
 	ChatTemplate      string `json:"chat_template"`
 	ChatApplyTemplate *struct {

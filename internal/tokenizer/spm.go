@@ -2,20 +2,55 @@ package tokenizer
 
 import "strings"
 
-// spmLess is llm_bigram_spm's order: highest score first, then leftmost.
-func spmLess(a, b *bigram) bool {
-	return a.score > b.score || (a.score == b.score && a.left < b.left)
-}
-
 // spaceEscape is U+2581, SentencePiece's visible space.
 const spaceEscape = "\u2581"
 
-// encodeSPM is llm_tokenizer_spm_session::tokenize: start from UTF-8
+// encodeSPM tokenizes one raw-text fragment: spaces become U+2581, then the
+// text is cut where no token can span (see spaceJoiners) and each segment
+// goes through spmSegment. Merges never cross such a cut, so the result is
+// the one llama.cpp gets for the whole fragment, with small heaps instead of
+// one of millions of entries.
+func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, error) {
+	text = strings.ReplaceAll(text, " ", spaceEscape)
+	start, prevLen := 0, 0
+	for i := 0; i < len(text); {
+		n := min(utf8SeqLen(text[i]), len(text)-i)
+		if i > start && strings.HasPrefix(text[i:], spaceEscape) && !t.spaceJoiners[text[i-prevLen:i]] {
+			var err error
+			if out, err = t.spmSegment(s, text[start:i], out); err != nil {
+				return nil, err
+			}
+			start = i
+		}
+		i, prevLen = i+n, n
+	}
+	return t.spmSegment(s, text[start:], out)
+}
+
+// spaceJoinerSet lists the characters that some token contains directly
+// before U+2581: only there may a merge cross the start of a word.
+func spaceJoinerSet(tokens []string) map[string]bool {
+	set := map[string]bool{}
+	for _, tok := range tokens {
+		prev := ""
+		for i := 0; i < len(tok); {
+			n := min(utf8SeqLen(tok[i]), len(tok)-i)
+			c := tok[i : i+n]
+			if c == spaceEscape && prev != "" {
+				set[prev] = true
+			}
+			prev = c
+			i += n
+		}
+	}
+	return set
+}
+
+// spmSegment is llm_tokenizer_spm_session::tokenize: start from UTF-8
 // characters and repeatedly merge the adjacent pair whose concatenation is
 // the highest-scoring token. Leftovers that are not tokens become byte
 // tokens (or unk when the vocabulary has no byte tokens).
-func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, error) {
-	text = strings.ReplaceAll(text, " ", spaceEscape)
+func (t *Tokenizer) spmSegment(s *scratch, text string, out []int32) ([]int32, error) {
 	syms := s.symbols[:0]
 	for off := 0; off < len(text); {
 		n := min(utf8SeqLen(text[off]), len(text)-off)
@@ -28,7 +63,7 @@ func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, er
 	syms[len(syms)-1].next = -1
 
 	h := &s.heap
-	h.items, h.less = h.items[:0], spmLess
+	h.items = h.items[:0] // ordered as llm_bigram_spm: best score, then leftmost
 	add := func(l, r int32) {
 		if l < 0 || r < 0 {
 			return
@@ -38,7 +73,7 @@ func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, er
 		if !ok {
 			return
 		}
-		h.push(bigram{left: l, right: r, size: ls.n + rs.n, score: t.scores[id]})
+		h.push(bigram{left: l, right: r, size: ls.n + rs.n, key: scoreKey(t.scores[id])})
 	}
 	for i := 1; i < len(syms); i++ {
 		add(int32(i-1), int32(i))

@@ -58,6 +58,9 @@ type Tokenizer struct {
 	pretok       *preTokenizer
 	ignoreMerges bool
 
+	// spaceJoiners: characters that precede U+2581 inside some SPM token.
+	spaceJoiners map[string]bool
+
 	// byteToken[b] is the token for the single byte b (BPE: the byte-level
 	// character; SPM: <0xXX>, else the one-byte token), or noToken.
 	byteToken [256]int32

@@ -119,6 +119,9 @@ func load(f *gguf.File) (*Tokenizer, error) {
 		t.pretok = pt
 	}
 	t.initByteTokens()
+	if t.kind == kindSPM {
+		t.spaceJoiners = spaceJoinerSet(t.tokens)
+	}
 	if err := t.loadSpecialIDs(f); err != nil {
 		return nil, err
 	}
