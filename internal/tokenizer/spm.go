@@ -14,7 +14,7 @@ func (t *Tokenizer) encodeSPM(s *scratch, text string, out []int32) ([]int32, er
 	text = strings.ReplaceAll(text, " ", spaceEscape)
 	start, prevLen := 0, 0
 	for i := 0; i < len(text); {
-		n := min(utf8SeqLen(text[i]), len(text)-i)
+		_, n := decodeCodepoint(text, i)
 		if i > start && strings.HasPrefix(text[i:], spaceEscape) && !t.spaceJoiners[text[i-prevLen:i]] {
 			var err error
 			if out, err = t.spmSegment(s, text[start:i], out); err != nil {
@@ -34,7 +34,7 @@ func spaceJoinerSet(tokens []string) map[string]bool {
 	for _, tok := range tokens {
 		prev := ""
 		for i := 0; i < len(tok); {
-			n := min(utf8SeqLen(tok[i]), len(tok)-i)
+			_, n := decodeCodepoint(tok, i)
 			c := tok[i : i+n]
 			if c == spaceEscape && prev != "" {
 				set[prev] = true
@@ -53,7 +53,12 @@ func spaceJoinerSet(tokens []string) map[string]bool {
 func (t *Tokenizer) spmSegment(s *scratch, text string, out []int32) ([]int32, error) {
 	syms := s.symbols[:0]
 	for off := 0; off < len(text); {
-		n := min(utf8SeqLen(text[off]), len(text)-off)
+		// llama.cpp takes the length its lead byte announces even when the
+		// bytes after it are not continuation bytes, swallowing e.g. an
+		// escaped space into a byte-fallback run. We split invalid UTF-8
+		// into single bytes instead, so it round-trips; valid text is
+		// split identically.
+		_, n := decodeCodepoint(text, off)
 		syms = append(syms, symbol{start: int32(off), n: int32(n), prev: int32(len(syms) - 1), next: int32(len(syms) + 1)})
 		off += n
 	}

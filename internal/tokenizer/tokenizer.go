@@ -4,13 +4,14 @@
 // tokenizer.ggml.pre, and SentencePiece (tokenizer.ggml.model "llama").
 // It also renders chat templates.
 //
-// Invalid UTF-8 in a prompt is tolerated, never an error. SentencePiece
-// already works on bytes, so invalid bytes become byte-fallback tokens as in
-// llama.cpp. For byte-level BPE, llama.cpp replaces each invalid byte with
-// U+FFFD before tokenizing, which loses the byte; we split words exactly as
-// llama.cpp does (an invalid byte is classified like U+FFFD) but keep the
-// original byte, so it becomes its byte token and Decode gives back the
-// input. Only prompts with invalid UTF-8 can therefore differ from llama.cpp.
+// Invalid UTF-8 in a prompt is tolerated, never an error, and kept byte for
+// byte: every invalid byte becomes a byte token (BPE) or byte-fallback token
+// (SentencePiece), so Decode gives the input back. This is a deliberate
+// difference from llama.cpp, which replaces each invalid byte with U+FFFD
+// before byte-level BPE (losing the byte) and lets an invalid lead byte
+// swallow the bytes after it in SentencePiece. Words are still split as
+// llama.cpp splits them (an invalid byte is classified like U+FFFD), and
+// valid UTF-8 tokenizes exactly as in llama.cpp.
 package tokenizer
 
 import (

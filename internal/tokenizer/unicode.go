@@ -69,20 +69,6 @@ func flagsOf(r rune) cpFlags {
 	return computeFlags(r)
 }
 
-// utf8SeqLen is llama.cpp's unicode_len_utf8: the sequence length announced
-// by a lead byte, 1 for ASCII and for stray continuation bytes.
-func utf8SeqLen(b byte) int {
-	switch b >> 4 {
-	case 0xC, 0xD:
-		return 2
-	case 0xE:
-		return 3
-	case 0xF:
-		return 4
-	}
-	return 1
-}
-
 // decodeCodepoint mirrors llama.cpp's unicode_cpt_from_utf8: it checks the
 // continuation bytes but, unlike unicode/utf8, accepts overlong forms and
 // surrogates. An invalid byte decodes as U+FFFD of width 1, as llama.cpp's
