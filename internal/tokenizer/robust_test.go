@@ -364,3 +364,34 @@ func FuzzEncodeDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentEncode: one Tokenizer serves many goroutines (run with -race).
+func TestConcurrentEncode(t *testing.T) {
+	for _, tok := range []*Tokenizer{openTokenizer(t, "models", "tiny-bpe-q4_k_m.gguf"), openTokenizer(t, "models", "stories260K.gguf")} {
+		texts := []string{"Hello world!", "<|im_start|>user\nHi<|im_end|>", "The year 2024 was 12,345 days", "日本語 é"}
+		want := make([][]int32, len(texts))
+		for i, s := range texts {
+			want[i], _ = tok.Encode(s, true, true)
+		}
+		errs := make(chan string, 8)
+		done := make(chan bool)
+		for g := range 4 {
+			go func() {
+				for k := range 50 {
+					i := (g + k) % len(texts)
+					if got, _ := tok.Encode(texts[i], true, true); !equalIDs(got, want[i]) {
+						errs <- texts[i]
+					}
+				}
+				done <- true
+			}()
+		}
+		for range 4 {
+			<-done
+		}
+		close(errs)
+		for s := range errs {
+			t.Errorf("%s: concurrent Encode(%q) differs", tok.kind, s)
+		}
+	}
+}
