@@ -86,10 +86,10 @@ func describe(f *gguf.File) modelInfo {
 	}
 	info.Tokenizer, _ = f.String("tokenizer.ggml.model")
 	info.PreTokenizer, _ = f.String("tokenizer.ggml.pre")
+	info.Params = f.ParamCount()
 	byType := map[gguf.GGMLType]*typeCount{}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
-		info.Params += t.Elems()
 		c := byType[t.Type]
 		if c == nil {
 			c = &typeCount{Type: t.Type.String()}

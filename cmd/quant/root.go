@@ -9,6 +9,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInfoCmd())
+	root.AddCommand(newInfoCmd(), newRunCmd(), newBenchCmd(), newPPLCmd())
 	return root
 }

@@ -86,8 +86,9 @@ type Backend interface {
 	// only; the forward pass uses views.
 	NewTensor(rows, cols int) (Tensor, error)
 	// NewKVCache allocates keys and values for layers x ctx positions of
-	// kvDim values each, in F16 when f16 is set, otherwise F32.
-	NewKVCache(layers, ctx, kvDim int, f16 bool) (KVCache, error)
+	// a.KVHeads*a.HeadDim values each, in F16 when f16 is set, otherwise F32,
+	// and whatever scratch attention over it needs.
+	NewKVCache(layers, ctx int, a *Attention, f16 bool) (KVCache, error)
 
 	// Embed copies row ids[i] of table into row i of dst.
 	Embed(dst Tensor, table *Weight, ids []int32)

@@ -70,7 +70,7 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.cache, err = b.NewKVCache(c.Layers, opts.Context, c.KVHeads*c.HeadDim, !opts.KVF32); err != nil {
+	if r.cache, err = b.NewKVCache(c.Layers, opts.Context, &r.attn, !opts.KVF32); err != nil {
 		return nil, err
 	}
 	r.logitsHost = make([]float32, logitRows*c.Vocab)

@@ -40,6 +40,15 @@ func (t *TensorInfo) Elems() uint64 {
 	return n
 }
 
+// ParamCount is the number of values in all tensors, as llama.cpp counts parameters.
+func (f *File) ParamCount() uint64 {
+	var n uint64
+	for i := range f.Tensors {
+		n += f.Tensors[i].Elems()
+	}
+	return n
+}
+
 // File is an open GGUF file. Tensor data is read in place from a read-only
 // memory mapping; the slices it hands out are valid until Close.
 type File struct {

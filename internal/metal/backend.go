@@ -1,0 +1,382 @@
+package metal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// Launch shapes shared with the kernels (internal/kernels/quant_args.h).
+const (
+	simdWidth = 32
+	// mulMVRowsPerGroup weight rows per threadgroup of mulMVThreads threads
+	// (2 SIMD groups of 4 rows each).
+	mulMVRowsPerGroup = 8
+	mulMVThreads      = 64
+	// mulMMTile is the square tile of the matrix-matrix kernels (weight rows
+	// x activation rows), with mulMMThreads threads per tile.
+	mulMMTile    = 32
+	mulMMThreads = 128
+	// mulMMMinRows is the batch from which matrix-matrix beats matrix-vector.
+	mulMMMinRows = 8
+	// attnChunk positions per threadgroup when decode attention is split
+	// over the sequence.
+	attnChunk   = 256
+	normThreads = 256
+	eltThreads  = 256
+)
+
+// kernelType is the suffix of a weight type's kernels (ggml's type names).
+var kernelType = map[gguf.GGMLType]string{
+	gguf.TypeF32: "f32", gguf.TypeF16: "f16", gguf.TypeBF16: "bf16",
+	gguf.TypeQ4_0: "q4_0", gguf.TypeQ4_1: "q4_1", gguf.TypeQ5_0: "q5_0", gguf.TypeQ5_1: "q5_1",
+	gguf.TypeQ8_0: "q8_0", gguf.TypeQ2_K: "q2_K", gguf.TypeQ3_K: "q3_K", gguf.TypeQ4_K: "q4_K",
+	gguf.TypeQ5_K: "q5_K", gguf.TypeQ6_K: "q6_K",
+}
+
+// Backend records each operation as dispatches and runs a whole forward
+// pass as one command buffer at Sync.
+type Backend struct {
+	dev   Device
+	views []fileView
+
+	ids      Buffer // token ids of the current batch
+	partials Buffer // split attention: per head and chunk, max, sum and output
+
+	pending []Dispatch
+	// written and read since the last barrier, for hazard tracking.
+	written, read map[Buffer]bool
+
+	gpuTime time.Duration
+	commits int
+}
+
+// fileView is a no-copy buffer over [start, start+len(buffer)) of the file.
+type fileView struct {
+	start, end int
+	buf        Buffer
+}
+
+// tensorBuf is the Metal engine.Buffer: one GPU buffer per activation.
+type tensorBuf struct{ buf Buffer }
+
+// kvCache holds every layer's keys and values, layer after layer.
+type kvCache struct {
+	k, v       Buffer
+	layerBytes int
+	rowBytes   int
+	f16        bool
+}
+
+// New wraps the mapped model file without copying it. A file larger than
+// the device's largest buffer is covered by overlapping views, each
+// overlapping the next by maxTensor bytes so every tensor lies whole in one.
+func New(dev Device, file []byte, maxTensor int) (*Backend, error) {
+	b := &Backend{dev: dev, written: map[Buffer]bool{}, read: map[Buffer]bool{}}
+	const page = 16384 // Apple Silicon page size; also a multiple of 4 KiB
+	maxLen := dev.MaxBufferLength() / page * page
+	step := (maxLen - maxTensor) / page * page
+	if step <= 0 {
+		return nil, fmt.Errorf("metal: a %d-byte tensor does not fit the device's %d-byte buffers", maxTensor, maxLen)
+	}
+	for start := 0; start < len(file); start += step {
+		end := min(start+maxLen, len(file))
+		buf, err := dev.WrapNoCopy(file[start:end])
+		if err != nil {
+			return nil, fmt.Errorf("metal: wrap model file [%d, %d): %w", start, end, err)
+		}
+		b.views = append(b.views, fileView{start, end, buf})
+		if end == len(file) {
+			break
+		}
+	}
+	return b, nil
+}
+
+func (b *Backend) Name() string { return "metal" }
+
+// GPUTime is the GPU time of every command buffer so far, and how many.
+func (b *Backend) GPUTime() (time.Duration, int) { return b.gpuTime, b.commits }
+
+func (b *Backend) Close() error { return b.dev.Close() }
+
+func (b *Backend) CheckWeight(w *engine.Weight, role engine.Role) error {
+	switch role {
+	case engine.RoleMatMul, engine.RoleEmbed:
+		if _, ok := kernelType[w.Type]; !ok {
+			return fmt.Errorf("no Metal kernel for type %s", w.Type)
+		}
+	case engine.RoleVector:
+		if w.Type != gguf.TypeF32 {
+			return fmt.Errorf("Metal reads vectors as F32, not %s", w.Type)
+		}
+	}
+	if _, err := b.weight(w); err != nil {
+		return err
+	}
+	return nil
+}
+
+// weight finds the file view holding w.
+func (b *Backend) weight(w *engine.Weight) (Binding, error) {
+	start, end := int(w.FileOffset), int(w.FileOffset)+len(w.Data)
+	for _, v := range b.views {
+		if v.start <= start && end <= v.end {
+			return Binding{v.buf, start - v.start}, nil
+		}
+	}
+	return Binding{}, fmt.Errorf("tensor %s [%d, %d) lies in no view of the model file", w.Name, start, end)
+}
+
+func (b *Backend) mustWeight(w *engine.Weight) Binding {
+	bind, err := b.weight(w)
+	if err != nil {
+		panic(err) // CheckWeight accepted every weight at load
+	}
+	return bind
+}
+
+func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
+	buf, err := b.dev.NewBuffer(4 * rows * cols)
+	if err != nil {
+		return engine.Tensor{}, fmt.Errorf("metal: activation buffer of %d x %d: %w", rows, cols, err)
+	}
+	return engine.Tensor{Buf: &tensorBuf{buf}, Rows: rows, Cols: cols}, nil
+}
+
+func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (engine.KVCache, error) {
+	elem := 4
+	if f16 {
+		elem = 2
+	}
+	c := &kvCache{rowBytes: a.KVHeads * a.HeadDim * elem, f16: f16}
+	c.layerBytes = ctx * c.rowBytes
+	var err error
+	alloc := func(size int) Buffer {
+		if err != nil {
+			return nil
+		}
+		var buf Buffer
+		buf, err = b.dev.NewBuffer(size)
+		return buf
+	}
+	c.k = alloc(layers * c.layerBytes)
+	c.v = alloc(layers * c.layerBytes)
+	// Scratch sized for the longest context: ids of a batch (at most ctx
+	// tokens) and the split-attention partial results of one decode step.
+	b.ids = alloc(4 * ctx)
+	b.partials = alloc(4 * a.Heads * ((ctx + attnChunk - 1) / attnChunk) * (a.HeadDim + 2))
+	if err != nil {
+		return nil, fmt.Errorf("metal: KV cache for %d positions: %w", ctx, err)
+	}
+	return c, nil
+}
+
+func bind(t engine.Tensor) Binding {
+	return Binding{t.Buf.(*tensorBuf).buf, 4 * t.Off}
+}
+
+// record appends a dispatch, with a barrier when it touches a buffer that
+// an earlier dispatch since the last barrier wrote (read after write, write
+// after write) or read (write after read).
+func (b *Backend) record(d Dispatch, reads, writes []Buffer) {
+	hazard := false
+	for _, r := range reads {
+		hazard = hazard || b.written[r]
+	}
+	for _, w := range writes {
+		hazard = hazard || b.written[w] || b.read[w]
+	}
+	if hazard {
+		d.Barrier = true
+		clear(b.written)
+		clear(b.read)
+	}
+	for _, r := range reads {
+		b.read[r] = true
+	}
+	for _, w := range writes {
+		b.written[w] = true
+	}
+	b.pending = append(b.pending, d)
+}
+
+func grid(x, y, z int) [3]int { return [3]int{x, y, z} }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func (b *Backend) Embed(dst engine.Tensor, table *engine.Weight, ids []int32) {
+	idBytes := b.ids.Contents()
+	for i, id := range ids {
+		binary.LittleEndian.PutUint32(idBytes[4*i:], uint32(id))
+	}
+	w := b.mustWeight(table)
+	args := GetRowsArgs{Ne0: int32(table.Cols), Nb1: uint32(len(table.Data) / table.Rows)}
+	b.record(Dispatch{
+		Kernel:  "kernel_get_rows_" + kernelType[table.Type],
+		Args:    argBytes(&args),
+		Buffers: []Binding{w, {b.ids, 0}, bind(dst)},
+		Grid:    grid(len(ids), 1, 1), Group: grid(64, 1, 1),
+	}, []Buffer{w.Buf, b.ids}, []Buffer{bind(dst).Buf})
+}
+
+func (b *Backend) RMSNorm(dst, x engine.Tensor, w *engine.Weight, eps float32) {
+	args := RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
+	wb := b.mustWeight(w)
+	groups := x.Rows * x.Cols / w.Cols
+	b.record(Dispatch{
+		Kernel:      "kernel_rms_norm",
+		Args:        argBytes(&args),
+		Buffers:     []Binding{bind(x), wb, bind(dst)},
+		Threadgroup: []int{4 * simdWidth},
+		Grid:        grid(groups, 1, 1), Group: grid(min(normThreads, ceilDiv(w.Cols, simdWidth)*simdWidth), 1, 1),
+	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(dst).Buf})
+}
+
+func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+	args := MulMVArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
+	wb := b.mustWeight(w)
+	d := Dispatch{Args: argBytes(&args), Buffers: []Binding{wb, bind(x), bind(dst)}}
+	if x.Rows < mulMMMinRows {
+		d.Kernel = "kernel_mul_mv_" + kernelType[w.Type]
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, mulMVRowsPerGroup), x.Rows, 1), grid(mulMVThreads, 1, 1)
+	} else {
+		d.Kernel = "kernel_mul_mm_" + kernelType[w.Type]
+		// Tiles of weights (dequantized to float) and of activations.
+		d.Threadgroup = []int{4 * mulMMTile * mulMMTile, 4 * mulMMTile * mulMMTile}
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, mulMMTile), ceilDiv(x.Rows, mulMMTile), 1), grid(mulMMThreads, 1, 1)
+	}
+	b.record(d, []Buffer{wb.Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
+}
+
+func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
+	n := x.Rows * x.Cols
+	args := BiasArgs{Ne0: int32(x.Cols), N: int32(n)}
+	wb := b.mustWeight(bias)
+	b.record(Dispatch{
+		Kernel: "kernel_add_bias", Args: argBytes(&args), Buffers: []Binding{bind(x), wb},
+		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
+	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(x).Buf})
+}
+
+func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
+	args := RopeArgs{Ne0: int32(x.Cols), HeadDim: int32(headDim), NDims: int32(r.Dims), Pos0: int32(pos),
+		FreqBase: r.Base, FreqScale: r.FreqScale}
+	if r.NeoX {
+		args.NeoX = 1
+	}
+	ff := bind(x) // unused unless HasFF, but every buffer index must be bound
+	reads := []Buffer{bind(x).Buf}
+	if r.FreqFactors != nil {
+		args.HasFF = 1
+		ff = b.mustWeight(r.FreqFactors)
+		reads = append(reads, ff.Buf)
+	}
+	b.record(Dispatch{
+		Kernel: "kernel_rope", Args: argBytes(&args), Buffers: []Binding{bind(x), ff},
+		Grid: grid(x.Rows, x.Cols/headDim, 1), Group: grid(min(64, r.Dims/2), 1, 1),
+	}, reads, []Buffer{bind(x).Buf})
+}
+
+func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
+	c := cache.(*kvCache)
+	kernel := "kernel_cpy_f32_f32"
+	if c.f16 {
+		kernel = "kernel_cpy_f32_f16"
+	}
+	n := k.Rows * k.Cols
+	args := CopyArgs{N: int32(n)}
+	off := layer*c.layerBytes + pos*c.rowBytes
+	for _, kv := range []struct {
+		src engine.Tensor
+		dst Buffer
+	}{{k, c.k}, {v, c.v}} {
+		b.record(Dispatch{
+			Kernel: kernel, Args: argBytes(&args), Buffers: []Binding{bind(kv.src), {kv.dst, off}},
+			Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
+		}, []Buffer{bind(kv.src).Buf}, []Buffer{kv.dst})
+	}
+}
+
+func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos int, a *engine.Attention) {
+	c := cache.(*kvCache)
+	suffix := "f32"
+	if c.f16 {
+		suffix = "f16"
+	}
+	args := AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
+		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: attnChunk}
+	k, v := Binding{c.k, layer * c.layerBytes}, Binding{c.v, layer * c.layerBytes}
+	reads := []Buffer{bind(q).Buf, c.k, c.v}
+	chunks := ceilDiv(pos+1, attnChunk)
+	if q.Rows > 1 || chunks == 1 {
+		b.record(Dispatch{
+			Kernel: "kernel_attn_" + suffix, Args: argBytes(&args),
+			Buffers: []Binding{bind(q), k, v, bind(dst)},
+			Grid:    grid(q.Rows, a.Heads, 1), Group: grid(simdWidth, 1, 1),
+		}, reads, []Buffer{bind(dst).Buf})
+		return
+	}
+	// A long decode step: chunks of the sequence in parallel, then a reduce.
+	b.record(Dispatch{
+		Kernel: "kernel_attn_split_" + suffix, Args: argBytes(&args),
+		Buffers: []Binding{bind(q), k, v, {b.partials, 0}},
+		Grid:    grid(chunks, a.Heads, 1), Group: grid(simdWidth, 1, 1),
+	}, reads, []Buffer{b.partials})
+	b.record(Dispatch{
+		Kernel: "kernel_attn_reduce", Args: argBytes(&args),
+		Buffers: []Binding{{b.partials, 0}, bind(dst)},
+		Grid:    grid(a.Heads, 1, 1), Group: grid(simdWidth, 1, 1),
+	}, []Buffer{b.partials}, []Buffer{bind(dst).Buf})
+}
+
+func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
+	n := dst.Rows * dst.Cols
+	args := CopyArgs{N: int32(n)}
+	b.record(Dispatch{
+		Kernel: "kernel_swiglu", Args: argBytes(&args), Buffers: []Binding{bind(gate), bind(up), bind(dst)},
+		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
+	}, []Buffer{bind(gate).Buf, bind(up).Buf}, []Buffer{bind(dst).Buf})
+}
+
+func (b *Backend) Add(dst, x engine.Tensor) {
+	n := dst.Rows * dst.Cols
+	args := CopyArgs{N: int32(n)}
+	b.record(Dispatch{
+		Kernel: "kernel_add", Args: argBytes(&args), Buffers: []Binding{bind(dst), bind(x)},
+		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
+	}, []Buffer{bind(dst).Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
+}
+
+// Sync runs the recorded forward pass as one command buffer.
+func (b *Backend) Sync() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	t, err := b.dev.Run(b.pending)
+	b.pending = b.pending[:0]
+	clear(b.written)
+	clear(b.read)
+	b.gpuTime += t
+	b.commits++
+	if err != nil {
+		return fmt.Errorf("metal: %w", err)
+	}
+	return nil
+}
+
+func (b *Backend) Read(t engine.Tensor, dst []float32) error {
+	if len(dst) != t.Rows*t.Cols {
+		return fmt.Errorf("read %d values into %d", t.Rows*t.Cols, len(dst))
+	}
+	src := bind(t)
+	raw := src.Buf.Contents()[src.Off : src.Off+4*len(dst)]
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return nil
+}
