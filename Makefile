@@ -48,6 +48,8 @@ demo: build
 	@mkdir -p $(DEMO_DIR)
 	$(GO) run ./scripts/synth -preset smollm2-135m -type q4_k_m -o $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf
 	$(BIN) info $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf
+	$(BIN) run $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf -p "Once upon a time" -n 16 --seed 1
+	$(BIN) bench $(DEMO_DIR)/smollm2-135m-q4_k_m.gguf -p 64 -n 16 -r 2
 
 # macOS only: precompile the kernels; the binary embeds the result when present.
 metallib:
