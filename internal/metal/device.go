@@ -8,7 +8,8 @@ package metal
 import "time"
 
 // Buffer is a GPU buffer in shared storage: the CPU reads and writes its
-// contents directly.
+// contents directly. Implementations must be comparable (pointers): the
+// backend tracks hazards per buffer.
 type Buffer interface {
 	Contents() []byte
 }

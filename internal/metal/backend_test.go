@@ -1,0 +1,144 @@
+package metal
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/testdata"
+)
+
+// countingDevice records what the backend asks of a device without running
+// anything: enough to check the command-buffer and allocation discipline.
+type countingDevice struct {
+	maxLen     int
+	allocs     int
+	runs       int
+	dispatches []Dispatch
+}
+
+type hostBuffer struct{ data []byte }
+
+func (b *hostBuffer) Contents() []byte { return b.data }
+
+func (d *countingDevice) Name() string         { return "counting" }
+func (d *countingDevice) MaxBufferLength() int { return d.maxLen }
+func (d *countingDevice) NewBuffer(size int) (Buffer, error) {
+	d.allocs++
+	return &hostBuffer{make([]byte, size)}, nil
+}
+func (d *countingDevice) WrapNoCopy(data []byte) (Buffer, error) { return &hostBuffer{data}, nil }
+func (d *countingDevice) Run(ds []Dispatch) (time.Duration, error) {
+	d.runs++
+	d.dispatches = append(d.dispatches[:0], ds...)
+	return time.Millisecond, nil
+}
+func (d *countingDevice) Close() error { return nil }
+
+func openRunner(t *testing.T, name string, dev Device) *engine.Runner {
+	t.Helper()
+	f, err := gguf.Open(testdata.Path(t, "models", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	m, err := engine.LoadModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxTensor := 0
+	for i := range f.Tensors {
+		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
+	}
+	b, err := New(dev, f.Bytes(), maxTensor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := engine.NewRunner(m, b, engine.Options{Context: 128, Batch: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestOneCommandBufferPerToken: each decoded token is one commit, and
+// nothing is allocated after load.
+func TestOneCommandBufferPerToken(t *testing.T) {
+	dev := &countingDevice{maxLen: 1 << 30}
+	r := openRunner(t, "tiny-llama-q4_k_m.gguf", dev)
+	allocs := dev.allocs
+	if _, err := r.Forward([]int32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for pos := 10; pos < 20; pos++ {
+		runs := dev.runs
+		if _, err := r.Forward([]int32{5}, pos); err != nil {
+			t.Fatal(err)
+		}
+		if dev.runs != runs+1 {
+			t.Fatalf("token at %d: %d command buffers", pos, dev.runs-runs)
+		}
+	}
+	if dev.allocs != allocs {
+		t.Errorf("%d buffers allocated after load", dev.allocs-allocs)
+	}
+	// One decode step: embedding to logits, with barriers only on hazards.
+	kernels := map[string]int{}
+	barriers := 0
+	for _, d := range dev.dispatches {
+		kernels[strings.TrimSuffix(strings.SplitN(d.Kernel, "_q", 2)[0], "_")]++
+		if d.Barrier {
+			barriers++
+		}
+	}
+	if dev.dispatches[0].Kernel != "kernel_get_rows_q4_K" || !strings.HasPrefix(dev.dispatches[len(dev.dispatches)-1].Kernel, "kernel_mul_mv_") {
+		t.Errorf("token starts with %s and ends with %s", dev.dispatches[0].Kernel, dev.dispatches[len(dev.dispatches)-1].Kernel)
+	}
+	if barriers == 0 || barriers >= len(dev.dispatches) {
+		t.Errorf("%d barriers for %d dispatches", barriers, len(dev.dispatches))
+	}
+	t.Logf("%d dispatches, %d barriers per token: %v", len(dev.dispatches), barriers, kernels)
+}
+
+// TestFileViews: a file larger than the largest buffer is covered by
+// overlapping views and every tensor lies whole in one.
+func TestFileViews(t *testing.T) {
+	path := testdata.Path(t, "models", "tiny-llama-f32.gguf")
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	maxTensor := 0
+	for i := range f.Tensors {
+		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
+	}
+	dev := &countingDevice{maxLen: 2*maxTensor + 3*16384}
+	b, err := New(dev, f.Bytes(), maxTensor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.views) < 2 {
+		t.Fatalf("%d views of a %d-byte file with %d-byte buffers", len(b.views), len(f.Bytes()), dev.maxLen)
+	}
+	m, err := engine.LoadModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range m.Weights() {
+		if err := b.CheckWeight(u.W, u.Role); err != nil {
+			t.Errorf("%s: %v", filepath.Base(path), err)
+		}
+	}
+}
+
+func TestUnsupportedWeight(t *testing.T) {
+	b := &Backend{}
+	err := b.CheckWeight(&engine.Weight{Name: "blk.0.attn_q.weight", Type: gguf.TypeQ8_1}, engine.RoleMatMul)
+	if err == nil || !strings.Contains(err.Error(), "Q8_1") {
+		t.Errorf("err = %v", err)
+	}
+}
