@@ -53,8 +53,14 @@ demo: build
 
 # macOS only: precompile the kernels; the binary embeds the result when present.
 metallib:
-	xcrun -sdk macosx metal -c internal/kernels/*.metal -o /tmp/quant.air
-	xcrun -sdk macosx metallib /tmp/quant.air -o internal/kernels/default.metallib
+	cd internal/kernels && for f in *.metal; do xcrun -sdk macosx metal -c $$f -o /tmp/quant-$${f%.metal}.air || exit 1; done
+	xcrun -sdk macosx metallib /tmp/quant-*.air -o internal/kernels/metallib/default.metallib
+
+# macOS only: the GPU against the CPU on the test models, then a benchmark.
+bench-metal: build
+	$(GO) test ./internal/metal/ -run Metal -v
+	$(GO) run ./scripts/synth -preset smollm2-1.7b -type q4_k_m -o $(DEMO_DIR)/smollm2-1.7b-q4_k_m.gguf
+	$(BIN) bench $(DEMO_DIR)/smollm2-1.7b-q4_k_m.gguf --backend metal -p 512 -n 128 -r 5
 
 clean:
 	rm -rf bin

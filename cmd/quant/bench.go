@@ -87,10 +87,19 @@ type benchRow struct {
 }
 
 func printBenchTable(w io.Writer, r benchRow) {
-	fmt.Fprintln(w, "| model | size | params | backend | threads | test | t/s |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+	gpu := len(r.Results) > 0 && r.Results[0].GPUBusy > 0
+	header, rule := "| model | size | params | backend | threads | test | t/s |", "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
+	if gpu {
+		header, rule = header+" GPU ms/token | GPU busy |", rule+" ---: | ---: |"
+	}
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, rule)
 	for _, res := range r.Results {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %.2f ± %.2f |\n", r.Model, humanBytes(r.SizeBytes),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %.2f ± %.2f |", r.Model, humanBytes(r.SizeBytes),
 			humanCount(r.Params), r.Backend, r.Threads, res.Test, res.Mean, res.StdDev)
+		if gpu {
+			fmt.Fprintf(w, " %.2f | %.0f%% |", res.GPUMsPerToken, 100*res.GPUBusy)
+		}
+		fmt.Fprintln(w)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
+	"github.com/quant-llm/quant/internal/metal"
 	"github.com/quant-llm/quant/internal/tokenizer"
 )
 
@@ -74,7 +76,7 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 	if err != nil {
 		return nil, fmt.Errorf("%s: tokenizer: %w", path, err)
 	}
-	b, err := newBackend(lf, m)
+	b, err := newBackend(lf, f, m, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -95,18 +97,49 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 	return &loaded{file: f, model: m, backend: b, runner: r, tok: tok}, nil
 }
 
+// metalMinEmbd is the smallest model (by n_embd) that auto runs on Metal:
+// below it the per-token dispatch overhead outweighs the GPU's bandwidth.
+const metalMinEmbd = 2048
+
 // newBackend resolves --backend. auto takes Metal where there is a device
 // and the model is large enough to gain from it.
-func newBackend(lf loadFlags, m *engine.Model) (engine.Backend, error) {
+func newBackend(lf loadFlags, f *gguf.File, m *engine.Model, stderr io.Writer) (engine.Backend, error) {
 	switch lf.backend {
 	case "cpu":
 		return cpu.New(lf.threads), nil
 	case "metal":
-		return nil, fmt.Errorf("--backend metal: Metal is not available on this platform (%s/%s)", runtime.GOOS, runtime.GOARCH)
+		if !metal.Available() {
+			return nil, fmt.Errorf("--backend metal: no Metal device on this machine (%s/%s)", runtime.GOOS, runtime.GOARCH)
+		}
+		return newMetal(f)
 	case "auto":
+		if metal.Available() && m.Embd >= metalMinEmbd {
+			b, err := newMetal(f)
+			if err == nil {
+				return b, nil
+			}
+			fmt.Fprintf(stderr, "quant: Metal unavailable (%v); running on the CPU\n", err)
+		}
 		return cpu.New(lf.threads), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q (want auto, cpu or metal)", lf.backend)
+}
+
+func newMetal(f *gguf.File) (engine.Backend, error) {
+	dev, err := metal.NewDevice(kernels.Source(), kernels.Metallib())
+	if err != nil {
+		return nil, err
+	}
+	maxTensor := 0
+	for i := range f.Tensors {
+		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
+	}
+	b, err := metal.New(dev, f.Bytes(), maxTensor)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // prefaultThreshold is the model size above which loading shows progress.

@@ -15,13 +15,22 @@ type BenchResult struct {
 	Samples []float64 `json:"samples_tok_s"`
 	Mean    float64   `json:"avg_tok_s"`
 	StdDev  float64   `json:"stddev_tok_s"`
+	// GPU time per token and GPU time over wall time, on GPU backends.
+	GPUMsPerToken float64 `json:"gpu_ms_per_token,omitempty"`
+	GPUBusy       float64 `json:"gpu_busy,omitempty"`
+}
+
+// GPUTimer is implemented by backends that can report the GPU time their
+// command buffers took, and how many there were.
+type GPUTimer interface {
+	GPUTime() (time.Duration, int)
 }
 
 // BenchPrompt measures prompt processing: n random tokens evaluated from an
 // empty cache in batches, reps times after one warm-up run.
 func BenchPrompt(ctx context.Context, r *Runner, n, reps int) (BenchResult, error) {
 	tokens := benchTokens(r.m.Vocab, n)
-	return benchLoop(ctx, fmt.Sprintf("pp%d", n), n, reps, func() error {
+	return benchLoop(ctx, r.b, fmt.Sprintf("pp%d", n), n, reps, func() error {
 		_, err := NewSession(r).Prefill(ctx, tokens)
 		return err
 	})
@@ -31,7 +40,7 @@ func BenchPrompt(ctx context.Context, r *Runner, n, reps int) (BenchResult, erro
 // empty cache, reps times after one warm-up run.
 func BenchGenerate(ctx context.Context, r *Runner, n, reps int) (BenchResult, error) {
 	tokens := benchTokens(r.m.Vocab, n)
-	return benchLoop(ctx, fmt.Sprintf("tg%d", n), n, reps, func() error {
+	return benchLoop(ctx, r.b, fmt.Sprintf("tg%d", n), n, reps, func() error {
 		for pos, t := range tokens {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -53,19 +62,33 @@ func benchTokens(vocab, n int) []int32 {
 	return t
 }
 
-func benchLoop(ctx context.Context, test string, n, reps int, run func() error) (BenchResult, error) {
+func benchLoop(ctx context.Context, b Backend, test string, n, reps int, run func() error) (BenchResult, error) {
 	res := BenchResult{Test: test, Tokens: n}
 	if err := run(); err != nil { // warm-up: page in weights, grow buffers
 		return res, err
 	}
+	timer, gpu := b.(GPUTimer)
+	var gpuStart time.Duration
+	if gpu {
+		gpuStart, _ = timer.GPUTime()
+	}
+	var wall time.Duration
 	for range reps {
 		start := time.Now()
 		if err := run(); err != nil {
 			return res, err
 		}
-		res.Samples = append(res.Samples, float64(n)/time.Since(start).Seconds())
+		d := time.Since(start)
+		wall += d
+		res.Samples = append(res.Samples, float64(n)/d.Seconds())
 	}
 	res.Mean, res.StdDev = meanStd(res.Samples)
+	if gpu {
+		gpuEnd, _ := timer.GPUTime()
+		spent := gpuEnd - gpuStart
+		res.GPUMsPerToken = float64(spent.Microseconds()) / 1000 / float64(n*reps)
+		res.GPUBusy = spent.Seconds() / wall.Seconds()
+	}
 	return res, ctx.Err()
 }
 
