@@ -1,0 +1,159 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// Activation quantization: before a quantized weight row is multiplied by an
+// activation row, llama.cpp's CPU backend converts the activations to the
+// weight type's vec-dot type (see VecDotType) with that type's from_float
+// function. Reproducing those functions bit for bit is what lets our logits
+// follow llama.cpp's closely: one activation rounded differently changes an
+// integer dot product by a whole weight step.
+//
+// The golden data was produced on x86-64 with AVX2/AVX-512, where
+// (ggml/src/ggml-cpu/arch/x86/quants.c):
+//   - Q8_0 and Q8_1 use hand-written AVX code that differs from
+//     quantize_row_q8_0_ref / quantize_row_q8_1_ref (see quantizeQ8_0);
+//   - Q8_K uses quantize_row_q8_K_ref unchanged;
+//   - F16 uses F16C round-to-nearest-even conversion (ggml_cpu_fp32_to_fp16);
+//   - BF16 uses the scalar ggml_compute_fp32_to_bf16 (ggml_cpu_fp32_to_bf16).
+// The last three are exactly gguf.Quantize's encoders, which QuantizeRow
+// calls.
+//
+// Q8_K blocks carry bsums, the sum of each 16 quants. K-quant weights are
+// w = d*sc*q - dmin*m with one (sc, m) per 16 or 32 values, so
+// sum(w*a) = d*sum(sc*sum(q*a)) - dmin*sum(m*bsum): the offset part of a dot
+// product needs only these sums, not a second pass over the quants.
+//
+// Not reproduced: when llama.cpp repacks Q4_0/Q4_K weights (its default on
+// AVX2), batches of 4 rows are quantized by ggml_quantize_mat_q8_K_4x8,
+// whose sign choice for the block maximum differs from the _ref function
+// when +max and -max both occur; the golden "norepack" logits are the ones
+// this code reproduces most closely.
+
+// Layouts of the activation formats (ggml-common.h block_q8_0, block_q8_1,
+// block_q8_K).
+const (
+	qk8     = 32            // values per Q8_0 / Q8_1 block
+	qkK     = 256           // values per K-quant super-block
+	q8_0Len = 2 + qk8       // fp16 d, 32 x int8
+	q8_1Len = 2 + 2 + qk8   // fp16 d, fp16 s, 32 x int8
+	q8KDOff = 0             // fp32 d
+	q8KQOff = 4             // 256 x int8
+	q8KBOff = q8KQOff + qkK // 16 x int16 bsums
+	q8KLen  = q8KBOff + qkK/16*2
+	maxQ8   = 127      // largest activation quant magnitude
+	magicRN = 12582912 // 1.5 * 2^23, see nearestInt
+)
+
+// QuantizeRow converts x to format vt (a value returned by VecDotType) and
+// appends the encoded row to dst, returning the extended slice. It does not
+// allocate when dst has enough spare capacity.
+//
+// len(x) must be a multiple of vt's block size (32 for Q8_0 and Q8_1, 256 for
+// Q8_K, 1 for F32, F16 and BF16); QuantizeRow panics otherwise, and for any
+// other vt. As in llama.cpp, a block holding an Inf or NaN quantizes to
+// meaningless values.
+func QuantizeRow(vt gguf.GGMLType, x []float32, dst []byte) []byte {
+	switch vt {
+	case gguf.TypeQ8_0, gguf.TypeQ8_1:
+		if len(x)%qk8 != 0 {
+			panic(fmt.Sprintf("cpu.QuantizeRow: %d values are not a multiple of the %v block size %d", len(x), vt, qk8))
+		}
+		blockLen := q8_0Len
+		if vt == gguf.TypeQ8_1 {
+			blockLen = q8_1Len
+		}
+		start := len(dst)
+		dst = slices.Grow(dst, len(x)/qk8*blockLen)[:start+len(x)/qk8*blockLen]
+		out := dst[start:]
+		for i := 0; i < len(x); i += qk8 {
+			if vt == gguf.TypeQ8_0 {
+				quantizeQ8_0((*[qk8]float32)(x[i:]), (*[q8_0Len]byte)(out[i/qk8*q8_0Len:]))
+			} else {
+				quantizeQ8_1((*[qk8]float32)(x[i:]), (*[q8_1Len]byte)(out[i/qk8*q8_1Len:]))
+			}
+		}
+		return dst
+	case gguf.TypeQ8_K, gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+		// gguf's encoders are the functions llama.cpp's x86 CPU backend
+		// uses for these formats, and allocation-free.
+		out, err := gguf.Quantize(vt, x, dst)
+		if err != nil { // only a length that is not a multiple of 256
+			panic("cpu.QuantizeRow: " + err.Error())
+		}
+		return out
+	}
+	panic(fmt.Sprintf("cpu.QuantizeRow: %v is not an activation format", vt))
+}
+
+// nearestInt rounds v to the nearest integer, ties to even, exactly like
+// ggml's nearest_int and like the AVX rounding instruction with
+// _MM_ROUND_NEAREST: adding 1.5*2^23 pushes the fraction bits out of a
+// float32 mantissa under the default round-to-nearest-even mode. Valid for
+// |v| < 2^22, which activation quants (|v| <= 127) always satisfy.
+func nearestInt(v float32) int32 {
+	f := float32(v + magicRN) // the conversion forces float32 rounding
+	return int32(math.Float32bits(f)&0x007fffff) - 0x00400000
+}
+
+// absMax32 returns the largest |x[j]| of a 32-value block, as the AVX max
+// reduction computes it (NaNs are skipped).
+func absMax32(x *[qk8]float32) float32 {
+	var amax float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax = a
+		}
+	}
+	return amax
+}
+
+// quantizeQ8_0 encodes 32 values as one Q8_0 block, as llama.cpp's x86 AVX
+// quantize_row_q8_0 does. It differs from quantize_row_q8_0_ref (the
+// function behind model-file quantization, and gguf.Quantize) in two ways:
+// the multiplier is 127/amax instead of 1/(amax/127), which can differ in
+// the last bit, and ties round to even (_mm256_round_ps) instead of away
+// from zero (roundf). The scale d = amax/127 is the same, stored as fp16.
+func quantizeQ8_0(x *[qk8]float32, out *[q8_0Len]byte) {
+	amax := absMax32(x)
+	d := amax / maxQ8
+	var id float32
+	if amax != 0 {
+		id = maxQ8 / amax
+	}
+	binary.LittleEndian.PutUint16(out[0:], gguf.FP32ToFP16(d))
+	q := (*[qk8]byte)(out[2:])
+	for j, v := range x {
+		q[j] = byte(int8(nearestInt(v * id)))
+	}
+}
+
+// quantizeQ8_1 encodes 32 values as one Q8_1 block (the AVX2
+// quantize_row_q8_1): the quants and d as in quantizeQ8_0, plus
+// s = d*sum(q) with the unrounded fp32 d, stored as fp16. s lets a Q4_1 or
+// Q5_1 dot product apply the weights' offset m to the whole block at once:
+// sum((d_w*q_w + m) * d_a*q_a) = d_w*d_a*sum(q_w*q_a) + m*s.
+func quantizeQ8_1(x *[qk8]float32, out *[q8_1Len]byte) {
+	amax := absMax32(x)
+	d := amax / maxQ8
+	var id float32
+	if amax != 0 {
+		id = maxQ8 / amax
+	}
+	q := (*[qk8]byte)(out[4:])
+	var sum int32
+	for j, v := range x {
+		v := nearestInt(v * id)
+		q[j] = byte(int8(v))
+		sum += v
+	}
+	binary.LittleEndian.PutUint16(out[0:], gguf.FP32ToFP16(d))
+	binary.LittleEndian.PutUint16(out[2:], gguf.FP32ToFP16(d*float32(sum)))
+}

@@ -1,0 +1,63 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// BenchmarkDot measures one weight row times one activation row, reporting
+// weight bytes per second. The rows cycle through about 1 MiB of weights so
+// the numbers are not those of a row sitting in L1; a real matmul streams
+// from memory, which on the build machines (~28 GB/s) is not the limit for
+// these pure-Go kernels.
+func BenchmarkDot(b *testing.B) {
+	cases := []struct {
+		t gguf.GGMLType
+		n int
+	}{
+		{gguf.TypeQ4_K, 2048}, {gguf.TypeQ6_K, 2048}, {gguf.TypeQ6_K, 8192}, {gguf.TypeQ8_0, 2048},
+		{gguf.TypeQ5_K, 2048}, {gguf.TypeQ4_0, 2048}, {gguf.TypeQ5_0, 2048},
+		{gguf.TypeQ4_1, 2048}, {gguf.TypeQ5_1, 2048}, {gguf.TypeQ2_K, 2048}, {gguf.TypeQ3_K, 2048},
+		{gguf.TypeF16, 2048}, {gguf.TypeBF16, 2048}, {gguf.TypeF32, 2048},
+	}
+	for _, c := range cases {
+		name := c.t.String()
+		if c.n != 2048 {
+			name = fmt.Sprintf("%s/n=%d", name, c.n)
+		}
+		b.Run(name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, uint64(c.t)))
+			rowBytes, _ := c.t.RowBytes(c.n)
+			rows := max(1, (1<<20)/rowBytes)
+			w := randomBlocks(r, c.t, rows*c.n)
+			a := QuantizeRow(VecDotType(c.t), randVec(r, c.n, 1), nil)
+			b.SetBytes(int64(rowBytes))
+			var sink float32
+			row := 0
+			for b.Loop() {
+				sink += Dot(c.t, c.n, w[row*rowBytes:(row+1)*rowBytes], a)
+				if row++; row == rows {
+					row = 0
+				}
+			}
+			_ = sink
+		})
+	}
+}
+
+// BenchmarkQuantizeRow measures the per-matmul activation conversion.
+func BenchmarkQuantizeRow(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(2, 3)), 2048, 1)
+	for _, vt := range []gguf.GGMLType{gguf.TypeQ8_0, gguf.TypeQ8_1, gguf.TypeQ8_K, gguf.TypeF16} {
+		b.Run(vt.String(), func(b *testing.B) {
+			dst := QuantizeRow(vt, x, nil)
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				dst = QuantizeRow(vt, x, dst[:0])
+			}
+		})
+	}
+}

@@ -1,0 +1,528 @@
+package cpu
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// dotTypes are the weight types Dot supports, with the row lengths tested.
+var dotTypes = []struct {
+	t  gguf.GGMLType
+	vt gguf.GGMLType
+}{
+	{gguf.TypeF32, gguf.TypeF32},
+	{gguf.TypeF16, gguf.TypeF16},
+	{gguf.TypeBF16, gguf.TypeBF16},
+	{gguf.TypeQ4_0, gguf.TypeQ8_0},
+	{gguf.TypeQ4_1, gguf.TypeQ8_1},
+	{gguf.TypeQ5_0, gguf.TypeQ8_0},
+	{gguf.TypeQ5_1, gguf.TypeQ8_1},
+	{gguf.TypeQ8_0, gguf.TypeQ8_0},
+	{gguf.TypeQ2_K, gguf.TypeQ8_K},
+	{gguf.TypeQ3_K, gguf.TypeQ8_K},
+	{gguf.TypeQ4_K, gguf.TypeQ8_K},
+	{gguf.TypeQ5_K, gguf.TypeQ8_K},
+	{gguf.TypeQ6_K, gguf.TypeQ8_K},
+}
+
+func TestVecDotTypeAndSupport(t *testing.T) {
+	for _, tc := range dotTypes {
+		if got := VecDotType(tc.t); got != tc.vt {
+			t.Errorf("VecDotType(%v) = %v, want %v", tc.t, got, tc.vt)
+		}
+		if !DotSupported(tc.t) {
+			t.Errorf("DotSupported(%v) = false", tc.t)
+		}
+	}
+	for _, typ := range []gguf.GGMLType{gguf.TypeQ8_1, gguf.TypeQ8_K, gguf.GGMLType(99)} {
+		if DotSupported(typ) {
+			t.Errorf("DotSupported(%v) = true", typ)
+		}
+		mustPanic(t, "not supported", func() { VecDotType(typ) })
+		mustPanic(t, "not supported", func() { Dot(typ, 0, nil, nil) })
+	}
+}
+
+// The kernels' block layouts must agree with gguf's type table.
+func TestBlockSizes(t *testing.T) {
+	for _, c := range []struct {
+		t          gguf.GGMLType
+		elems, len int
+	}{
+		{gguf.TypeQ4_0, qk8, q4_0Len}, {gguf.TypeQ4_1, qk8, q4_1Len},
+		{gguf.TypeQ5_0, qk8, q5_0Len}, {gguf.TypeQ5_1, qk8, q5_1Len},
+		{gguf.TypeQ8_0, qk8, q8_0Len}, {gguf.TypeQ8_1, qk8, q8_1Len},
+		{gguf.TypeQ2_K, qkK, q2KLen}, {gguf.TypeQ3_K, qkK, q3KLen},
+		{gguf.TypeQ4_K, qkK, q4KLen}, {gguf.TypeQ5_K, qkK, q5KLen},
+		{gguf.TypeQ6_K, qkK, q6KLen}, {gguf.TypeQ8_K, qkK, q8KLen},
+	} {
+		if c.t.BlockElems() != c.elems || c.t.BlockBytes() != c.len {
+			t.Errorf("%v: kernel block %d values / %d bytes, gguf %d / %d",
+				c.t, c.elems, c.len, c.t.BlockElems(), c.t.BlockBytes())
+		}
+	}
+}
+
+// randVec returns n roughly normal values with a few outliers, like
+// activations after a norm.
+func randVec(r *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		v := r.NormFloat64() * scale
+		if r.IntN(64) == 0 {
+			v *= 8
+		}
+		x[i] = float32(v)
+	}
+	return x
+}
+
+// weightRow returns a row of n weights of type t and its dequantization by
+// gguf. The row is gguf's quantization of random values (what model files
+// hold) or, when random is set, random valid blocks: random quant bytes with
+// moderate fp16 scales, which reach every quant and sub-scale value.
+func weightRow(t *testing.T, r *rand.Rand, typ gguf.GGMLType, n int, random bool) ([]byte, []float32) {
+	t.Helper()
+	var w []byte
+	if random {
+		w = randomBlocks(r, typ, n)
+	} else {
+		var err error
+		if w, err = gguf.Quantize(typ, randVec(r, n, 0.05), nil); err != nil {
+			t.Fatalf("gguf.Quantize(%v): %v", typ, err)
+		}
+	}
+	wf := make([]float32, n)
+	if err := gguf.Dequantize(typ, w, wf); err != nil {
+		t.Fatalf("gguf.Dequantize(%v): %v", typ, err)
+	}
+	return w, wf
+}
+
+// scaleFields are the offsets of the fp16 scales in a block of each type.
+var scaleFields = map[gguf.GGMLType][]int{
+	gguf.TypeQ4_0: {0}, gguf.TypeQ4_1: {0, 2}, gguf.TypeQ5_0: {0}, gguf.TypeQ5_1: {0, 2},
+	gguf.TypeQ8_0: {0}, gguf.TypeQ2_K: {80, 82}, gguf.TypeQ3_K: {108},
+	gguf.TypeQ4_K: {0, 2}, gguf.TypeQ5_K: {0, 2}, gguf.TypeQ6_K: {208},
+}
+
+func randomBlocks(r *rand.Rand, typ gguf.GGMLType, n int) []byte {
+	size, err := typ.RowBytes(n)
+	if err != nil {
+		panic(err)
+	}
+	b := make([]byte, size)
+	switch typ {
+	case gguf.TypeF32:
+		for i := range n {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64())))
+		}
+		return b
+	case gguf.TypeF16:
+		for i := range n {
+			binary.LittleEndian.PutUint16(b[2*i:], gguf.FP32ToFP16(float32(r.NormFloat64())))
+		}
+		return b
+	case gguf.TypeBF16:
+		for i := range n {
+			binary.LittleEndian.PutUint16(b[2*i:], gguf.FP32ToBF16(float32(r.NormFloat64())))
+		}
+		return b
+	}
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	bs := typ.BlockBytes()
+	for off := 0; off < size; off += bs {
+		for _, f := range scaleFields[typ] {
+			d := float32(0.001 + 0.01*r.Float64())
+			binary.LittleEndian.PutUint16(b[off+f:], gguf.FP32ToFP16(d))
+		}
+	}
+	return b
+}
+
+func dequantAct(t *testing.T, vt gguf.GGMLType, a []byte, n int) []float32 {
+	t.Helper()
+	af := make([]float32, n)
+	if err := gguf.Dequantize(vt, a, af); err != nil {
+		t.Fatalf("gguf.Dequantize(%v): %v", vt, err)
+	}
+	return af
+}
+
+// actErrBound is how far the dequantized activation of x[i] may be from
+// x[i]: half a quantization step, plus the rounding of the stored scale.
+func actErrBound(vt gguf.GGMLType, x []float32) []float64 {
+	e := make([]float64, len(x))
+	block := func(qk int, rel float64) {
+		for i := 0; i < len(x); i += qk {
+			var amax float64
+			for _, v := range x[i : i+qk] {
+				amax = math.Max(amax, math.Abs(float64(v)))
+			}
+			for j := i; j < i+qk; j++ {
+				e[j] = amax/127*0.5*(1+1e-6) + amax*rel
+			}
+		}
+	}
+	switch vt {
+	case gguf.TypeF32:
+	case gguf.TypeF16: // plus the subnormal spacing for tiny values
+		for i, v := range x {
+			e[i] = math.Abs(float64(v))*0x1p-11 + 0x1p-25
+		}
+	case gguf.TypeBF16:
+		for i, v := range x {
+			e[i] = math.Abs(float64(v)) * 0x1p-8
+		}
+	case gguf.TypeQ8_0, gguf.TypeQ8_1:
+		block(qk8, 0x1p-11) // d is stored as fp16: 127 * rel. error 2^-11 * d
+	case gguf.TypeQ8_K:
+		block(qkK, 1e-6)
+	}
+	return e
+}
+
+// TestDotMatchesReference checks every kernel against the float64 dot
+// product of gguf's dequantization of both operands (the same math, so
+// only float32 rounding may differ), and against the plain dot product of
+// the unquantized activations (within the activation quantization error).
+func TestDotMatchesReference(t *testing.T) {
+	for _, tc := range dotTypes {
+		for _, n := range []int{tc.t.BlockElems() * max(1, 32/tc.t.BlockElems()), 2048} {
+			t.Run(fmt.Sprintf("%v/%d", tc.t, n), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(tc.t), uint64(n)))
+				var worstRef, worstPlain float64
+				defer func() {
+					t.Logf("max error: %.2g of sum|terms| vs dequantized reference; %.2g of the activation-quantization bound vs float dot",
+						worstRef, worstPlain)
+				}()
+				for trial := range 8 {
+					w, wf := weightRow(t, r, tc.t, n, trial%2 == 1)
+					x := randVec(r, n, 1)
+					if trial == 1 { // a block of zeros and a constant block
+						clear(x[:min(n, 256)])
+					}
+					a := QuantizeRow(tc.vt, x, nil)
+					af := dequantAct(t, tc.vt, a, n)
+					bound := actErrBound(tc.vt, x)
+
+					var ref, mag, plain, qerr float64
+					for i := range n {
+						p := float64(wf[i]) * float64(af[i])
+						ref += p
+						mag += math.Abs(p)
+						plain += float64(wf[i]) * float64(x[i])
+						qerr += math.Abs(float64(wf[i])) * bound[i]
+					}
+					if tc.vt == gguf.TypeQ8_1 {
+						// ggml applies the weights' offset m through the
+						// block's s = d*sum(q) (rounded to fp16), not through
+						// the dequantized activations.
+						fix, fmag := q8_1OffsetCorrection(w, a, af, tc.t.BlockBytes())
+						ref += fix
+						mag += fmag
+					}
+					got := float64(Dot(tc.t, n, w, a))
+					// Relative to the sum of |terms|: float32 rounding of
+					// the block sums and scales, nothing else.
+					if mag > 0 {
+						worstRef = max(worstRef, math.Abs(got-ref)/mag)
+						worstPlain = max(worstPlain, math.Abs(got-plain)/(qerr+1e-5*mag))
+					}
+					if diff := math.Abs(got - ref); diff > 1e-5*mag+1e-30 {
+						t.Fatalf("trial %d: Dot = %g, dequantized reference %g: error %.3g of magnitude %.3g",
+							trial, got, ref, diff/mag, mag)
+					}
+					if diff := math.Abs(got - plain); diff > qerr+1e-5*mag {
+						t.Fatalf("trial %d: Dot = %g, float dot %g: off by %g, activation quantization allows %g",
+							trial, got, plain, diff, qerr)
+					}
+				}
+			})
+		}
+	}
+}
+
+// q8_1OffsetCorrection returns, summed over blocks, m*s - m*sum(af) (what
+// a Q4_1/Q5_1 dot product computes minus the dequantized reference) and
+// |m*s|, with m the weight block's offset (bytes 2-3) and s the activation
+// block's sum.
+func q8_1OffsetCorrection(w, a []byte, af []float32, wLen int) (fix, mag float64) {
+	for b := range len(af) / qk8 {
+		m := float64(gguf.FP16ToFP32(binary.LittleEndian.Uint16(w[b*wLen+2:])))
+		s := float64(gguf.FP16ToFP32(binary.LittleEndian.Uint16(a[b*q8_1Len+2:])))
+		var sum float64
+		for _, v := range af[b*qk8 : (b+1)*qk8] {
+			sum += float64(v)
+		}
+		fix += m * (s - sum)
+		mag += math.Abs(m * s)
+	}
+	return fix, mag
+}
+
+// TestDotExtremes drives every lane sum to its largest magnitude: weights
+// at the ends of their range against activations of +-127, the case the
+// packed-lane bounds in the kernels are computed for.
+func TestDotExtremes(t *testing.T) {
+	const n = 512
+	for _, tc := range dotTypes {
+		if tc.t.BlockElems() == 1 {
+			continue
+		}
+		for _, wb := range []byte{0x00, 0xff, 0x55, 0xaa, 0x0f, 0xf0} {
+			for _, av := range []int8{127, -127} {
+				r := rand.New(rand.NewPCG(uint64(wb), uint64(tc.t)))
+				w := randomBlocks(r, tc.t, n)
+				bs := tc.t.BlockBytes()
+				for off := 0; off < len(w); off += bs {
+					f := scaleFields[tc.t]
+					for i := off; i < off+bs; i++ {
+						if !isScaleByte(i-off, f) {
+							w[i] = wb
+						}
+					}
+				}
+				a := constActivations(tc.vt, n, av)
+				wf := make([]float32, n)
+				if err := gguf.Dequantize(tc.t, w, wf); err != nil {
+					t.Fatal(err)
+				}
+				af := dequantAct(t, tc.vt, a, n)
+				var ref, mag float64
+				for i := range n {
+					ref += float64(wf[i]) * float64(af[i])
+					mag += math.Abs(float64(wf[i]) * float64(af[i]))
+				}
+				if tc.vt == gguf.TypeQ8_1 {
+					fix, fmag := q8_1OffsetCorrection(w, a, af, tc.t.BlockBytes())
+					ref += fix
+					mag += fmag
+				}
+				if got := float64(Dot(tc.t, n, w, a)); math.Abs(got-ref) > 1e-5*mag+1e-30 {
+					t.Errorf("%v weights %#02x, activations %d: Dot = %g, want %g", tc.t, wb, av, got, ref)
+				}
+			}
+		}
+	}
+}
+
+func isScaleByte(i int, fields []int) bool {
+	for _, f := range fields {
+		if i == f || i == f+1 {
+			return true
+		}
+	}
+	return false
+}
+
+// constActivations builds an activation row whose quants are all q, with
+// scale 1/64 (and consistent Q8_K bsums and Q8_1 sums).
+func constActivations(vt gguf.GGMLType, n int, q int8) []byte {
+	var out []byte
+	switch vt {
+	case gguf.TypeQ8_0, gguf.TypeQ8_1:
+		for range n / qk8 {
+			out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(1.0/64))
+			if vt == gguf.TypeQ8_1 {
+				out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(float32(q)*qk8/64))
+			}
+			out = append(out, bytes.Repeat([]byte{byte(q)}, qk8)...)
+		}
+	case gguf.TypeQ8_K:
+		for range n / qkK {
+			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(1.0/64))
+			out = append(out, bytes.Repeat([]byte{byte(q)}, qkK)...)
+			for range qkK / 16 {
+				out = binary.LittleEndian.AppendUint16(out, uint16(int16(q)*16))
+			}
+		}
+	}
+	return out
+}
+
+// Q8_0 follows llama.cpp's x86 AVX quantize_row_q8_0, not the _ref function
+// gguf uses for model files: the scales are identical, and a quant may
+// differ by one only where x*127/amax is within rounding of a half-integer.
+func TestQuantizeRowQ8_0VersusReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := randVec(r, 64*qk8, 1)
+	want, err := gguf.Quantize(gguf.TypeQ8_0, x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := QuantizeRow(gguf.TypeQ8_0, x, nil)
+	diffs := 0
+	for b := range len(x) / qk8 {
+		g, w := got[b*q8_0Len:], want[b*q8_0Len:]
+		if g[0] != w[0] || g[1] != w[1] {
+			t.Fatalf("block %d: scale %#04x, reference %#04x", b, g[:2], w[:2])
+		}
+		blk := (*[qk8]float32)(x[b*qk8:])
+		amax := absMax32(blk)
+		for j := range qk8 {
+			qg, qw := int8(g[2+j]), int8(w[2+j])
+			if qg == qw {
+				continue
+			}
+			diffs++
+			v := float64(blk[j]) * 127 / float64(amax)
+			if frac := math.Abs(v - math.Trunc(v)); qg-qw != 1 && qw-qg != 1 || math.Abs(frac-0.5) > 1e-4 {
+				t.Errorf("block %d value %d (%g): quant %d, reference %d", b, j, v, qg, qw)
+			}
+		}
+	}
+	t.Logf("%d of %d quants differ from quantize_row_q8_0_ref (ties)", diffs, len(x))
+}
+
+// Hand-checked quantizations, including the rounding rules that tell the
+// x86 CPU path from the _ref functions.
+func TestQuantizeRowExact(t *testing.T) {
+	// Q8_0: amax 127 makes the multiplier exactly 1; 2.5 and -0.5 are ties,
+	// rounded to even (the reference's roundf gives 3 and -1).
+	x := make([]float32, qk8)
+	x[0], x[1], x[2], x[3] = 127, 2.5, -0.5, 3.5
+	b := QuantizeRow(gguf.TypeQ8_0, x, nil)
+	if d := gguf.FP16ToFP32(binary.LittleEndian.Uint16(b)); d != 1 {
+		t.Errorf("Q8_0 d = %g, want 1", d)
+	}
+	if q := []int8{int8(b[2]), int8(b[3]), int8(b[4]), int8(b[5])}; q[0] != 127 || q[1] != 2 || q[2] != 0 || q[3] != 4 {
+		t.Errorf("Q8_0 quants %v, want [127 2 0 4]", q)
+	}
+
+	// Q8_1: the same quants, s = d * sum(q) = 133.
+	b = QuantizeRow(gguf.TypeQ8_1, x, nil)
+	if s := gguf.FP16ToFP32(binary.LittleEndian.Uint16(b[2:])); s != 133 {
+		t.Errorf("Q8_1 s = %g, want 133", s)
+	}
+
+	// Q8_K: the scale follows the signed maximum: here -254 maps to -127
+	// (d = 2), so +254 would map to +127; 3 is a tie (1.5) rounded to 2.
+	xk := make([]float32, qkK)
+	xk[5], xk[6], xk[7] = -254, 3, 254
+	b = QuantizeRow(gguf.TypeQ8_K, xk, nil)
+	if d := math.Float32frombits(binary.LittleEndian.Uint32(b)); d != 2 {
+		t.Errorf("Q8_K d = %g, want 2", d)
+	}
+	if q := []int8{int8(b[4+5]), int8(b[4+6]), int8(b[4+7])}; q[0] != -127 || q[1] != 2 || q[2] != 127 {
+		t.Errorf("Q8_K quants %v, want [-127 2 127]", q)
+	}
+	if s := int16(binary.LittleEndian.Uint16(b[q8KBOff:])); s != 2 {
+		t.Errorf("Q8_K bsums[0] = %d, want 2", s)
+	}
+
+	// F32 / F16 / BF16 are plain conversions.
+	xf := []float32{1, -2.5, 65504, 1e-8}
+	b = QuantizeRow(gguf.TypeF32, xf, nil)
+	for i, v := range xf {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])); got != v {
+			t.Errorf("F32 %d: %g, want %g", i, got, v)
+		}
+	}
+	b = QuantizeRow(gguf.TypeF16, xf, nil)
+	for i, v := range xf {
+		if got := binary.LittleEndian.Uint16(b[2*i:]); got != gguf.FP32ToFP16(v) {
+			t.Errorf("F16 %d: %#04x, want %#04x", i, got, gguf.FP32ToFP16(v))
+		}
+	}
+	// BF16 rounds to nearest even: 1+2^-8 is a tie (stays 1), 1+3*2^-8
+	// rounds up to 1+2^-6.
+	b = QuantizeRow(gguf.TypeBF16, []float32{1 + 0x1p-8, 1 + 3*0x1p-8}, nil)
+	if got := []uint16{binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:])}; got[0] != 0x3f80 || got[1] != 0x3f82 {
+		t.Errorf("BF16 %#04x, want [0x3f80 0x3f82]", got)
+	}
+}
+
+func TestNearestInt(t *testing.T) {
+	for _, c := range []struct {
+		v    float32
+		want int32
+	}{{0, 0}, {0.5, 0}, {1.5, 2}, {2.5, 2}, {-0.5, 0}, {-1.5, -2}, {-2.5, -2}, {126.5, 126}, {-127.4, -127}, {0.49999997, 0}} {
+		if got := nearestInt(c.v); got != c.want {
+			t.Errorf("nearestInt(%g) = %d, want %d", c.v, got, c.want)
+		}
+	}
+}
+
+func TestQuantizeRowAppendsWithoutAllocating(t *testing.T) {
+	x := randVec(rand.New(rand.NewPCG(5, 6)), 512, 1)
+	for _, vt := range []gguf.GGMLType{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ8_1, gguf.TypeQ8_K} {
+		want := QuantizeRow(vt, x, nil)
+		buf := make([]byte, 3, 3+len(want))
+		copy(buf, "abc")
+		got := QuantizeRow(vt, x, buf)
+		if string(got[:3]) != "abc" || !bytes.Equal(got[3:], want) {
+			t.Errorf("%v: appending to a non-empty slice changed the result", vt)
+		}
+		if allocs := testing.AllocsPerRun(10, func() { QuantizeRow(vt, x, buf[:3]) }); allocs != 0 {
+			t.Errorf("%v: QuantizeRow allocates %v times with spare capacity", vt, allocs)
+		}
+	}
+}
+
+func TestDotDoesNotAllocate(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range dotTypes {
+		w := randomBlocks(r, tc.t, 512)
+		a := QuantizeRow(tc.vt, randVec(r, 512, 1), nil)
+		if allocs := testing.AllocsPerRun(10, func() { Dot(tc.t, 512, w, a) }); allocs != 0 {
+			t.Errorf("%v: Dot allocates %v times", tc.t, allocs)
+		}
+	}
+}
+
+func TestBadSizesPanic(t *testing.T) {
+	w := make([]byte, 2*q4KLen)
+	a := make([]byte, 2*q8KLen)
+	mustPanic(t, "not a multiple of the block size 256", func() { Dot(gguf.TypeQ4_K, 300, w, a) })
+	mustPanic(t, "not a multiple of the block size 256", func() { Dot(gguf.TypeQ4_K, -256, w, a) })
+	mustPanic(t, "needs 288 weight and 584 activation bytes, got 287 and 584",
+		func() { Dot(gguf.TypeQ4_K, 512, w[:287], a) })
+	mustPanic(t, "got 288 and 583", func() { Dot(gguf.TypeQ4_K, 512, w, a[:583]) })
+	mustPanic(t, "got 7 and 8", func() { Dot(gguf.TypeF32, 2, w[:7], a[:8]) })
+	mustPanic(t, "not a multiple of the Q8_0 block size 32", func() { QuantizeRow(gguf.TypeQ8_0, make([]float32, 40), nil) })
+	mustPanic(t, "not an activation format", func() { QuantizeRow(gguf.TypeQ4_K, make([]float32, 256), nil) })
+
+	// Longer buffers are fine: only the n values are read.
+	if got := Dot(gguf.TypeQ4_K, 256, w, a); got != 0 {
+		t.Errorf("Dot of zero blocks = %g", got)
+	}
+	if got := Dot(gguf.TypeQ8_0, 0, nil, nil); got != 0 {
+		t.Errorf("empty Dot = %g", got)
+	}
+}
+
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Errorf("no panic, want one mentioning %q", want)
+			return
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, want) {
+			t.Errorf("panic %q does not mention %q", msg, want)
+		}
+	}()
+	f()
+}
+
+// halfToFloat must be gguf.FP16ToFP32, bit for bit, for every input.
+func TestHalfToFloat(t *testing.T) {
+	for h := range 1 << 16 {
+		got, want := halfToFloat(uint16(h)), gguf.FP16ToFP32(uint16(h))
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("halfToFloat(%#04x) = %#08x, gguf.FP16ToFP32 %#08x", h, math.Float32bits(got), math.Float32bits(want))
+		}
+	}
+}
