@@ -1,0 +1,5 @@
+//go:build mslemu && mslemu_asan
+
+package emu
+
+const asanBuild = true

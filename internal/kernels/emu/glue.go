@@ -1,0 +1,242 @@
+package emu
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Kernel is one `kernel void` entry point parsed from MSL source.
+type Kernel struct {
+	Name   string
+	Params []Param
+}
+
+// Param is one kernel parameter: its declared type and name, and its
+// attribute: "buffer" or "threadgroup" with Index, or a built-in input name
+// such as "thread_position_in_grid".
+type Param struct {
+	Type, Name string
+	Attr       string
+	Index      int
+}
+
+// builtin maps a built-in input attribute to its slot in emu_ctx.bi.
+func builtin(attr string) (string, bool) {
+	switch attr {
+	case "thread_position_in_grid":
+		return "EMU_BI_TPIG", true
+	case "thread_position_in_threadgroup":
+		return "EMU_BI_TPITG", true
+	case "threadgroup_position_in_grid":
+		return "EMU_BI_TGPIG", true
+	case "threads_per_threadgroup", "dispatch_threads_per_threadgroup":
+		return "EMU_BI_NTG", true
+	case "threadgroups_per_grid":
+		return "EMU_BI_NGRID", true
+	case "threads_per_grid":
+		return "EMU_BI_TPG", true
+	case "thread_index_in_threadgroup":
+		return "EMU_BI_TIITG", true
+	case "thread_index_in_simdgroup":
+		return "EMU_BI_TIISG", true
+	case "simdgroup_index_in_threadgroup":
+		return "EMU_BI_SGITG", true
+	case "simdgroups_per_threadgroup", "dispatch_simdgroups_per_threadgroup":
+		return "EMU_BI_NSG", true
+	case "threads_per_simdgroup", "thread_execution_width":
+		return "EMU_BI_WIDTH", true
+	}
+	return "", false
+}
+
+// ParseKernels finds the kernel entry points of an MSL source and their
+// parameters. Comments are ignored; preprocessor conditionals are not
+// evaluated (kernels must not be conditional).
+func ParseKernels(src string) ([]Kernel, error) {
+	kernelRE := regexp.MustCompile(`\bkernel\s+void\s+([A-Za-z_]\w*)\s*\(`)
+	paramRE := regexp.MustCompile(`^(.*?)\b([A-Za-z_]\w*)\s*\[\[\s*([A-Za-z_]\w*)\s*(?:\(\s*(\d+)\s*\))?\s*\]\]$`)
+	spaceRE := regexp.MustCompile(`\s+`)
+	commentRE := regexp.MustCompile(`(?s)//[^\n]*|/\*.*?\*/`)
+	src = commentRE.ReplaceAllStringFunc(src, func(c string) string {
+		return strings.Repeat(" ", len(c)) // keep offsets
+	})
+	var ks []Kernel
+	for _, m := range kernelRE.FindAllStringSubmatchIndex(src, -1) {
+		name := src[m[2]:m[3]]
+		if before := strings.TrimSpace(src[:m[0]]); strings.HasSuffix(before, ">") {
+			return nil, fmt.Errorf("%s: kernels must not be templates (convention 2)", name)
+		}
+		depth, end := 1, -1
+		for i := m[1]; i < len(src) && end < 0; i++ {
+			switch src[i] {
+			case '(':
+				depth++
+			case ')':
+				if depth--; depth == 0 {
+					end = i
+				}
+			}
+		}
+		if end < 0 {
+			return nil, fmt.Errorf("%s: unterminated parameter list", name)
+		}
+		k := Kernel{Name: name}
+		for _, p := range splitTopLevel(src[m[1]:end]) {
+			p = strings.TrimSpace(spaceRE.ReplaceAllString(p, " "))
+			pm := paramRE.FindStringSubmatch(p)
+			if pm == nil {
+				return nil, fmt.Errorf("%s: parameter %q: want `type name [[attribute]]`", name, p)
+			}
+			par := Param{Type: strings.TrimSpace(pm[1]), Name: pm[2], Attr: pm[3]}
+			switch {
+			case par.Attr == "buffer" || par.Attr == "threadgroup":
+				if pm[4] == "" {
+					return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs an index", name, par.Name, par.Attr)
+				}
+				fmt.Sscan(pm[4], &par.Index)
+				if par.Index >= 31 {
+					return nil, fmt.Errorf("%s: parameter %s: index %d out of range", name, par.Name, par.Index)
+				}
+				last := par.Type[len(par.Type)-1]
+				if last != '*' && !(last == '&' && par.Attr == "buffer") {
+					return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs a pointer (or a reference for buffers)", name, par.Name, par.Attr)
+				}
+			default:
+				if _, ok := builtin(par.Attr); !ok {
+					return nil, fmt.Errorf("%s: parameter %s: attribute [[%s]] is not supported by the emulator", name, par.Name, par.Attr)
+				}
+			}
+			k.Params = append(k.Params, par)
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
+// splitTopLevel splits a parameter list at commas outside brackets.
+func splitTopLevel(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(', '[', '<', '{':
+			depth++
+		case ')', ']', '>', '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if strings.TrimSpace(s[start:]) != "" {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// SourceFile is a .metal file as the glue includes it.
+type SourceFile struct {
+	Include string // path relative to the emu package directory
+	Text    string
+}
+
+// Glue returns the C++ translation unit that compiles one group of .metal
+// files (in a namespace of their own, like one Metal library) and exposes
+// their kernels to the runtime as the table emu_kernels_<group>.
+func Glue(group string, files []SourceFile) ([]byte, error) {
+	var b bytes.Buffer
+	ns := "emu_" + group
+	fmt.Fprintf(&b, "//go:build mslemu\n\n// Code generated by \"go run ./gen\" in internal/kernels/emu; DO NOT EDIT.\n\n")
+	fmt.Fprintf(&b, "#include \"runtime.h\"\n#include <metal_stdlib>\n\nnamespace %s {\n", ns)
+	var ks []Kernel
+	for _, f := range files {
+		fmt.Fprintf(&b, "#include %q\n", f.Include)
+		fk, err := ParseKernels(f.Text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Include, err)
+		}
+		ks = append(ks, fk...)
+	}
+	for _, k := range ks {
+		fmt.Fprintf(&b, "\nstatic void glue_%s(const emu_ctx* c) {\n  (void)c;\n  %s(", k.Name, k.Name)
+		for i, p := range k.Params {
+			sep := ","
+			if i == len(k.Params)-1 {
+				sep = ");"
+			}
+			var arg string
+			switch p.Attr {
+			case "buffer":
+				if t, ok := strings.CutSuffix(p.Type, "&"); ok {
+					arg = fmt.Sprintf("*(%s*)c->buf[%d]", strings.TrimSpace(t), p.Index)
+				} else {
+					arg = fmt.Sprintf("(%s)c->buf[%d]", p.Type, p.Index)
+				}
+			case "threadgroup":
+				arg = fmt.Sprintf("(%s)c->tg[%d]", p.Type, p.Index)
+			default:
+				slot, _ := builtin(p.Attr)
+				arg = fmt.Sprintf("emu_bi<%s>(c->bi[%s])", strings.TrimPrefix(p.Type, "const "), slot)
+			}
+			fmt.Fprintf(&b, "\n      %s%s", arg, sep)
+		}
+		if len(k.Params) == 0 {
+			b.WriteString(");")
+		}
+		b.WriteString("\n}\n")
+	}
+	fmt.Fprintf(&b, "}  // namespace %s\n\nextern \"C\" const emu_kernel emu_kernels_%s[] = {\n", ns, group)
+	for _, k := range ks {
+		var bufs, tgs uint32
+		for _, p := range k.Params {
+			switch p.Attr {
+			case "buffer":
+				bufs |= 1 << p.Index
+			case "threadgroup":
+				tgs |= 1 << p.Index
+			}
+		}
+		fmt.Fprintf(&b, "    {%q, %s::glue_%s, 0x%08x, 0x%08x},\n", k.Name, ns, k.Name, bufs, tgs)
+	}
+	b.WriteString("    {nullptr, nullptr, 0, 0},\n};\n")
+	return b.Bytes(), nil
+}
+
+// GeneratedGlue produces the glue files of the emu package from the sources
+// on disk: the product kernels (../*.metal, the files kernels.Source embeds)
+// and the test-only kernels (testdata/*.metal). dir is the emu package
+// directory; the result maps file names in it to their contents.
+func GeneratedGlue(dir string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, g := range []struct{ group, pattern string }{
+		{"product", "../*.metal"},
+		{"testdata", "testdata/*.metal"},
+	} {
+		names, err := filepath.Glob(filepath.Join(dir, g.pattern))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(names)
+		var files []SourceFile
+		for _, n := range names {
+			text, err := os.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, SourceFile{Include: filepath.ToSlash(filepath.Join(filepath.Dir(g.pattern), filepath.Base(n))), Text: string(text)})
+		}
+		src, err := Glue(g.group, files)
+		if err != nil {
+			return nil, err
+		}
+		out["glue_"+g.group+"_gen.cpp"] = src
+	}
+	return out, nil
+}

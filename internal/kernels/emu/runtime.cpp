@@ -1,0 +1,439 @@
+//go:build mslemu
+
+// runtime.cpp — runs one Metal dispatch on the CPU.
+//
+// Threadgroups are handed out to worker OS threads in the schedule's order.
+// A worker runs the threads of a threadgroup as fibers (ucontext) on its own
+// OS thread: in each round every runnable fiber runs (in forward, reverse or
+// random order) until it reaches a barrier or a SIMD-group function, or
+// returns. Then the worker resolves what everyone waits for: a simdgroup whose
+// lanes all wait at the same collective gets it computed; when nothing else
+// can move, all threads must wait at the same threadgroup_barrier. Anything
+// else (lanes at different call sites, some threads returned) is divergence,
+// which a GPU would turn into a hang or garbage; it is reported with the call
+// sites instead.
+#include "runtime.h"
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMU_ASAN 1
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#endif
+#ifndef EMU_ASAN
+#define EMU_ASAN 0
+#endif
+
+namespace {
+
+const size_t kGuard = 64;  // bytes around every buffer and threadgroup allocation
+const size_t kPage = 4096;
+const size_t kStack = EMU_ASAN ? (256u << 10) : (64u << 10);  // per emulated thread
+const uint32_t kMaxThreads = 1024;                             // per threadgroup
+const uint32_t kMaxTgMem = 32768;                              // bytes per threadgroup
+
+// ASan must be told about stack switches, or it reports false positives.
+void fiber_switch_start(void** fake, const void* bottom, size_t size) {
+#if EMU_ASAN
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+  (void)fake, (void)bottom, (void)size;
+#endif
+}
+void fiber_switch_finish(void* fake, const void** bottom, size_t* size) {
+#if EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, bottom, size);
+#else
+  (void)fake, (void)bottom, (void)size;
+#endif
+}
+
+// Guard bytes of threadgroup(i) memory: NaN words (see guardPattern in
+// emu.go), unlike the all-ones fill of the memory itself, so that copying
+// uninitialised memory past the end is still noticed.
+char tg_guard(int i, size_t b) {
+  const unsigned char p[4] = {(unsigned char)(0x80 | i), 0xFD, 0x80, 0xFF};
+  return (char)p[b % 4];
+}
+
+enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE };
+
+struct Lane {
+  ucontext_t uc;
+  State state;
+  const char* what;  // the barrier or SIMD-group function waited at
+  const char* file;
+  int line;
+  emu_collective_fn fn;
+  emu_slot slot;
+  emu_ctx ctx;
+  char* stack;
+};
+
+std::string site(const Lane& l) {
+  const char* f = strrchr(l.file, '/');
+  return std::string(l.what) + " (" + (f ? f + 1 : l.file) + ":" + std::to_string(l.line) + ")";
+}
+
+bool same_wait(const Lane& a, const Lane& b) {
+  if (a.state != b.state) return false;
+  if (a.state == DONE) return true;
+  return a.fn == b.fn && a.line == b.line && strcmp(a.file, b.file) == 0 && strcmp(a.what, b.what) == 0;
+}
+
+// "threads 0-31 wait at simd_sum (x.metal:12); threads 32-63 returned"
+std::string describe(const std::vector<Lane>& lanes, int from, int to, const char* noun) {
+  std::vector<bool> seen(to - from);
+  std::string out;
+  for (int i = from; i < to; i++) {
+    if (seen[i - from]) continue;
+    std::string ids;
+    int run = -1;  // start of the current run of consecutive ids
+    for (int j = i; j <= to; j++) {
+      bool in = j < to && !seen[j - from] && same_wait(lanes[i], lanes[j]);
+      if (in) {
+        seen[j - from] = true;
+        if (run < 0) run = j;
+      } else if (run >= 0) {
+        if (!ids.empty()) ids += ",";
+        ids += std::to_string(run - from) + (j - 1 > run ? "-" + std::to_string(j - 1 - from) : "");
+        run = -1;
+      }
+    }
+    if (!out.empty()) out += "; ";
+    out += std::string(noun) + " " + ids + (lanes[i].state == DONE ? " returned" : " wait at " + site(lanes[i]));
+  }
+  return out;
+}
+
+struct Worker;
+// The worker whose fibers run on this OS thread: the shim's hooks are free
+// functions and find their lane through it.
+thread_local Worker* tl_worker;
+
+void fiber_main();
+
+struct Worker {
+  const emu_dispatch* d;
+  const emu_kernel* k;
+  uint32_t n;  // threads per threadgroup
+  std::vector<Lane> lanes;
+  char* stacks = nullptr;
+  size_t stacks_len = 0;
+  char* tg[EMU_MAX_BINDINGS] = {};  // threadgroup memory, kGuard bytes before and after
+  ucontext_t sched;
+  const void* sched_bottom = nullptr;  // the scheduler's stack, for ASan
+  size_t sched_size = 0;
+  Lane* cur = nullptr;
+  std::string err;
+
+  Worker(const emu_dispatch* d, const emu_kernel* k) : d(d), k(k), lanes(d->group[0] * d->group[1] * d->group[2]) {
+    n = (uint32_t)lanes.size();
+    memset(&sched, 0, sizeof sched);
+    stacks_len = n * (kStack + kPage);
+    stacks = (char*)mmap(nullptr, stacks_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (stacks == MAP_FAILED) {
+      perror("emu: mmap fiber stacks");
+      abort();
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      char* base = stacks + i * (kStack + kPage);
+      mprotect(base, kPage, PROT_NONE);  // overflow hits the guard page
+      lanes[i].stack = base + kPage;
+    }
+    for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+      if (!d->tg_len[i]) continue;
+      tg[i] = (char*)malloc(d->tg_len[i] + 2 * kGuard);
+      for (size_t b = 0; b < kGuard; b++) tg[i][b] = tg[i][kGuard + d->tg_len[i] + b] = tg_guard(i, b);
+      emu_poison(tg[i], kGuard);
+      emu_poison(tg[i] + kGuard + d->tg_len[i], kGuard);
+    }
+    emu_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+      ctx.buf[i] = d->buf[i];
+      ctx.tg[i] = tg[i] ? tg[i] + kGuard : nullptr;
+    }
+    for (Lane& l : lanes) l.ctx = ctx;
+  }
+
+  ~Worker() {
+    munmap(stacks, stacks_len);
+    for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+      if (!tg[i]) continue;
+      emu_unpoison(tg[i], d->tg_len[i] + 2 * kGuard);
+      free(tg[i]);
+    }
+  }
+
+  // Scheduler -> fiber; returns when the fiber yields or returns.
+  void resume(Lane* l) {
+    cur = l;
+    void* fake = nullptr;
+    fiber_switch_start(&fake, l->stack, kStack);
+    swapcontext(&sched, &l->uc);
+    fiber_switch_finish(fake, nullptr, nullptr);
+  }
+
+  // Fiber -> scheduler.
+  void yield(State s, emu_collective_fn fn, const char* what, const char* file, int line) {
+    Lane* l = cur;
+    l->state = s, l->fn = fn, l->what = what, l->file = file, l->line = line;
+    void* fake = nullptr;
+    fiber_switch_start(&fake, sched_bottom, sched_size);
+    swapcontext(&l->uc, &sched);
+    fiber_switch_finish(fake, nullptr, nullptr);
+  }
+
+  bool fail(const uint32_t* pos, const std::string& msg) {
+    err = std::string(k->name) + ": threadgroup (" + std::to_string(pos[0]) + "," + std::to_string(pos[1]) + "," +
+          std::to_string(pos[2]) + "): " + msg;
+    return false;
+  }
+
+  // Runs one threadgroup to completion. false: err is set.
+  bool run_group(const uint32_t pos[3], uint64_t lane_seed) {
+    const uint32_t* g = d->group;
+    for (int i = 0; i < EMU_MAX_BINDINGS; i++)
+      if (tg[i]) memset(tg[i] + kGuard, 0xFF, d->tg_len[i]);  // NaN: reads before writes show
+    for (uint32_t i = 0; i < n; i++) {
+      Lane& l = lanes[i];
+      uint32_t t[3] = {i % g[0], i / g[0] % g[1], i / (g[0] * g[1])};
+      uint32_t(*bi)[3] = l.ctx.bi;
+      for (int a = 0; a < 3; a++) {
+        bi[EMU_BI_TPITG][a] = t[a];
+        bi[EMU_BI_TGPIG][a] = pos[a];
+        bi[EMU_BI_TPIG][a] = pos[a] * g[a] + t[a];
+        bi[EMU_BI_NTG][a] = g[a];
+        bi[EMU_BI_NGRID][a] = d->grid[a];
+        bi[EMU_BI_TPG][a] = d->grid[a] * g[a];
+      }
+      bi[EMU_BI_TIITG][0] = i;
+      bi[EMU_BI_TIISG][0] = i % EMU_SIMD_WIDTH;
+      bi[EMU_BI_SGITG][0] = i / EMU_SIMD_WIDTH;
+      bi[EMU_BI_NSG][0] = (n + EMU_SIMD_WIDTH - 1) / EMU_SIMD_WIDTH;
+      bi[EMU_BI_WIDTH][0] = EMU_SIMD_WIDTH;
+      l.state = RUNNABLE;
+      emu_unpoison(l.stack, kStack);  // a fiber abandoned after an error may leave poison
+      getcontext(&l.uc);
+      l.uc.uc_stack.ss_sp = l.stack;
+      l.uc.uc_stack.ss_size = kStack;
+      l.uc.uc_link = nullptr;
+      makecontext(&l.uc, fiber_main, 0);
+    }
+
+    std::vector<uint32_t> order(n);
+    for (uint32_t i = 0; i < n; i++) order[i] = d->order == 1 ? n - 1 - i : i;
+    std::mt19937_64 rng(lane_seed);
+    for (;;) {
+      if (d->order == 2) std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t i : order)
+        if (lanes[i].state == RUNNABLE) resume(&lanes[i]);
+
+      bool moved = false, all_done = true;
+      for (uint32_t s = 0; s < n; s += EMU_SIMD_WIDTH) {
+        uint32_t e = std::min(n, s + EMU_SIMD_WIDTH);
+        bool any_simd = false, uniform = true;
+        for (uint32_t i = s; i < e; i++) {
+          any_simd |= lanes[i].state == AT_SIMD;
+          uniform &= same_wait(lanes[i], lanes[s]);
+          all_done &= lanes[i].state == DONE;
+        }
+        if (!any_simd) continue;
+        if (!uniform)
+          return fail(pos, "simdgroup " + std::to_string(s / EMU_SIMD_WIDTH) + ": " +
+                               describe(lanes, s, e, "lanes") +
+                               " -- a SIMD-group function or barrier in divergent control flow");
+        emu_slot* slots[EMU_SIMD_WIDTH];
+        for (uint32_t i = s; i < e; i++) slots[i - s] = &lanes[i].slot;
+        if (const char* msg = lanes[s].fn(slots, e - s)) return fail(pos, site(lanes[s]) + ": " + msg);
+        for (uint32_t i = s; i < e; i++) lanes[i].state = RUNNABLE;
+        moved = true;
+      }
+      if (all_done) break;
+      if (moved) continue;
+
+      // Nobody waits for a collective: everyone left must be at one barrier.
+      bool uniform = true;
+      for (uint32_t i = 0; i < n; i++) uniform &= same_wait(lanes[i], lanes[0]);
+      if (!uniform)
+        return fail(pos, describe(lanes, 0, n, "threads") +
+                             " -- threadgroup_barrier in divergent control flow (a GPU would hang or misbehave)");
+      for (Lane& l : lanes) l.state = RUNNABLE;
+    }
+
+    // Under ASan the guards are poisoned (ASan reports the access itself).
+    for (int i = 0; i < EMU_MAX_BINDINGS && !EMU_ASAN; i++) {
+      if (!tg[i]) continue;
+      const unsigned char* p = (const unsigned char*)tg[i];
+      for (size_t b = 0; b < kGuard; b++)
+        if (p[b] != (unsigned char)tg_guard(i, b) || p[kGuard + d->tg_len[i] + b] != (unsigned char)tg_guard(i, b))
+          return fail(pos, "wrote outside threadgroup(" + std::to_string(i) + ") memory of " +
+                               std::to_string(d->tg_len[i]) + " bytes");
+    }
+    return true;
+  }
+};
+
+void fiber_main() {
+  Worker* w = tl_worker;
+  fiber_switch_finish(nullptr, &w->sched_bottom, &w->sched_size);
+  w->k->fn(&w->cur->ctx);
+  w->cur->state = DONE;
+  fiber_switch_start(nullptr, w->sched_bottom, w->sched_size);  // this fiber ends
+  swapcontext(&w->cur->uc, &w->sched);
+  abort();  // never resumed
+}
+
+Worker* current(const char* what) {
+  if (!tl_worker || !tl_worker->cur) {
+    fprintf(stderr, "emu: %s called outside an emulated dispatch\n", what);
+    abort();
+  }
+  return tl_worker;
+}
+
+const emu_kernel* find_kernel(const char* name) {
+  for (int i = 0; const emu_kernel* k = emu_kernel_at(i); i++)
+    if (strcmp(k->name, name) == 0) return k;
+  return nullptr;
+}
+
+// Checks what Metal would reject or what the kernel cannot run without.
+std::string validate(const emu_dispatch* d, const emu_kernel* k) {
+  uint64_t threads = 1, groups = 1, tgmem = 0;
+  for (int a = 0; a < 3; a++) {
+    if (d->group[a] == 0 || d->grid[a] == 0) return "grid and threadgroup sizes must be at least 1 in every dimension";
+    threads *= d->group[a];
+    groups *= d->grid[a];
+  }
+  if (threads > kMaxThreads) return std::to_string(threads) + " threads per threadgroup exceed the limit of 1024";
+  if (groups > 0xffffffffu) return "too many threadgroups";
+  for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+    if ((k->buffers >> i & 1) && !d->buf[i]) return "buffer(" + std::to_string(i) + ") is not bound";
+    if ((k->tgmem >> i & 1) && !d->tg_len[i]) return "threadgroup(" + std::to_string(i) + ") memory length is not set";
+    if (d->tg_len[i] % 16) return "threadgroup(" + std::to_string(i) + ") memory length is not a multiple of 16 bytes";
+    tgmem += d->tg_len[i];
+  }
+  if (tgmem > kMaxTgMem) return std::to_string(tgmem) + " bytes of threadgroup memory exceed the limit of 32768";
+  return "";
+}
+
+#if EMU_ASAN
+// ASan aborts the process on an error; say which emulated thread caused it
+// (the report's stack has no .metal lines when go test strips symbols).
+void on_asan_death() {
+  Worker* w = tl_worker;
+  if (!w || !w->cur) return;
+  const uint32_t(*bi)[3] = w->cur->ctx.bi;
+  fprintf(stderr, "emu: the error above happened in kernel %s, threadgroup (%u,%u,%u), thread %u\n", w->k->name,
+          bi[EMU_BI_TGPIG][0], bi[EMU_BI_TGPIG][1], bi[EMU_BI_TGPIG][2], bi[EMU_BI_TIITG][0]);
+}
+#endif
+
+}  // namespace
+
+extern "C" {
+
+const emu_kernel* emu_kernel_at(int i) {
+  for (const emu_kernel* t : {emu_kernels_product, emu_kernels_testdata})
+    for (; t->name; t++)
+      if (i-- == 0) return t;
+  return nullptr;
+}
+
+size_t emu_guard_bytes(void) { return kGuard; }
+
+void emu_poison(void* p, size_t n) {
+#if EMU_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+
+void emu_unpoison(void* p, size_t n) {
+#if EMU_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+
+emu_slot* emu_my_slot(void) { return &current("a SIMD-group function")->cur->slot; }
+
+void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line) {
+  current(what)->yield(AT_SIMD, fn, what, file, line);
+}
+
+void emu_wait_barrier(const char* what, const char* file, int line) {
+  current(what)->yield(AT_BARRIER, nullptr, what, file, line);
+}
+
+int emu_run(emu_dispatch* d) {
+#if EMU_ASAN
+  static std::once_flag once;
+  std::call_once(once, [] { __sanitizer_set_death_callback(on_asan_death); });
+#endif
+  std::string err;
+  const emu_kernel* k = find_kernel(d->kernel);
+  if (!k) err = std::string("unknown kernel ") + d->kernel;
+  else if (!(err = validate(d, k)).empty()) err = std::string(k->name) + ": " + err;
+  if (!err.empty()) {
+    snprintf(d->err, sizeof d->err, "%s", err.c_str());
+    return 1;
+  }
+
+  // Threadgroups in schedule order, shared out to the workers.
+  const uint32_t* G = d->grid;
+  std::vector<uint32_t> groups(G[0] * G[1] * G[2]);
+  for (uint32_t i = 0; i < groups.size(); i++) groups[i] = d->order == 1 ? (uint32_t)groups.size() - 1 - i : i;
+  if (d->order == 2) std::shuffle(groups.begin(), groups.end(), std::mt19937_64(d->seed));
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+
+  auto work = [&] {
+    Worker w(d, k);
+    tl_worker = &w;
+    for (size_t j; !failed && (j = next++) < groups.size();) {
+      uint32_t g = groups[j];
+      uint32_t pos[3] = {g % G[0], g / G[0] % G[1], g / (G[0] * G[1])};
+      if (!w.run_group(pos, d->seed ^ (g + 1) * 0x9E3779B97F4A7C15ull)) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failed) err = w.err;
+        failed = true;
+      }
+    }
+    tl_worker = nullptr;
+  };
+  size_t nworkers = std::max(1, std::min(d->workers, 16));
+  nworkers = std::min(nworkers, groups.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < nworkers; i++) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+
+  if (failed) {
+    snprintf(d->err, sizeof d->err, "%s", err.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // extern "C"

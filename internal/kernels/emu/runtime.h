@@ -1,0 +1,99 @@
+// runtime.h — the interface between the Go side (cgo, compiled as C), the
+// generated kernel glue and the metal_stdlib shim (both C++), and the
+// dispatch runtime (runtime.cpp).
+//
+// It is included before the shim defines its keyword macros (device,
+// constant, thread, kernel, ...), so it may use any identifier, but it must
+// stay valid C for the cgo preamble.
+#ifndef EMU_RUNTIME_H
+#define EMU_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Metal's argument table has 31 buffer and 31 threadgroup-memory slots.
+#define EMU_MAX_BINDINGS 31
+#define EMU_SIMD_WIDTH 32
+
+// Built-in kernel inputs ([[thread_position_in_grid]] and friends), each kept
+// as three uints; the glue converts to the parameter's declared type.
+enum {
+  EMU_BI_TPIG,   // thread_position_in_grid
+  EMU_BI_TPITG,  // thread_position_in_threadgroup
+  EMU_BI_TGPIG,  // threadgroup_position_in_grid
+  EMU_BI_NTG,    // threads_per_threadgroup
+  EMU_BI_NGRID,  // threadgroups_per_grid
+  EMU_BI_TPG,    // threads_per_grid
+  EMU_BI_TIITG,  // thread_index_in_threadgroup
+  EMU_BI_TIISG,  // thread_index_in_simdgroup
+  EMU_BI_SGITG,  // simdgroup_index_in_threadgroup
+  EMU_BI_NSG,    // simdgroups_per_threadgroup
+  EMU_BI_WIDTH,  // threads_per_simdgroup, thread_execution_width
+  EMU_BI_COUNT
+};
+
+// What one emulated thread sees: bound buffers, threadgroup memory, built-ins.
+typedef struct emu_ctx {
+  void* buf[EMU_MAX_BINDINGS];
+  void* tg[EMU_MAX_BINDINGS];
+  uint32_t bi[EMU_BI_COUNT][3];
+} emu_ctx;
+
+// One kernel entry point of the generated glue (glue_*_gen.cpp).
+typedef struct emu_kernel {
+  const char* name;
+  void (*fn)(const emu_ctx*);
+  uint32_t buffers;  // bit i: the kernel has a [[buffer(i)]] parameter
+  uint32_t tgmem;    // bit i: the kernel has a [[threadgroup(i)]] parameter
+} emu_kernel;
+
+// Tables emitted by the generator, terminated by a zero entry.
+extern const emu_kernel emu_kernels_product[];
+extern const emu_kernel emu_kernels_testdata[];
+
+// A dispatch as the Go side hands it over. Buffers are already copied to C
+// memory; tg_len is the threadgroup memory length per index (0 = unset).
+typedef struct emu_dispatch {
+  const char* kernel;
+  void* buf[EMU_MAX_BINDINGS];
+  uint32_t tg_len[EMU_MAX_BINDINGS];
+  uint32_t grid[3];   // threadgroups per grid
+  uint32_t group[3];  // threads per threadgroup
+  int order;          // 0 forward, 1 reverse, 2 random
+  uint64_t seed;
+  int workers;
+  char err[2048];     // set when emu_run returns non-zero
+} emu_dispatch;
+
+int emu_run(emu_dispatch* d);
+const emu_kernel* emu_kernel_at(int i);  // all kernels, product first; NULL past the end
+size_t emu_guard_bytes(void);             // guard bytes on each side of every buffer
+void emu_poison(void* p, size_t n);       // mark guard bytes unaddressable under ASan
+void emu_unpoison(void* p, size_t n);
+
+// ---- Hooks used by the shim (collective operations and barriers). ----
+
+// A lane's mailbox for a collective: its input, its output, an argument
+// (shuffle lane, delta, mask). 16 bytes hold any Metal scalar or 4-vector.
+typedef struct emu_slot {
+  unsigned char in[16];
+  unsigned char out[16];
+  uint32_t arg;
+} emu_slot;
+
+// Computes a collective once all n lanes of a simdgroup arrived; lanes[i] is
+// lane i. Returns NULL or a message (e.g. a non-uniform broadcast lane).
+typedef const char* (*emu_collective_fn)(emu_slot* const* lanes, int n);
+
+emu_slot* emu_my_slot(void);
+void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line);
+void emu_wait_barrier(const char* what, const char* file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
