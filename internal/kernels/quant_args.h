@@ -10,24 +10,105 @@
 
 #include <metal_stdlib>  // int32_t and friends: this header comes first in Source()
 
-// Element-wise kernels over n values (kernel_add).
-struct CopyArgs {
-    int32_t n;
+// Launch shapes the host and the kernels agree on.
+#define QUANT_MV_ROWS_PER_SG 4   // mul_mv: weight rows per simdgroup
+#define QUANT_MV_SG          2   // mul_mv: simdgroups per threadgroup (64 threads)
+#define QUANT_MM_TILE        32  // mul_mm: output tile is 32 weight rows x 32 activation rows
+#define QUANT_MM_THREADS     128 // mul_mm: threads per threadgroup
+#define QUANT_ATTN_CHUNK     256 // attn_split: positions per threadgroup
+
+// kernel_get_rows_<type>: dst[i][:] = dequantize(w row ids[i]).
+// buffers: 1 w (device const char*), 2 ids (device const int32_t*), 3 dst (float*)
+// grid (n_ids, 1, 1), any threadgroup size (64).
+struct GetRowsArgs {
+    int32_t  ne0;  // values per row
+    uint32_t nb1;  // bytes per weight row
 };
 
-// kernel_rms_norm: one threadgroup per row of ne0 values.
+// kernel_rms_norm: dst = x / sqrt(mean(x^2) + eps) * w over each group of
+// ne0 consecutive values (a row, or a head for Q/K norm); w has ne0 values.
+// buffers: 1 x, 2 w, 3 dst (may alias x). threadgroup(0): 32 floats.
+// grid (n_groups, 1, 1), threadgroup a multiple of 32 up to 1024.
 struct RMSNormArgs {
     int32_t ne0;
     float   eps;
 };
 
-// Matrix-vector kernels: dst[r][o] = sum_i w[o][i] * x[r][i], with w of ne01
-// rows of ne00 values, nb01 bytes apart, and ne11 rows of x (and of dst).
+// kernel_rope: rotate every head of every row in place; row r is at
+// position pos0 + r. Pair i (i < n_dims/2) of a head is (x[2i], x[2i+1]), or
+// (x[i], x[i + n_dims/2]) when neox; theta = (pos / ff[i]) * freq_scale *
+// freq_base^(-2i/n_dims) (ff = 1 unless has_ff). Dimensions >= n_dims untouched.
+// buffers: 1 x (float*, in/out), 2 ff (const float*, n_dims/2 values).
+// grid (rows, heads, 1), threadgroup (min(64, n_dims/2), 1, 1).
+struct RopeArgs {
+    int32_t ne0;       // values per row
+    int32_t head_dim;
+    int32_t n_dims;
+    int32_t pos0;
+    float   freq_base;
+    float   freq_scale;
+    int32_t neox;
+    int32_t has_ff;
+};
+
+// kernel_mul_mv_<type> and kernel_mul_mm_<type>:
+// dst[r][o] = sum_i w[o][i] * x[r][i]; w is ne01 rows of ne00 values (nb01
+// bytes each), x and dst are ne11 rows of float.
+// buffers: 1 w (device const char*), 2 x (const float*), 3 dst (float*).
+// mul_mv: grid (ceil(ne01 / (QUANT_MV_ROWS_PER_SG*QUANT_MV_SG)), ne11, 1), threadgroup (64, 1, 1).
+// mul_mm: grid (ceil(ne01/32), ceil(ne11/32), 1), threadgroup (128, 1, 1),
+//         threadgroup(0) and threadgroup(1): 32*32 floats each.
 struct MulMVArgs {
     int32_t  ne00;
     int32_t  ne01;
     uint32_t nb01;
     int32_t  ne11;
 };
+
+// Elementwise kernels over n values, grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1):
+// kernel_add:          buffers 1 dst (in/out), 2 x:          dst[i] += x[i]
+// kernel_swiglu:       buffers 1 gate, 2 up, 3 dst:          dst[i] = silu(gate[i]) * up[i] (dst may alias gate)
+// kernel_cpy_f32_f16:  buffers 1 src (float*), 2 dst (half*): dst[i] = half(src[i])
+// kernel_cpy_f32_f32:  buffers 1 src, 2 dst:                 dst[i] = src[i]
+struct CopyArgs {
+    int32_t n;
+};
+
+// kernel_add_bias: x[i] += b[i % ne0] for i < n. buffers 1 x (in/out), 2 b.
+// grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1).
+struct BiasArgs {
+    int32_t ne0;
+    int32_t n;
+};
+
+// Causal attention of n_rows query rows (row r at position pos0 + r sees
+// cache positions 0..pos0+r) for every head; head h reads KV head
+// h / (n_heads / n_kv_heads). q and dst rows hold n_heads*head_dim floats;
+// cache rows hold kv_dim values (half for _f16, float for _f32).
+// out = sum_t softmax_t(scale * q.k_t) * v_t.
+// kernel_attn_<f16|f32>:       buffers 1 q, 2 k cache, 3 v cache, 4 dst.
+//                              grid (n_rows, n_heads, 1), threadgroup (32, 1, 1).
+// kernel_attn_split_<f16|f32>: one decode row (n_rows = 1) split over chunks
+//                              of `chunk` positions: buffers 1 q, 2 k, 3 v, 4 partials;
+//                              grid (n_chunks, n_heads, 1), threadgroup (32, 1, 1);
+//                              partials[(h*n_chunks + c)*(head_dim+2) + ...] =
+//                              {max score, sum of exp, head_dim unnormalised outputs}.
+// kernel_attn_reduce:          buffers 1 partials, 2 dst; grid (n_heads, 1, 1),
+//                              threadgroup (32, 1, 1); combines the chunks of each head.
+struct AttnArgs {
+    int32_t n_heads;
+    int32_t n_kv_heads;
+    int32_t head_dim;
+    int32_t kv_dim;
+    int32_t pos0;
+    int32_t n_rows;
+    float   scale;
+    int32_t chunk;
+};
+
+// kernel_argmax: out[0] = index of the largest of n floats (lowest index on
+// ties). buffers 1 x, 2 out (int32_t*). grid (1,1,1), threadgroup (1024,1,1),
+// threadgroup(0): 32 floats, threadgroup(1): 32 ints.
+// (uses CopyArgs)
 
 #endif
