@@ -14,7 +14,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/quant
 
 # Everything CI runs.
-test: fmt-check vet cross unit kernels-test
+test: fmt-check vet cross unit kernels-test kernels-asan
 
 unit:
 	$(GO) test ./...
@@ -33,9 +33,11 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/quant
 
+# The Metal kernels and the Metal backend's dispatches, run by the MSL emulator.
 kernels-test:
-	@if [ -d internal/kernels/emu ]; then CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags mslemu ./internal/kernels/... ; fi
+	CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags mslemu ./internal/kernels/... ./internal/metal/...
 
+# The kernel suite again under AddressSanitizer.
 kernels-asan:
 	CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags 'mslemu mslemu_asan' ./internal/kernels/...
 
