@@ -17,11 +17,16 @@ import (
 // quant runs the command in-process and returns stdout, stderr and the error.
 func quant(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	return quantStdin(t, "", args...)
+}
+
+func quantStdin(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
 	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
-	cmd.SetIn(strings.NewReader(""))
+	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	return out.String(), errOut.String(), err
@@ -162,4 +167,43 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestRunStory: the real stories260K model continues the prompt greedily
+// exactly as llama.cpp does.
+func TestRunStory(t *testing.T) {
+	model := testdata.Path(t, "models", "stories260K.gguf")
+	out, stderr, err := quant(t, "run", model, "-p", "Once upon a time, there was a little girl", "-n", "32", "--temp", "0", "--backend", "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball."
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("output %q, want it to start with %q", out, want)
+	}
+	if !strings.Contains(stderr, "tok/s") {
+		t.Errorf("no speed statistics on stderr: %q", stderr)
+	}
+}
+
+// TestInteractiveChat: two turns on stdin; the second only evaluates what
+// the first left out of the KV cache.
+func TestInteractiveChat(t *testing.T) {
+	model := testdata.Path(t, "models", "tiny-bpe-q4_k_m.gguf")
+	_, stderr, err := quantStdin(t, "Hello!\nHow are you?\n", "run", model, "--chat", "-n", "4", "--temp", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompts []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if i := strings.Index(line, "prompt "); i >= 0 {
+			prompts = append(prompts, strings.Fields(line[i:])[1])
+		}
+	}
+	// Turn 1: the default system message, the user message and the
+	// assistant header (42 tokens). Turn 2 re-renders the conversation and
+	// evaluates only the new part.
+	if len(prompts) != 2 || prompts[0] != "42" || prompts[1] == "42" {
+		t.Errorf("prompt token counts per turn %v: want 42, then fewer", prompts)
+	}
 }
