@@ -207,3 +207,29 @@ func TestInteractiveChat(t *testing.T) {
 		t.Errorf("prompt token counts per turn %v: want 42, then fewer", prompts)
 	}
 }
+
+// TestPPLCommand: quant ppl with llama-perplexity's arguments reproduces its
+// final estimate on the real model.
+func TestPPLCommand(t *testing.T) {
+	model := testdata.Path(t, "models", "stories260K.gguf")
+	text := testdata.Path(t, "text", "wiki.test.raw")
+	out, _, err := quant(t, "ppl", model, "-f", text, "-c", "128", "-b", "128", "--chunks", "20", "--threads", "1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		PPL    float64   `json:"ppl"`
+		Chunks []float64 `json:"chunks"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	const llamaCpp = 109.4429 // perplexity.runs.default.final_ppl
+	if len(res.Chunks) != 20 || res.PPL < llamaCpp*0.995 || res.PPL > llamaCpp*1.005 {
+		t.Errorf("PPL %.4f over %d chunks, llama.cpp %.4f", res.PPL, len(res.Chunks), llamaCpp)
+	}
+	text2, _, err := quant(t, "ppl", model, "-f", text, "-c", "128", "--chunks", "2")
+	if err != nil || !strings.Contains(text2, "Final estimate: PPL = ") || !strings.Contains(text2, "[1]") {
+		t.Errorf("text output %q, %v", text2, err)
+	}
+}
