@@ -12,36 +12,45 @@ import (
 	"strings"
 )
 
-//go:embed quant_args.h *.metal
+//go:embed *.h *.metal
 var files embed.FS
 
-// includeArgs is the line with which each .metal file includes the shared
-// argument header; Source inlines the header once instead.
-const includeArgs = `#include "quant_args.h"`
-
 // Source returns the Metal library source: quant_args.h followed by every
-// .metal file in name order, with their includes of quant_args.h removed
-// (a library compiled from a string has no include path).
+// .metal file in name order. A library compiled from a string has no include
+// path, so each `#include "name.h"` of an embedded header is replaced by the
+// header's text where it first occurs and dropped after that (quant_args.h
+// is already at the top).
 func Source() string {
 	var b strings.Builder
-	header, err := files.ReadFile("quant_args.h")
+	seen := map[string]bool{}
+	inline("quant_args.h", &b, seen)
+	for _, name := range MetalFiles() {
+		b.WriteString("\n// ---- " + name + "\n")
+		inline(name, &b, seen)
+	}
+	return b.String()
+}
+
+// inline writes the embedded file name to b with its includes of embedded
+// headers inlined once.
+func inline(name string, b *strings.Builder, seen map[string]bool) {
+	seen[name] = true
+	text, err := files.ReadFile(name)
 	if err != nil {
 		panic(err) // embedded above
 	}
-	b.Write(header)
-	for _, name := range MetalFiles() {
-		text, err := files.ReadFile(name)
-		if err != nil {
-			panic(err)
-		}
-		b.WriteString("\n// ---- " + name + "\n")
-		for _, line := range strings.SplitAfter(string(text), "\n") {
-			if strings.TrimSpace(line) != includeArgs {
-				b.WriteString(line)
+	for _, line := range strings.SplitAfter(string(text), "\n") {
+		inc, ok := strings.CutPrefix(strings.TrimSpace(line), "#include \"")
+		if inc, quoted := strings.CutSuffix(inc, "\""); ok && quoted {
+			if _, err := files.ReadFile(inc); err == nil {
+				if !seen[inc] {
+					inline(inc, b, seen)
+				}
+				continue
 			}
 		}
+		b.WriteString(line)
 	}
-	return b.String()
 }
 
 // MetalFiles returns the names of the embedded .metal files in the order

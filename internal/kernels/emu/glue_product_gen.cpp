@@ -7,6 +7,7 @@
 
 namespace emu_product {
 #include "../add.metal"
+#include "../mul_mm.metal"
 #include "../mul_mv.metal"
 #include "../rms_norm.metal"
 
@@ -19,9 +20,334 @@ static void glue_kernel_add(const emu_ctx* c) {
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
 }
 
+static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_f32(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_f16(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_bf16(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q4_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q4_1(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q5_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q5_1(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q8_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q2_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q3_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q4_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q5_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mm_q6_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_f32(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_f16(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_bf16(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q4_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q4_1(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q5_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q5_1(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q8_0(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q2_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q3_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q4_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q5_K(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_mul_mv_q6_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_q6_K(
       *(constant MulMVArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -51,7 +377,32 @@ static void glue_kernel_rms_norm(const emu_ctx* c) {
 
 extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_add", emu_product::glue_kernel_add, 0x00000007, 0x00000000},
+    {"kernel_mul_mm_f32", emu_product::glue_kernel_mul_mm_f32, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_f16", emu_product::glue_kernel_mul_mm_f16, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_bf16", emu_product::glue_kernel_mul_mm_bf16, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q4_0", emu_product::glue_kernel_mul_mm_q4_0, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q4_1", emu_product::glue_kernel_mul_mm_q4_1, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q5_0", emu_product::glue_kernel_mul_mm_q5_0, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q5_1", emu_product::glue_kernel_mul_mm_q5_1, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q8_0", emu_product::glue_kernel_mul_mm_q8_0, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q2_K", emu_product::glue_kernel_mul_mm_q2_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q3_K", emu_product::glue_kernel_mul_mm_q3_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q4_K", emu_product::glue_kernel_mul_mm_q4_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q5_K", emu_product::glue_kernel_mul_mm_q5_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mm_q6_K", emu_product::glue_kernel_mul_mm_q6_K, 0x0000000f, 0x00000003},
     {"kernel_mul_mv_f32", emu_product::glue_kernel_mul_mv_f32, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_f16", emu_product::glue_kernel_mul_mv_f16, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_bf16", emu_product::glue_kernel_mul_mv_bf16, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q4_0", emu_product::glue_kernel_mul_mv_q4_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q4_1", emu_product::glue_kernel_mul_mv_q4_1, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q5_0", emu_product::glue_kernel_mul_mv_q5_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q5_1", emu_product::glue_kernel_mul_mv_q5_1, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q8_0", emu_product::glue_kernel_mul_mv_q8_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q2_K", emu_product::glue_kernel_mul_mv_q2_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q3_K", emu_product::glue_kernel_mul_mv_q3_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q4_K", emu_product::glue_kernel_mul_mv_q4_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q5_K", emu_product::glue_kernel_mul_mv_q5_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_q6_K", emu_product::glue_kernel_mul_mv_q6_K, 0x0000000f, 0x00000000},
     {"kernel_rms_norm", emu_product::glue_kernel_rms_norm, 0x0000000f, 0x00000001},
     {nullptr, nullptr, 0, 0},
 };

@@ -87,6 +87,32 @@ static void glue_broken_rms_norm_read_past_end(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+static void glue_broken_mul_mm_no_load_barrier(const emu_ctx* c) {
+  (void)c;
+  broken_mul_mm_no_load_barrier(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
+static void glue_broken_mul_mm_no_reuse_barrier(const emu_ctx* c) {
+  (void)c;
+  broken_mul_mm_no_reuse_barrier(
+      *(constant MulMVArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+}
+
 static void glue_emu_selftest_simd(const emu_ctx* c) {
   (void)c;
   emu_selftest_simd(
@@ -112,6 +138,8 @@ extern "C" const emu_kernel emu_kernels_testdata[] = {
     {"broken_simd_sum_divergent", emu_testdata::glue_broken_simd_sum_divergent, 0x00000006, 0x00000000},
     {"broken_add_off_by_one", emu_testdata::glue_broken_add_off_by_one, 0x00000007, 0x00000000},
     {"broken_rms_norm_read_past_end", emu_testdata::glue_broken_rms_norm_read_past_end, 0x0000000f, 0x00000001},
+    {"broken_mul_mm_no_load_barrier", emu_testdata::glue_broken_mul_mm_no_load_barrier, 0x0000000f, 0x00000003},
+    {"broken_mul_mm_no_reuse_barrier", emu_testdata::glue_broken_mul_mm_no_reuse_barrier, 0x0000000f, 0x00000003},
     {"emu_selftest_simd", emu_testdata::glue_emu_selftest_simd, 0x00000001, 0x00000000},
     {"emu_selftest_vectors", emu_testdata::glue_emu_selftest_vectors, 0x00000003, 0x00000000},
     {nullptr, nullptr, 0, 0},

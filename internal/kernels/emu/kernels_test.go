@@ -19,11 +19,10 @@ type kernelTest struct {
 }
 
 func kernelTests() []kernelTest {
-	return []kernelTest{
+	return append(matmulKernelTests(), []kernelTest{ // matmul_test.go: kernel_mul_mv_*, kernel_mul_mm_*
 		{"kernel_add", testAdd},
 		{"kernel_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_rms_norm", s, rng) }},
-		{"kernel_mul_mv_f32", testMulMvF32},
-	}
+	}...)
 }
 
 func TestKernels(t *testing.T) {

@@ -154,3 +154,75 @@ kernel void broken_rms_norm_read_past_end(
         y[i] = x[i] * scale * w[i];
     }
 }
+
+// kernel_mul_mm_f32's tiling (mul_mm.metal), f32 weights only, with one of
+// its two barriers per 32-value slice left out: broken_mul_mm_no_load_barrier
+// computes before the other threads have filled the tiles,
+// broken_mul_mm_no_reuse_barrier overwrites the tiles with the next slice
+// while other threads still read the current one.
+inline void broken_mul_mm_f32(
+        constant MulMVArgs & args, device const char * w, device const float * x, device float * dst,
+        threadgroup float * tw, threadgroup float * tx, uint3 tgpig, ushort tiitg,
+        bool load_barrier, bool reuse_barrier) {
+    const int ne00 = args.ne00, ne01 = args.ne01, ne11 = args.ne11;
+    const int r0 = tgpig.x * 32, c0 = tgpig.y * 32;
+    const short lr = tiitg % 32, lk = 8 * (tiitg / 32);
+    const bool wok = r0 + lr < ne01, xok = c0 + lr < ne11;
+    device const float * wrow = (device const float *) (w + (ulong) (wok ? r0 + lr : 0) * args.nb01);
+    device const float * xrow = x + (ulong) (xok ? c0 + lr : 0) * ne00;
+    const short tr = tiitg % 8, tc = tiitg / 8;
+    float4 acc0 = float4(0.0f), acc1 = float4(0.0f);
+    for (int k0 = 0; k0 < ne00; k0 += 32) {
+        if (reuse_barrier) {
+            threadgroup_barrier(mem_flags::mem_threadgroup);
+        }
+        for (short i = 0; i < 8; ++i) {
+            const int c = k0 + lk + i;
+            tw[32 * (lk + i) + lr] = wok && c < ne00 ? wrow[c] : 0.0f;
+            tx[32 * (lk + i) + lr] = xok && c < ne00 ? xrow[c] : 0.0f;
+        }
+        if (load_barrier) {
+            threadgroup_barrier(mem_flags::mem_threadgroup);
+        }
+        for (short k = 0; k < 32; ++k) {
+            const float4 a = ((threadgroup const float4 *) (tw + 32 * k))[tr];
+            const float2 b = ((threadgroup const float2 *) (tx + 32 * k))[tc];
+            acc0 += a * b.x;
+            acc1 += a * b.y;
+        }
+    }
+    const int c = c0 + 2 * tc;
+    for (short i = 0; i < 4; ++i) {
+        const int r = r0 + 4 * tr + i;
+        if (r < ne01 && c < ne11) {
+            dst[(ulong) c * ne01 + r] = acc0[i];
+        }
+        if (r < ne01 && c + 1 < ne11) {
+            dst[(ulong) (c + 1) * ne01 + r] = acc1[i];
+        }
+    }
+}
+
+kernel void broken_mul_mm_no_load_barrier(
+        constant     MulMVArgs & args [[buffer(0)]],
+        device const char      * w    [[buffer(1)]],
+        device const float     * x    [[buffer(2)]],
+        device       float     * dst  [[buffer(3)]],
+        threadgroup  float     * tw   [[threadgroup(0)]],
+        threadgroup  float     * tx   [[threadgroup(1)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort tiitg [[thread_index_in_threadgroup]]) {
+    broken_mul_mm_f32(args, w, x, dst, tw, tx, tgpig, tiitg, false, true);
+}
+
+kernel void broken_mul_mm_no_reuse_barrier(
+        constant     MulMVArgs & args [[buffer(0)]],
+        device const char      * w    [[buffer(1)]],
+        device const float     * x    [[buffer(2)]],
+        device       float     * dst  [[buffer(3)]],
+        threadgroup  float     * tw   [[threadgroup(0)]],
+        threadgroup  float     * tx   [[threadgroup(1)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort tiitg [[thread_index_in_threadgroup]]) {
+    broken_mul_mm_f32(args, w, x, dst, tw, tx, tgpig, tiitg, true, false);
+}
