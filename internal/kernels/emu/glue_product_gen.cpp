@@ -6,10 +6,71 @@
 #include <metal_stdlib>
 
 namespace emu_product {
-#include "../add.metal"
+#include "../attention.metal"
+#include "../elementwise.metal"
+#include "../get_rows.metal"
 #include "../mul_mm.metal"
 #include "../mul_mv.metal"
 #include "../rms_norm.metal"
+#include "../rope.metal"
+
+static void glue_kernel_attn_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_f16(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const half *)c->buf[2],
+      (device const half *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_kernel_attn_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_f32(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device const float *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_kernel_attn_split_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split_f16(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const half *)c->buf[2],
+      (device const half *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_kernel_attn_split_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split_f32(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device const float *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_kernel_attn_reduce(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_reduce(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device float *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
 
 static void glue_kernel_add(const emu_ctx* c) {
   (void)c;
@@ -18,6 +79,214 @@ static void glue_kernel_add(const emu_ctx* c) {
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_swiglu(const emu_ctx* c) {
+  (void)c;
+  kernel_swiglu(
+      *(constant CopyArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_add_bias(const emu_ctx* c) {
+  (void)c;
+  kernel_add_bias(
+      *(constant BiasArgs*)c->buf[0],
+      (device float *)c->buf[1],
+      (device const float *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32_f16(
+      *(constant CopyArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device half *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32_f32(
+      *(constant CopyArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device float *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_argmax(const emu_ctx* c) {
+  (void)c;
+  kernel_argmax(
+      *(constant CopyArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device int32_t *)c->buf[2],
+      (threadgroup float *)c->tg[0],
+      (threadgroup int *)c->tg[1],
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+static void glue_kernel_get_rows_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_f32(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_f16(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_bf16(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q4_0(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q4_1(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q5_0(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q5_1(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q8_0(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q2_K(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q2_K(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q3_K(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q3_K(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q4_K(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q4_K(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q5_K(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q5_K(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
+
+static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
+  (void)c;
+  kernel_get_rows_q6_K(
+      *(constant GetRowsArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const int32_t *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
 static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
@@ -373,10 +642,44 @@ static void glue_kernel_rms_norm(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+static void glue_kernel_rope(const emu_ctx* c) {
+  (void)c;
+  kernel_rope(
+      *(constant RopeArgs*)c->buf[0],
+      (device float *)c->buf[1],
+      (device const float *)c->buf[2],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+}
 }  // namespace emu_product
 
 extern "C" const emu_kernel emu_kernels_product[] = {
+    {"kernel_attn_f16", emu_product::glue_kernel_attn_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32", emu_product::glue_kernel_attn_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16", emu_product::glue_kernel_attn_split_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32", emu_product::glue_kernel_attn_split_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_reduce", emu_product::glue_kernel_attn_reduce, 0x00000007, 0x00000000},
     {"kernel_add", emu_product::glue_kernel_add, 0x00000007, 0x00000000},
+    {"kernel_swiglu", emu_product::glue_kernel_swiglu, 0x0000000f, 0x00000000},
+    {"kernel_add_bias", emu_product::glue_kernel_add_bias, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_f16", emu_product::glue_kernel_cpy_f32_f16, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_f32", emu_product::glue_kernel_cpy_f32_f32, 0x00000007, 0x00000000},
+    {"kernel_argmax", emu_product::glue_kernel_argmax, 0x00000007, 0x00000003},
+    {"kernel_get_rows_f32", emu_product::glue_kernel_get_rows_f32, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_f16", emu_product::glue_kernel_get_rows_f16, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_bf16", emu_product::glue_kernel_get_rows_bf16, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q4_0", emu_product::glue_kernel_get_rows_q4_0, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q4_1", emu_product::glue_kernel_get_rows_q4_1, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q5_0", emu_product::glue_kernel_get_rows_q5_0, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q5_1", emu_product::glue_kernel_get_rows_q5_1, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q8_0", emu_product::glue_kernel_get_rows_q8_0, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q2_K", emu_product::glue_kernel_get_rows_q2_K, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q3_K", emu_product::glue_kernel_get_rows_q3_K, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q4_K", emu_product::glue_kernel_get_rows_q4_K, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q5_K", emu_product::glue_kernel_get_rows_q5_K, 0x0000000f, 0x00000000},
+    {"kernel_get_rows_q6_K", emu_product::glue_kernel_get_rows_q6_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mm_f32", emu_product::glue_kernel_mul_mm_f32, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_f16", emu_product::glue_kernel_mul_mm_f16, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_bf16", emu_product::glue_kernel_mul_mm_bf16, 0x0000000f, 0x00000003},
@@ -404,5 +707,6 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_mul_mv_q5_K", emu_product::glue_kernel_mul_mv_q5_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_q6_K", emu_product::glue_kernel_mul_mv_q6_K, 0x0000000f, 0x00000000},
     {"kernel_rms_norm", emu_product::glue_kernel_rms_norm, 0x0000000f, 0x00000001},
+    {"kernel_rope", emu_product::glue_kernel_rope, 0x00000007, 0x00000000},
     {nullptr, nullptr, 0, 0},
 };

@@ -19,7 +19,7 @@ type kernelTest struct {
 }
 
 func kernelTests() []kernelTest {
-	return append(matmulKernelTests(), []kernelTest{ // matmul_test.go: kernel_mul_mv_*, kernel_mul_mm_*
+	return append(append(matmulKernelTests(), opsKernelTests()...), []kernelTest{ // matmul_test.go: kernel_mul_*; ops_test.go: the others
 		{"kernel_add", testAdd},
 		{"kernel_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_rms_norm", s, rng) }},
 	}...)

@@ -226,3 +226,57 @@ kernel void broken_mul_mm_no_reuse_barrier(
         ushort tiitg [[thread_index_in_threadgroup]]) {
     broken_mul_mm_f32(args, w, x, dst, tw, tx, tgpig, tiitg, true, false);
 }
+
+// Attention kernels with one deliberate change each (ops_test.go). They
+// reuse the product helpers of attention.metal, included here: this file is
+// compiled on its own, in a namespace of its own.
+#include "../../attention.metal"
+
+// kernel_attn_f32 whose causal mask lets row r see position pos0 + r + 1.
+kernel void broken_attn_f32_causal_off_by_one(
+        constant     AttnArgs & args [[buffer(0)]],
+        device const float    * q    [[buffer(1)]],
+        device const float    * k    [[buffer(2)]],
+        device const float    * v    [[buffer(3)]],
+        device       float    * dst  [[buffer(4)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    const int r = tgpig.x;
+    attn_row<float>(args, q, k, v, dst, r, tgpig.y, args.pos0 + r + 2, tiisg);  // MARK: causal off by one
+}
+
+// kernel_attn_reduce summing the chunks without rescaling each by
+// exp(m_c - M) to the common maximum.
+kernel void broken_attn_reduce_no_rescale(
+        constant     AttnArgs & args     [[buffer(0)]],
+        device const float    * partials [[buffer(1)]],
+        device       float    * dst      [[buffer(2)]],
+        uint   tgpig [[threadgroup_position_in_grid]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    const int head_dim = args.head_dim;
+    const int stride   = head_dim + 2;
+    const int n_chunks = (args.pos0 + args.chunk) / args.chunk;
+    device const float * p = partials + (ulong) tgpig * n_chunks * stride;
+    float l = 0.0f;
+    float acc[ATTN_DIMS_PER_LANE];
+    for (int j = 0; j < ATTN_DIMS_PER_LANE; ++j) {
+        acc[j] = 0.0f;
+    }
+    for (int c = 0; c < n_chunks; ++c) {
+        device const float * pc = p + c * stride;
+        l += pc[1];  // MARK: no rescale
+        for (int j = 0; j < ATTN_DIMS_PER_LANE; ++j) {
+            const int d = tiisg + 32 * j;
+            if (d < head_dim) {
+                acc[j] += pc[2 + d];
+            }
+        }
+    }
+    device float * out = dst + (ulong) tgpig * head_dim;
+    for (int j = 0; j < ATTN_DIMS_PER_LANE; ++j) {
+        const int d = tiisg + 32 * j;
+        if (d < head_dim) {
+            out[d] = acc[j] / l;
+        }
+    }
+}

@@ -1,0 +1,753 @@
+//go:build mslemu
+
+package emu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quant-llm/quant/internal/cpu"
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// Emulated tests of the kernels of get_rows.metal, rope.metal,
+// elementwise.metal and attention.metal against the pure-Go reference
+// (internal/gguf, internal/cpu) or a float64 implementation here.
+//
+// Tolerances:
+//   - get_rows: exact up to a fused multiply-add, 1e-6 of the row's largest value.
+//   - rope: the kernel computes freq_base^(-2i/n_dims) directly, the
+//     reference by i repeated float32 multiplications, so angles may differ
+//     by about (i+4) * 2^-23 relative; see ropeTol.
+//   - swiglu: 1e-6 relative; add, add_bias, cpy, argmax: exact.
+//   - attention: 1e-5 of max |v| absolute (outputs are averages of v), for
+//     f16 caches too: the reference reads the same half values the kernel
+//     reads, and the kernel computes in float.
+
+func opsKernelTests() []kernelTest {
+	tests := []kernelTest{
+		{"kernel_rope", testRope},
+		{"kernel_swiglu", testSwiGLU},
+		{"kernel_add_bias", testAddBias},
+		{"kernel_cpy_f32_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testCpy(t, true, s, rng) }},
+		{"kernel_cpy_f32_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testCpy(t, false, s, rng) }},
+		{"kernel_argmax", testArgmax},
+		{"kernel_attn_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttn(t, true, s, rng) }},
+		{"kernel_attn_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttn(t, false, s, rng) }},
+		{"kernel_attn_split_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, true, s, rng) }},
+		{"kernel_attn_split_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, false, s, rng) }},
+		{"kernel_attn_reduce", testAttnReduce},
+	}
+	for _, typ := range getRowsTypes {
+		tests = append(tests, kernelTest{"kernel_get_rows_" + typeSuffix(typ), func(t *testing.T, s Schedule, rng *rand.Rand) {
+			testGetRows(t, typ, s, rng)
+		}})
+	}
+	return tests
+}
+
+// ---- helpers
+
+func i32Bytes(v []int32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+func u16Bytes(v []uint16) []byte {
+	b := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(b[2*i:], x)
+	}
+	return b
+}
+
+func u16s(b []byte) []uint16 {
+	v := make([]uint16, len(b)/2)
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return v
+}
+
+func maxAbs(v []float32) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	return m
+}
+
+// maxErr is the largest |got - want| (for reports in the test log).
+func maxErr(got []float32, want []float32) float64 {
+	e := 0.0
+	for i := range got {
+		e = max(e, math.Abs(float64(got[i])-float64(want[i])))
+	}
+	return e
+}
+
+// ---- kernel_get_rows_<type>
+
+type getRowsArgs struct { // GetRowsArgs
+	Ne0 int32
+	Nb1 uint32
+}
+
+var getRowsTypes = []gguf.GGMLType{
+	gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16,
+	gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
+	gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
+}
+
+// typeSuffix is the kernel suffix of a type: ggml's name, "q4_K" style.
+func typeSuffix(t gguf.GGMLType) string {
+	s := []byte(t.String())
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' && !(c == 'K' && i == len(s)-1) {
+			s[i] = c + 'a' - 'A'
+		}
+	}
+	return string(s)
+}
+
+func testGetRows(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	var widths []int
+	switch typ.BlockElems() {
+	case 1:
+		widths = []int{1, 37, 300}
+	case 32:
+		widths = []int{32, 96, 576}
+	default:
+		widths = []int{256, 768}
+	}
+	const rows, pad = 6, 48 // pad: the tensor starts pad bytes into its buffer
+	for _, ne0 := range widths {
+		for _, group := range []int{64, 7} {
+			src := randF32(rng, rows*ne0)
+			for r := 0; r < rows; r++ { // rows of different magnitudes
+				scale := float32(math.Pow(4, float64(r-2)))
+				for i := range ne0 {
+					src[r*ne0+i] *= scale
+				}
+			}
+			data, err := gguf.Quantize(typ, src, make([]byte, pad))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nb1 := (len(data) - pad) / rows
+			ids := []int32{5, 0, 3, 3, int32(rows - 1), 1, 2}
+			want := make([]float32, len(ids)*ne0)
+			tol := make([]float64, len(want))
+			for i, id := range ids {
+				row := want[i*ne0 : (i+1)*ne0]
+				if err := gguf.Dequantize(typ, data[pad+int(id)*nb1:pad+int(id+1)*nb1], row); err != nil {
+					t.Fatal(err)
+				}
+				for j := range row {
+					tol[i*ne0+j] = 1e-6 * maxAbs(row)
+				}
+			}
+			dst := nanBuffer(len(want))
+			err = Run(Dispatch{
+				Kernel:  "kernel_get_rows_" + typeSuffix(typ),
+				Bytes:   map[int][]byte{0: argBytes(getRowsArgs{int32(ne0), uint32(nb1)})},
+				Buffers: map[int]Binding{1: {Data: data, Offset: pad}, 2: {Data: i32Bytes(ids)}, 3: {Data: dst}},
+				Grid:    [3]int{len(ids), 1, 1},
+				Group:   [3]int{group, 1, 1},
+			}, s)
+			name := fmt.Sprintf("%s ne0=%d group=%d", typ, ne0, group)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got := f32s(dst)
+			if m := mismatch(got, want, func(i int) float64 { return tol[i] }); m != "" {
+				t.Errorf("%s: %s", name, m)
+			}
+			t.Logf("%s: max error %.3g", name, maxErr(got, want))
+		}
+	}
+}
+
+// ---- kernel_rope
+
+type ropeArgs struct { // RopeArgs
+	Ne0, HeadDim, NDims, Pos0 int32
+	FreqBase, FreqScale       float32
+	NeoX, HasFF               int32
+}
+
+type ropeCase struct {
+	heads, headDim, nDims, pos0, rows int
+	base, scale                       float32
+	neox, ff                          bool
+	group                             int // 0: min(64, nDims/2) as the backend does
+}
+
+// ropeTol bounds the difference from the reference for a pair of inputs
+// x0, x1 rotated by theta, pair index i: the reference's angle carries up
+// to about 2i+2 float32 roundings (i multiplications by a rounded ratio),
+// the kernel's a few (pow, division by ff, scale), so they differ by at most
+// (i+4) * 2^-23 relative; add the rounding of cos, sin and the rotation.
+func ropeTol(x0, x1 float32, theta float64, i int) float64 {
+	mag := math.Abs(float64(x0)) + math.Abs(float64(x1))
+	return mag*(theta*float64(i+4)*0x1p-23+4*0x1p-24) + 1e-30
+}
+
+func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, tc := range []ropeCase{
+		{heads: 3, headDim: 64, nDims: 64, pos0: 0, rows: 3, base: 10000, scale: 1},
+		{heads: 2, headDim: 128, nDims: 128, pos0: 7, rows: 2, base: 100000, scale: 1, neox: true},
+		{heads: 2, headDim: 256, nDims: 64, pos0: 1000, rows: 2, base: 1e7, scale: 1, neox: true, ff: true},
+		{heads: 3, headDim: 32, nDims: 16, pos0: 3000, rows: 2, base: 10000, scale: 0.25},
+		{heads: 1, headDim: 80, nDims: 80, pos0: 4090, rows: 3, base: 130000, scale: 1, ff: true, group: 7},
+		{heads: 5, headDim: 64, nDims: 32, pos0: 17, rows: 1, base: 500000, scale: 0.5, neox: true, group: 32},
+	} {
+		ne0 := tc.heads * tc.headDim
+		x := randF32(rng, tc.rows*ne0)
+		var ff []float32
+		if tc.ff {
+			ff = make([]float32, tc.nDims/2)
+			for i := range ff {
+				ff[i] = 1 + 40*rng.Float32()
+			}
+		}
+		want := append([]float32(nil), x...)
+		tol := make([]float64, len(want))
+		exact := make([]float64, len(want)) // float64 angles and rotation, for the log
+		for i, v := range x {
+			exact[i] = float64(v)
+		}
+		cos, sin := make([]float32, tc.nDims/2), make([]float32, tc.nDims/2)
+		for r := 0; r < tc.rows; r++ {
+			pos := tc.pos0 + r
+			cpu.RopeAngles(cos, sin, pos, tc.nDims, tc.base, tc.scale, ff)
+			for h := 0; h < tc.heads; h++ {
+				head := want[r*ne0+h*tc.headDim : r*ne0+(h+1)*tc.headDim]
+				x0 := append([]float32(nil), head...)
+				cpu.Rope(head, cos, sin, tc.neox)
+				for i := range cos {
+					a, b := 2*i, 2*i+1
+					if tc.neox {
+						a, b = i, i+tc.nDims/2
+					}
+					theta := float64(pos) * math.Pow(float64(tc.base), -2*float64(i)/float64(tc.nDims)) * float64(tc.scale)
+					if ff != nil {
+						theta /= float64(ff[i])
+					}
+					e := ropeTol(x0[a], x0[b], theta, i)
+					o := r*ne0 + h*tc.headDim
+					tol[o+a], tol[o+b] = e, e
+					c, s := math.Cos(theta), math.Sin(theta)
+					exact[o+a] = float64(x0[a])*c - float64(x0[b])*s
+					exact[o+b] = float64(x0[a])*s + float64(x0[b])*c
+				}
+			}
+		}
+		args := ropeArgs{int32(ne0), int32(tc.headDim), int32(tc.nDims), int32(tc.pos0), tc.base, tc.scale, 0, 0}
+		if tc.neox {
+			args.NeoX = 1
+		}
+		if tc.ff {
+			args.HasFF = 1
+		}
+		group := tc.group
+		if group == 0 {
+			group = min(64, tc.nDims/2)
+		}
+		inout := f32Bytes(x)
+		bufs := map[int]Binding{1: {Data: inout}, 2: {Data: inout}} // x again without factors, as the backend binds it
+		if tc.ff {
+			bufs[2] = Binding{Data: f32Bytes(ff)}
+		}
+		err := Run(Dispatch{
+			Kernel:  "kernel_rope",
+			Bytes:   map[int][]byte{0: argBytes(args)},
+			Buffers: bufs,
+			Grid:    [3]int{tc.rows, tc.heads, 1},
+			Group:   [3]int{group, 1, 1},
+		}, s)
+		name := fmt.Sprintf("%+v", tc)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := f32s(inout)
+		if m := mismatch(got, want, func(i int) float64 { return tol[i] }); m != "" {
+			t.Errorf("%s: %s", name, m)
+		}
+		worst, gotExact, wantExact := 0.0, 0.0, 0.0 // error as a fraction of the tolerance; errors from float64
+		for i := range got {
+			if tol[i] > 1e-30 {
+				worst = max(worst, math.Abs(float64(got[i])-float64(want[i]))/tol[i])
+			}
+			gotExact = max(gotExact, math.Abs(float64(got[i])-exact[i]))
+			wantExact = max(wantExact, math.Abs(float64(want[i])-exact[i]))
+		}
+		t.Logf("%s: max difference from the reference %.3g (%.2f of the tolerance); from float64: kernel %.3g, reference %.3g",
+			name, maxErr(got, want), worst, gotExact, wantExact)
+	}
+}
+
+// ---- elementwise kernels
+
+var eltSizes = []int{1, 7, 255, 256, 1000, 4097}
+
+func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, n := range eltSizes {
+		for _, alias := range []bool{false, true} {
+			gate, up := randF32(rng, n), randF32(rng, n)
+			for i := range gate {
+				gate[i] *= 12
+				if i%97 == 5 {
+					gate[i] = []float32{-100, 100, -1e30, 89, -89}[i%5] // saturated and overflowing exp
+				}
+			}
+			want := make([]float32, n)
+			cpu.SwiGLU(want, gate, up)
+			g := f32Bytes(gate)
+			bufs := map[int]Binding{1: {Data: g}, 2: {Data: f32Bytes(up)}}
+			dst := g
+			if !alias {
+				dst = nanBuffer(n)
+			}
+			bufs[3] = Binding{Data: dst}
+			err := Run(Dispatch{
+				Kernel:  "kernel_swiglu",
+				Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(n)})},
+				Buffers: bufs,
+				Grid:    [3]int{ceilDiv(n, 256), 1, 1},
+				Group:   [3]int{256, 1, 1},
+			}, s)
+			if err != nil {
+				t.Fatalf("n=%d: %v", n, err)
+			}
+			if m := mismatch(f32s(dst), want, relTol(want, 1e-6)); m != "" {
+				t.Errorf("n=%d alias=%v: %s", n, alias, m)
+			}
+		}
+	}
+}
+
+type biasArgs struct{ Ne0, N int32 } // BiasArgs
+
+func testAddBias(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, tc := range []struct{ ne0, rows int }{{1, 1}, {7, 3}, {576, 2}, {100, 41}, {1, 300}} {
+		n := tc.ne0 * tc.rows
+		x, b := randF32(rng, n), randF32(rng, tc.ne0)
+		want := make([]float32, n)
+		for i := range want {
+			want[i] = x[i] + b[i%tc.ne0]
+		}
+		inout := f32Bytes(x)
+		err := Run(Dispatch{
+			Kernel:  "kernel_add_bias",
+			Bytes:   map[int][]byte{0: argBytes(biasArgs{int32(tc.ne0), int32(n)})},
+			Buffers: map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(b)}},
+			Grid:    [3]int{ceilDiv(n, 256), 1, 1},
+			Group:   [3]int{256, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if m := mismatch(f32s(inout), want, func(int) float64 { return 0 }); m != "" {
+			t.Errorf("%+v: %s", tc, m)
+		}
+	}
+}
+
+// testCpy writes n values into the middle of a larger cache buffer, as
+// StoreKV does, and checks the rest of the buffer is untouched.
+func testCpy(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
+	elem, kernel := 4, "kernel_cpy_f32_f32"
+	if f16 {
+		elem, kernel = 2, "kernel_cpy_f32_f16"
+	}
+	for _, n := range eltSizes {
+		src := randF32(rng, n)
+		for i := range src {
+			switch i % 11 {
+			case 3:
+				src[i] *= 1e5 // beyond the half range for F16: infinity
+			case 4:
+				src[i] *= 1e-6 // half subnormals
+			case 5:
+				src[i] = float32(i) + 0.5 // halfway cases for large i
+			}
+		}
+		const before, after = 64, 32 // elements of the cache around the written span
+		cache := make([]byte, elem*(before+n+after))
+		for i := range cache {
+			cache[i] = byte(i*7 + 1)
+		}
+		orig := append([]byte(nil), cache...)
+		err := Run(Dispatch{
+			Kernel:  kernel,
+			Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(n)})},
+			Buffers: map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}},
+			Grid:    [3]int{ceilDiv(n, 256), 1, 1},
+			Group:   [3]int{256, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		span := cache[elem*before : elem*(before+n)]
+		if f16 {
+			for i, h := range u16s(span) {
+				if w := gguf.FP32ToFP16(src[i]); h != w {
+					t.Fatalf("n=%d: element %d (%g): got half %#04x, want %#04x", n, i, src[i], h, w)
+				}
+			}
+		} else if m := mismatch(f32s(span), src, func(int) float64 { return 0 }); m != "" {
+			t.Errorf("n=%d: %s", n, m)
+		}
+		if string(cache[:elem*before]) != string(orig[:elem*before]) || string(cache[elem*(before+n):]) != string(orig[elem*(before+n):]) {
+			t.Errorf("n=%d: wrote outside the destination span", n)
+		}
+	}
+}
+
+func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
+	inf := float32(math.Inf(1))
+	for _, tc := range []struct {
+		n, group int
+		fill     string
+	}{
+		{1, 1024, "random"}, {31, 1024, "random"}, {1000, 1024, "ties"}, {4097, 1024, "ties"},
+		{49152, 1024, "ties"}, {3000, 1024, "equal"}, {300, 1024, "-inf"}, {50, 1024, "all -inf"},
+		{2000, 96, "ties"}, {500, 33, "ties"},
+	} {
+		x := randF32(rng, tc.n)
+		switch tc.fill {
+		case "ties": // the maximum at three places
+			m := float32(2)
+			for _, i := range []int{tc.n * 2 / 3, tc.n/3 + 5, tc.n - 1} {
+				x[i] = m
+			}
+		case "equal":
+			for i := range x {
+				x[i] = 0.25
+			}
+		case "-inf", "all -inf":
+			for i := range x {
+				x[i] = -inf
+			}
+			if tc.fill == "-inf" {
+				x[tc.n-7] = -1e30
+				x[100] = float32(math.NaN())
+			}
+		}
+		want := int32(0)
+		for i, v := range x {
+			if v > x[want] {
+				want = int32(i)
+			}
+		}
+		out := nanBuffer(1)
+		err := Run(Dispatch{
+			Kernel:      "kernel_argmax",
+			Bytes:       map[int][]byte{0: argBytes(copyArgs{int32(tc.n)})},
+			Buffers:     map[int]Binding{1: {Data: f32Bytes(x)}, 2: {Data: out}},
+			Threadgroup: map[int]int{0: 4 * 32, 1: 4 * 32},
+			Grid:        [3]int{1, 1, 1},
+			Group:       [3]int{tc.group, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if got := int32(binary.LittleEndian.Uint32(out)); got != want {
+			t.Errorf("%+v: got %d, want %d", tc, got, want)
+		}
+	}
+}
+
+// ---- attention
+
+type attnArgs struct { // AttnArgs
+	NHeads, NKVHeads, HeadDim, KVDim, Pos0, NRows int32
+	Scale                                         float32
+	Chunk                                         int32
+}
+
+type attnCase struct {
+	headDim, heads, kvHeads, pos0, rows int
+	grow                                bool // keys grow with the position: the running max keeps rising
+}
+
+// attnData is one attention problem: queries, a KV cache whose rows past
+// the last visible position are NaN, and the float64 reference output.
+type attnData struct {
+	args      attnArgs
+	q         []float32
+	k, v      []byte // cache, f16 or f32
+	want      []float32
+	tolerance float64
+}
+
+func newAttn(c attnCase, f16 bool, chunk int, rng *rand.Rand) attnData {
+	kvDim := c.kvHeads * c.headDim
+	ctx := c.pos0 + c.rows + 1 // one more row than visible: NaN
+	scale := float32(2 / math.Sqrt(float64(c.headDim)))
+	d := attnData{args: attnArgs{int32(c.heads), int32(c.kvHeads), int32(c.headDim), int32(kvDim),
+		int32(c.pos0), int32(c.rows), scale, int32(chunk)}}
+	d.q = randF32(rng, c.rows*c.heads*c.headDim)
+	kv := [2][]float64{make([]float64, ctx*kvDim), make([]float64, ctx*kvDim)}
+	for m := range kv {
+		raw := randF32(rng, ctx*kvDim)
+		for i := range raw {
+			if t := i / kvDim; t >= c.pos0+c.rows {
+				raw[i] = float32(math.NaN())
+			} else if m == 0 && c.grow {
+				raw[i] *= 1 + float32(t)/8
+			}
+		}
+		var buf []byte
+		if f16 {
+			h := make([]uint16, len(raw))
+			for i, x := range raw {
+				h[i] = gguf.FP32ToFP16(x)
+				kv[m][i] = float64(gguf.FP16ToFP32(h[i]))
+			}
+			buf = u16Bytes(h)
+		} else {
+			for i, x := range raw {
+				kv[m][i] = float64(x)
+			}
+			buf = f32Bytes(raw)
+		}
+		if m == 0 {
+			d.k = buf
+		} else {
+			d.v = buf
+		}
+	}
+	group := c.heads / c.kvHeads
+	d.want = make([]float32, c.rows*c.heads*c.headDim)
+	for r := 0; r < c.rows; r++ {
+		n := c.pos0 + r + 1
+		for h := 0; h < c.heads; h++ {
+			q := d.q[(r*c.heads+h)*c.headDim:][:c.headDim]
+			off := h / group * c.headDim
+			scores := make([]float64, n)
+			best := math.Inf(-1)
+			for t := range scores {
+				var sum float64
+				for i, qv := range q {
+					sum += float64(qv) * kv[0][t*kvDim+off+i]
+				}
+				scores[t] = float64(scale) * sum
+				best = max(best, scores[t])
+			}
+			var total float64
+			for t := range scores {
+				scores[t] = math.Exp(scores[t] - best)
+				total += scores[t]
+			}
+			out := d.want[(r*c.heads+h)*c.headDim:][:c.headDim]
+			for i := range out {
+				var sum float64
+				for t, p := range scores {
+					sum += p * kv[1][t*kvDim+off+i]
+				}
+				out[i] = float32(sum / total)
+			}
+		}
+	}
+	d.tolerance = 1e-5 // max |v| is 1
+	return d
+}
+
+func attnSuffix(f16 bool) string {
+	if f16 {
+		return "f16"
+	}
+	return "f32"
+}
+
+// runAttn runs kernel (kernel_attn_* shaped) on d.
+func runAttn(kernel string, d attnData, s Schedule) ([]float32, error) {
+	dst := nanBuffer(len(d.want))
+	err := Run(Dispatch{
+		Kernel:  kernel,
+		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
+		Grid:    [3]int{int(d.args.NRows), int(d.args.NHeads), 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	return f32s(dst), err
+}
+
+// runAttnSplit runs split (kernel_attn_split_* shaped) and then reduce on d,
+// a single decode row.
+func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, error) {
+	chunk, heads := int(d.args.Chunk), int(d.args.NHeads)
+	chunks := ceilDiv(int(d.args.Pos0)+1, chunk)
+	partials := nanBuffer(heads * chunks * (int(d.args.HeadDim) + 2))
+	err := Run(Dispatch{
+		Kernel:  split,
+		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: partials}},
+		Grid:    [3]int{chunks, heads, 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	if err != nil {
+		return nil, err
+	}
+	dst := nanBuffer(len(d.want))
+	err = Run(Dispatch{
+		Kernel:  reduce,
+		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Buffers: map[int]Binding{1: {Data: partials}, 2: {Data: dst}},
+		Grid:    [3]int{heads, 1, 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	return f32s(dst), err
+}
+
+// attnCases: head dims 32, 64, 80, 128, 256; GQA ratios 1, 2 and 4 (with
+// several KV heads, so that a wrong head mapping shows); 1, 2, 3 or 17 rows.
+var attnCases = []attnCase{
+	{headDim: 32, heads: 2, kvHeads: 2, pos0: 0, rows: 1},
+	{headDim: 64, heads: 8, kvHeads: 2, pos0: 5, rows: 3},
+	{headDim: 128, heads: 2, kvHeads: 2, pos0: 20, rows: 17},
+	{headDim: 256, heads: 4, kvHeads: 1, pos0: 9, rows: 3},
+	{headDim: 80, heads: 6, kvHeads: 3, pos0: 13, rows: 1, grow: true},
+	{headDim: 64, heads: 2, kvHeads: 2, pos0: 30, rows: 3, grow: true},
+	{headDim: 128, heads: 4, kvHeads: 1, pos0: 250, rows: 2},
+}
+
+func testAttn(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
+	for _, c := range attnCases {
+		d := newAttn(c, f16, 256, rng)
+		got, err := runAttn("kernel_attn_"+attnSuffix(f16), d, s)
+		name := fmt.Sprintf("%+v", c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
+			t.Errorf("%s: %s", name, m)
+		}
+		t.Logf("%s: max error %.3g", name, maxErr(got, d.want))
+	}
+}
+
+// attnSplitCases: one decode row, chunks of 16 positions: one chunk, exactly
+// one full chunk, a last chunk of one position, of two, of four, of 13.
+var attnSplitCases = []attnCase{
+	{headDim: 64, heads: 4, kvHeads: 1, pos0: 0, rows: 1},
+	{headDim: 128, heads: 2, kvHeads: 2, pos0: 15, rows: 1},
+	{headDim: 32, heads: 2, kvHeads: 2, pos0: 16, rows: 1},
+	{headDim: 256, heads: 8, kvHeads: 2, pos0: 49, rows: 1},
+	{headDim: 128, heads: 8, kvHeads: 2, pos0: 99, rows: 1, grow: true},
+	{headDim: 80, heads: 2, kvHeads: 1, pos0: 40, rows: 1},
+	{headDim: 64, heads: 2, kvHeads: 1, pos0: 300, rows: 1, grow: true},
+}
+
+const attnTestChunk = 16
+
+func testAttnSplit(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
+	for _, c := range attnSplitCases {
+		d := newAttn(c, f16, attnTestChunk, rng)
+		got, err := runAttnSplit("kernel_attn_split_"+attnSuffix(f16), "kernel_attn_reduce", d, s)
+		name := fmt.Sprintf("%+v", c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
+			t.Errorf("%s: %s", name, m)
+		}
+		t.Logf("%s: %d chunks, max error %.3g", name, ceilDiv(c.pos0+1, attnTestChunk), maxErr(got, d.want))
+	}
+}
+
+// testAttnReduce feeds kernel_attn_reduce random partial results.
+func testAttnReduce(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, tc := range []struct{ heads, headDim, pos0, chunk int }{
+		{1, 32, 0, 16}, {3, 64, 40, 16}, {2, 80, 300, 256}, {4, 256, 1000, 128}, {2, 128, 47, 16},
+	} {
+		chunks := ceilDiv(tc.pos0+1, tc.chunk)
+		stride := tc.headDim + 2
+		p := randF32(rng, tc.heads*chunks*stride)
+		want := make([]float32, tc.heads*tc.headDim)
+		for h := 0; h < tc.heads; h++ {
+			part := p[h*chunks*stride:][:chunks*stride]
+			best := math.Inf(-1)
+			for c := 0; c < chunks; c++ {
+				part[c*stride] *= 30                     // max score
+				part[c*stride+1] = 1 + 100*rng.Float32() // sum of exp (>= 1: includes the max)
+				best = max(best, float64(part[c*stride]))
+			}
+			for i := 0; i < tc.headDim; i++ {
+				var num, den float64
+				for c := 0; c < chunks; c++ {
+					w := math.Exp(float64(part[c*stride]) - best)
+					num += w * float64(part[c*stride+2+i])
+					den += w * float64(part[c*stride+1])
+				}
+				want[h*tc.headDim+i] = float32(num / den)
+			}
+		}
+		args := attnArgs{NHeads: int32(tc.heads), NKVHeads: 1, HeadDim: int32(tc.headDim), KVDim: int32(tc.headDim),
+			Pos0: int32(tc.pos0), NRows: 1, Scale: 1, Chunk: int32(tc.chunk)}
+		dst := nanBuffer(len(want))
+		err := Run(Dispatch{
+			Kernel:  "kernel_attn_reduce",
+			Bytes:   map[int][]byte{0: argBytes(args)},
+			Buffers: map[int]Binding{1: {Data: f32Bytes(p)}, 2: {Data: dst}},
+			Grid:    [3]int{tc.heads, 1, 1},
+			Group:   [3]int{32, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if m := mismatch(f32s(dst), want, relTol(want, 1e-5)); m != "" {
+			t.Errorf("%+v: %s", tc, m)
+		}
+	}
+}
+
+// ---- broken attention kernels (testdata/broken.metal)
+
+// TestBrokenAttnCausalOffByOne: a causal mask one position too long shows
+// as a mismatch (the next row's key) or NaN (the unwritten row past the
+// last), under every schedule.
+func TestBrokenAttnCausalOffByOne(t *testing.T) {
+	c := attnCase{headDim: 64, heads: 4, kvHeads: 1, pos0: 6, rows: 3}
+	for _, s := range Schedules(seedFor(t)) {
+		d := newAttn(c, false, 256, newRand(t))
+		got, err := runAttn("broken_attn_f32_causal_off_by_one", d, s)
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		rowLen := c.heads * c.headDim
+		if mismatch(got[:rowLen], d.want[:rowLen], func(int) float64 { return d.tolerance }) == "" {
+			t.Errorf("%v: row 0 attending to position pos0+1 not caught", s)
+		}
+		if last := got[len(got)-1]; !math.IsNaN(float64(last)) {
+			t.Errorf("%v: the last row should read the NaN row past the cache, got %g", s, last)
+		}
+		if got, err := runAttn("kernel_attn_f32", d, s); err != nil || mismatch(got, d.want, func(int) float64 { return d.tolerance }) != "" {
+			t.Errorf("%v: the correct kernel fails on the same data (%v)", s, err)
+		}
+	}
+}
+
+// TestBrokenAttnReduceNoRescale: combining chunks without exp(m_c - M)
+// shows as a mismatch as soon as the chunks' maxima differ.
+func TestBrokenAttnReduceNoRescale(t *testing.T) {
+	c := attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 40, rows: 1, grow: true}
+	for _, s := range Schedules(seedFor(t)) {
+		d := newAttn(c, true, attnTestChunk, newRand(t))
+		got, err := runAttnSplit("kernel_attn_split_f16", "broken_attn_reduce_no_rescale", d, s)
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		if mismatch(got, d.want, func(int) float64 { return d.tolerance }) == "" {
+			t.Errorf("%v: missing rescaling not caught", s)
+		}
+	}
+}

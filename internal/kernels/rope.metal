@@ -1,0 +1,48 @@
+#include <metal_stdlib>
+using namespace metal;
+
+#include "quant_args.h"
+
+// Rotary position embedding, in place, of every head of every row; row r is
+// at position pos0 + r. One threadgroup per (row, head): grid (rows, heads,
+// 1); its threads stride over the n_dims/2 pairs (threadgroup
+// (min(64, n_dims/2), 1, 1), any size works). Pair i is (x[2i], x[2i+1]),
+// or (x[i], x[i + n_dims/2]) in NeoX order; dimensions >= n_dims are left
+// as they are.
+//
+// The angle of pair i is theta = pos * freq_base^(-2i/n_dims), divided by
+// the frequency factor ff[i] when has_ff, times freq_scale. ggml's CPU code
+// (and internal/cpu.RopeAngles) builds freq_base^(-2i/n_dims) by repeated
+// multiplication; here each pair computes it directly with pow, which is at
+// least as accurate: the two agree to about i * 2^-23 relative, so within
+// 1e-5 relative of theta for n_dims <= 256. cos and sin are the precise
+// versions: fast-math ones lose accuracy for the large angles of late positions.
+kernel void kernel_rope(
+        constant     RopeArgs & args [[buffer(0)]],
+        device       float    * x    [[buffer(1)]],
+        device const float    * ff   [[buffer(2)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort tpitg [[thread_position_in_threadgroup]],
+        ushort ntg   [[threads_per_threadgroup]]) {
+    const int   n_dims = args.n_dims;
+    const int   n_half = n_dims / 2;
+    const float pos    = float(args.pos0 + (int) tgpig.x);
+    device float * xh = x + (ulong) tgpig.x * args.ne0 + (ulong) tgpig.y * args.head_dim;
+
+    for (int i = tpitg; i < n_half; i += ntg) {
+        float theta = pos * precise::pow(args.freq_base, float(-2 * i) / float(n_dims));
+        if (args.has_ff != 0) {
+            theta /= ff[i];
+        }
+        theta *= args.freq_scale;
+        const float c = precise::cos(theta);
+        const float s = precise::sin(theta);
+
+        const int a = args.neox != 0 ? i : 2 * i;
+        const int b = args.neox != 0 ? i + n_half : 2 * i + 1;
+        const float x0 = xh[a];
+        const float x1 = xh[b];
+        xh[a] = x0 * c - x1 * s;
+        xh[b] = x0 * s + x1 * c;
+    }
+}
