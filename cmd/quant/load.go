@@ -88,7 +88,15 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 		}
 	}
 	prefault(f, stderr)
-	r, err := engine.NewRunner(m, b, engine.Options{Context: ctx, Batch: lf.batch, KVF32: lf.kvF32, AllLogits: allLogits})
+	opts := engine.Options{Context: ctx, Batch: lf.batch, KVF32: lf.kvF32, AllLogits: allLogits}
+	r, err := engine.NewRunner(m, b, opts)
+	if err != nil && lf.backend == "auto" && b.Name() != "cpu" {
+		// auto never fails for want of a GPU kernel: say so and use the CPU.
+		fmt.Fprintf(stderr, "quant: %v; running on the CPU\n", err)
+		b.Close()
+		b = cpu.New(lf.threads)
+		r, err = engine.NewRunner(m, b, opts)
+	}
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -2,12 +2,9 @@ package engine_test
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/quant-llm/quant/internal/cpu"
@@ -17,66 +14,10 @@ import (
 	"github.com/quant-llm/quant/internal/tokenizer"
 )
 
-// golden is the part of a golden JSON file these tests use.
-type golden struct {
-	NVocab  int `json:"n_vocab"`
-	Prompts []struct {
-		Name string  `json:"name"`
-		IDs  []int32 `json:"ids"`
-	} `json:"prompts"`
-	Eval struct {
-		Tokens   []int32 `json:"tokens"`
-		NoRepack *struct {
-			LogitsFile string `json:"logits_file"`
-		} `json:"no_repack_variant"`
-	} `json:"eval"`
-	Greedy struct {
-		IDs    []int32     `json:"ids"`
-		Margin [][]float64 `json:"top1_logit_and_margin"`
-	} `json:"greedy"`
-	Perplexity struct {
-		Runs map[string]struct {
-			FinalPPL float64 `json:"final_ppl"`
-		} `json:"runs"`
-	} `json:"perplexity"`
-	Wiki struct {
-		FirstTokens []int32 `json:"first_tokens"`
-	} `json:"wiki_tokenization"`
-}
-
-// exactModel reports whether a model's weights are unquantized.
-func exactModel(name string) bool {
-	for _, s := range []string{"stories260K", "-f32", "-f16", "-bf16"} {
-		if strings.Contains(name, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// logitTolerance is the largest max and mean absolute logit difference from
-// llama.cpp accepted for a model. F32 weights match to float rounding. F16
-// and BF16 weights multiply activations rounded to F16/BF16, as llama.cpp
-// does; where our float32 sums differ from its SIMD sums in the last bit, a
-// value near a rounding boundary rounds the other way, and on these random
-// models that moves logits by up to ~3e-3 (F16) and ~2e-2 (BF16). The same
-// happens, larger, with Q8 activations for quantized weights.
-func logitTolerance(name string) (maxAbs, meanAbs float64) {
-	switch {
-	case strings.HasSuffix(name, "-f16"):
-		return 4e-3, 1e-3
-	case strings.HasSuffix(name, "-bf16"):
-		return 3e-2, 4e-3
-	case exactModel(name):
-		return 1e-3, 1e-4
-	}
-	return 0.35, 0.05
-}
-
 type goldenModel struct {
 	name string
 	path string
-	g    golden
+	g    *testdata.Golden
 	dir  string
 }
 
@@ -84,16 +25,8 @@ func goldenModels(t *testing.T) []goldenModel {
 	dir := testdata.Dir(t)
 	var out []goldenModel
 	for _, path := range testdata.Models(t) {
-		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
-		raw, err := os.ReadFile(filepath.Join(dir, "golden", name+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gm := goldenModel{name: name, path: path, dir: dir}
-		if err := json.Unmarshal(raw, &gm.g); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		out = append(out, gm)
+		g := testdata.LoadGolden(t, path)
+		out = append(out, goldenModel{name: g.Model, path: path, g: g, dir: dir})
 	}
 	return out
 }
@@ -118,18 +51,6 @@ func newRunner(t *testing.T, path string, opts engine.Options) (*engine.Runner, 
 	return r, f
 }
 
-func readLogits(t *testing.T, path string) []float32 {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(raw)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return out
-}
-
 // TestGoldenLogits compares the logits of the 64-token eval sequence, with
 // an F32 KV cache, against llama.cpp's, and checks greedy continuations.
 func TestGoldenLogits(t *testing.T) {
@@ -140,22 +61,12 @@ func TestGoldenLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			file := gm.name + ".logits.f32"
-			if gm.g.Eval.NoRepack != nil {
-				file = gm.g.Eval.NoRepack.LogitsFile // llama.cpp's reference path for these weights
-			}
-			want := readLogits(t, filepath.Join(gm.dir, "golden", file))
+			file, want := gm.g.ReferenceLogits(t)
 			if len(got) != len(want) {
 				t.Fatalf("%d logits, golden has %d", len(got), len(want))
 			}
-			var maxDiff, sum float64
-			for i := range got {
-				d := math.Abs(float64(got[i] - want[i]))
-				maxDiff = max(maxDiff, d)
-				sum += d
-			}
-			mean := sum / float64(len(got))
-			maxTol, meanTol := logitTolerance(gm.name)
+			maxDiff, mean := testdata.MaxMeanAbsDiff(got, want)
+			maxTol, meanTol := testdata.LogitTolerance(gm.name)
 			t.Logf("logits vs llama.cpp (%s): max abs %.3g, mean abs %.3g", file, maxDiff, mean)
 			if maxDiff > maxTol || mean > meanTol {
 				t.Errorf("logits differ: max abs %.4g (limit %g), mean abs %.4g (limit %g)", maxDiff, maxTol, mean, meanTol)
@@ -180,9 +91,9 @@ func checkGreedy(t *testing.T, gm goldenModel, evalDiff float64) {
 	measured := evalDiff
 	for step, want := range gm.g.Greedy.IDs {
 		got := engine.Argmax(logits)
-		top, margin := gm.g.Greedy.Margin[step][0], gm.g.Greedy.Margin[step][1]
+		top, margin := gm.g.Greedy.TopMargin[step][0], gm.g.Greedy.TopMargin[step][1]
 		if got != want {
-			if exactModel(gm.name) || margin >= measured {
+			if testdata.Unquantized(gm.name) || margin >= measured {
 				t.Fatalf("greedy step %d: token %d, llama.cpp chose %d (margin %.4f, measured difference %.4f)", step, got, want, margin, measured)
 			}
 			t.Logf("greedy: identical for %d steps; step %d differs where llama.cpp's top-2 margin %.4f is below the measured logit difference %.4f", step, step, margin, measured)

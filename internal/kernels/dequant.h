@@ -39,6 +39,17 @@ inline float4 dq_bf16x4(ushort4 b) {
     return as_type<float4>(uint4(b) << 16);
 }
 
+// Activations multiplied with F16 or BF16 weights are first rounded to the
+// weight's precision, as llama.cpp's CPU backend does (and so our CPU
+// backend): the GPU then computes the same products and both backends give
+// the same perplexity. Quantized weights keep float activations (act = x).
+inline float act_f16(float x) { return float(half(x)); }
+inline float act_bf16(float x) {
+    uint b = as_type<uint>(x);
+    b += 0x7fffu + ((b >> 16) & 1u);  // round to nearest even
+    return as_type<float>(b & 0xffff0000u);
+}
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block, from
 // its 12 packed bytes q (ggml's get_scale_min_k4).
 inline void dq_scale_min_k4(device const uchar * q, int j, thread float & sc, thread float & mn) {
@@ -64,6 +75,7 @@ inline float dq_scale_q3_K(device const uchar * q, int idx) {
 // ---- float types
 
 struct blk_f32 {
+    static float act(float x) { return x; }
     enum { QK = 1, BYTES = 4 };
     static void dequant8(device const char * row, int c, int n, thread float * v) {
         device const float * p = (device const float *) row;
@@ -74,6 +86,7 @@ struct blk_f32 {
 };
 
 struct blk_f16 {
+    static float act(float x) { return act_f16(x); }
     enum { QK = 1, BYTES = 2 };
     static void dequant8(device const char * row, int c, int n, thread float * v) {
         device const half * p = (device const half *) row;
@@ -84,6 +97,7 @@ struct blk_f16 {
 };
 
 struct blk_bf16 {
+    static float act(float x) { return act_bf16(x); }
     enum { QK = 1, BYTES = 2 };
     static void dequant8(device const char * row, int c, int n, thread float * v) {
         device const ushort * p = (device const ushort *) row;
@@ -98,6 +112,7 @@ struct blk_bf16 {
 // block_q4_0 {d fp16; qs[16]}: value j < 16 is the low nibble of qs[j], value
 // j + 16 the high nibble; x = (q - 8) * d.
 struct blk_q4_0 {
+    static float act(float x) { return x; }
     enum { QK = 32, BYTES = 18 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 32) * BYTES;
@@ -113,6 +128,7 @@ struct blk_q4_0 {
 
 // block_q4_1 {d, m fp16; qs[16]}: nibbles as in Q4_0; x = q * d + m.
 struct blk_q4_1 {
+    static float act(float x) { return x; }
     enum { QK = 32, BYTES = 20 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 32) * BYTES;
@@ -130,6 +146,7 @@ struct blk_q4_1 {
 // block_q5_0 {d fp16; qh[4]; qs[16]}: nibbles as in Q4_0, bit j of the
 // little-endian qh is the fifth bit of value j; x = (q - 16) * d.
 struct blk_q5_0 {
+    static float act(float x) { return x; }
     enum { QK = 32, BYTES = 22 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 32) * BYTES;
@@ -147,6 +164,7 @@ struct blk_q5_0 {
 
 // block_q5_1 {d, m fp16; qh[4]; qs[16]}: as Q5_0; x = q * d + m.
 struct blk_q5_1 {
+    static float act(float x) { return x; }
     enum { QK = 32, BYTES = 24 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 32) * BYTES;
@@ -165,6 +183,7 @@ struct blk_q5_1 {
 
 // block_q8_0 {d fp16; qs[32] int8}: x = q * d.
 struct blk_q8_0 {
+    static float act(float x) { return x; }
     enum { QK = 32, BYTES = 34 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 32) * BYTES;
@@ -184,6 +203,7 @@ struct blk_q8_0 {
 // bits 2k..2k+1 of qs[32n + m]; scale byte 8n + 2k + m/16 holds the scale
 // (low nibble) and min (high nibble). x = d*sc*q - dmin*mn.
 struct blk_q2_K {
+    static float act(float x) { return x; }
     enum { QK = 256, BYTES = 84 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 256) * BYTES;
@@ -202,6 +222,7 @@ struct blk_q2_K {
 // Q2_K (qs at byte 32); the high bit of value v is bit 4n + k of hmask[m],
 // and a clear high bit means q - 4. x = d*sc*q, sc = scale 8n + 2k + m/16.
 struct blk_q3_K {
+    static float act(float x) { return x; }
     enum { QK = 256, BYTES = 110 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 256) * BYTES;
@@ -221,6 +242,7 @@ struct blk_q3_K {
 // (s even) or high (s odd) nibbles of qs[32*(s/2) + m] and the 6-bit scale
 // and min s. x = d*sc*q - dmin*mn.
 struct blk_q4_K {
+    static float act(float x) { return x; }
     enum { QK = 256, BYTES = 144 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 256) * BYTES;
@@ -240,6 +262,7 @@ struct blk_q4_K {
 // block_q5_K {d, dmin fp16; scales[12]; qh[32]; qs[128]}: as Q4_K (qs at
 // byte 48) with the fifth bit of value v in bit s of qh[m].
 struct blk_q5_K {
+    static float act(float x) { return x; }
     enum { QK = 256, BYTES = 176 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 256) * BYTES;
@@ -263,6 +286,7 @@ struct blk_q5_K {
 // ql[64n + 32*(k%2) + m], the top two bits are bits 2k..2k+1 of
 // qh[32n + m]; x = d * scale[8n + 2k + m/16] * (q - 32).
 struct blk_q6_K {
+    static float act(float x) { return x; }
     enum { QK = 256, BYTES = 210 };
     static void dequant8(device const char * row, int c, int, thread float * v) {
         device const uchar * b = (device const uchar *) row + (c / 256) * BYTES;

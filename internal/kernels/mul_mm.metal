@@ -64,7 +64,7 @@ void mul_mm_impl(
         }
         for (short i = 0; i < 8; ++i) {
             const int c = k0 + lk + i;
-            tx[MM_T * (lk + i) + lr] = xok && c < ne00 ? xrow[c] : 0.0f;
+            tx[MM_T * (lk + i) + lr] = xok && c < ne00 ? B::act(xrow[c]) : 0.0f;
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
 

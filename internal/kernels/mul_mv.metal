@@ -38,6 +38,16 @@ inline float4 mv_w4(device const ushort * p) { return dq_bf16x4(*(device const u
 inline float  mv_w1(device const float  * p) { return *p; }
 inline float  mv_w1(device const half   * p) { return float(*p); }
 inline float  mv_w1(device const ushort * p) { return dq_bf16(*p); }
+// Activations rounded to the weight's precision (see act_f16 in dequant.h);
+// the weight pointer only selects the overload.
+inline float4 mv_x4(float4 y, device const float  *) { return y; }
+inline float4 mv_x4(float4 y, device const half   *) { return float4(half4(y)); }
+inline float4 mv_x4(float4 y, device const ushort *) {
+    return float4(act_bf16(y.x), act_bf16(y.y), act_bf16(y.z), act_bf16(y.w));
+}
+inline float  mv_x1(float y, device const float  *) { return y; }
+inline float  mv_x1(float y, device const half   *) { return act_f16(y); }
+inline float  mv_x1(float y, device const ushort *) { return act_bf16(y); }
 
 template <typename W>
 void mul_mv_float(
@@ -59,14 +69,14 @@ void mul_mv_float(
     if (ne00 % 4 == 0 && args.nb01 % (4 * sizeof(W)) == 0) {
         device const float4 * y4 = (device const float4 *) y;
         for (int c = tiisg; c < ne00 / 4; c += 32) {
-            const float4 yv = y4[c];
+            const float4 yv = mv_x4(y4[c], wr[0]);
             for (short r = 0; r < MV_NR; ++r) {
                 sum[r] += dot(mv_w4(wr[r] + 4 * c), yv);
             }
         }
     } else {
         for (int c = tiisg; c < ne00; c += 32) {
-            const float yv = y[c];
+            const float yv = mv_x1(y[c], wr[0]);
             for (short r = 0; r < MV_NR; ++r) {
                 sum[r] += mv_w1(wr[r] + c) * yv;
             }

@@ -148,7 +148,13 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	return engine.Tensor{Buf: &tensorBuf{buf}, Rows: rows, Cols: cols}, nil
 }
 
+// maxHeadDim is the largest head the attention kernels handle (8 values per lane).
+const maxHeadDim = 256
+
 func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (engine.KVCache, error) {
+	if a.HeadDim > maxHeadDim {
+		return nil, fmt.Errorf("metal: attention heads of %d values (the kernels handle up to %d)", a.HeadDim, maxHeadDim)
+	}
 	elem := 4
 	if f16 {
 		elem = 2

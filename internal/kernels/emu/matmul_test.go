@@ -150,13 +150,25 @@ func newMatmulCase(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int, pad bo
 		c.w = append(c.w, bytes.Repeat([]byte{0xFF}, padBytes)...)
 	}
 	c.x = randF32(rng, ne11*ne00)
+	// The kernels round activations to the precision of F16 and BF16
+	// weights, as the CPU backend does; so does the reference.
+	xr := make([]float32, len(c.x))
+	for i, v := range c.x {
+		switch typ {
+		case gguf.TypeF16:
+			v = gguf.FP16ToFP32(gguf.FP32ToFP16(v))
+		case gguf.TypeBF16:
+			v = gguf.BF16ToFP32(gguf.FP32ToBF16(v))
+		}
+		xr[i] = v
+	}
 	c.want = make([]float32, ne11*ne01)
 	c.mag = make([]float64, ne11*ne01)
 	for j := 0; j < ne11; j++ {
 		for r := 0; r < ne01; r++ {
 			var sum, abs float64
 			for i := 0; i < ne00; i++ {
-				p := float64(deq[r*ne00+i]) * float64(c.x[j*ne00+i])
+				p := float64(deq[r*ne00+i]) * float64(xr[j*ne00+i])
 				sum, abs = sum+p, abs+math.Abs(p)
 			}
 			c.want[j*ne01+r], c.mag[j*ne01+r] = float32(sum), abs
