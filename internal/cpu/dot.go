@@ -49,8 +49,64 @@ func DotSupported(t gguf.GGMLType) bool {
 // for a type that DotSupported rejects. a must come from QuantizeRow: the
 // integer kernels rely on its quants lying in [-127, 127].
 //
+// On amd64 with AVX2, Q4_K, Q6_K, Q8_0, Q4_0, Q5_0 and F16 rows use
+// assembly kernels (dot_amd64.s); the other types, and other CPUs, the
+// pure-Go ones. Both compute the same exact integer block sums; the
+// assembly kernels for Q4_K and Q6_K sum the scaled blocks in a different
+// order, which changes the float32 rounding of the result (by about 1e-7
+// of the sum of |w_i*a_i|).
+//
 // Dot does not allocate. It is safe for concurrent use.
 func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
+	var out [1]float32
+	if dotSIMD(t, n, w, 0, 1, a, 0, 1, out[:], 0) {
+		return out[0]
+	}
+	return dotGeneric(t, n, w, a)
+}
+
+// DotRows sets out[i] = Dot(t, n, w[i*wStride:], a) for i < rows: rows
+// weight rows, wStride bytes apart, times one activation row (a
+// matrix-vector product). It is DotMatrix with one activation row.
+func DotRows(t gguf.GGMLType, n int, w []byte, wStride, rows int, a []byte, out []float32) {
+	DotMatrix(t, n, w, wStride, rows, a, 0, 1, out, 0)
+}
+
+// DotMatrix sets out[r*outStride+i] = Dot(t, n, w[i*wStride:], a[r*aStride:])
+// for i < wRows and r < aRows: a tile of a matrix product, wRows weight
+// rows wStride bytes apart times aRows activation rows aStride bytes
+// apart. Each pair of rows must meet Dot's requirements; DotMatrix also
+// panics if a count or stride is negative or an output falls outside out.
+//
+// With the assembly kernels the loops run inside the kernel, and the
+// Q4_K kernel decodes each weight block once for four activation rows;
+// keeping the weight tile small enough for the L1 or L2 cache is the
+// caller's part.
+func DotMatrix(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) {
+	if wRows < 0 || aRows < 0 || wStride < 0 || aStride < 0 || outStride < 0 {
+		panic(fmt.Sprintf("cpu.DotMatrix: negative count or stride: %d weight rows %d bytes apart, %d activation rows %d bytes apart, outputs %d apart",
+			wRows, wStride, aRows, aStride, outStride))
+	}
+	if wRows == 0 || aRows == 0 {
+		return
+	}
+	if (wRows-1)*wStride > len(w) || (aRows-1)*aStride > len(a) || (aRows-1)*outStride+wRows > len(out) {
+		panic(fmt.Sprintf("cpu.DotMatrix: %d weight rows %d bytes apart in %d bytes, %d activation rows %d bytes apart in %d bytes, outputs %d apart in %d",
+			wRows, wStride, len(w), aRows, aStride, len(a), outStride, len(out)))
+	}
+	if dotSIMD(t, n, w, wStride, wRows, a, aStride, aRows, out, outStride) {
+		return
+	}
+	for r := range aRows {
+		ar, o := a[r*aStride:], out[r*outStride:]
+		for i := range wRows {
+			o[i] = dotGeneric(t, n, w[i*wStride:], ar)
+		}
+	}
+}
+
+// dotGeneric is Dot with the pure-Go kernels only.
+func dotGeneric(t gguf.GGMLType, n int, w, a []byte) float32 {
 	switch t {
 	case gguf.TypeQ4_K:
 		return vecDotQ4K(n, w, a)
@@ -105,24 +161,7 @@ func badRow(t gguf.GGMLType, n, qk, wNeed, aNeed, wLen, aLen int) {
 }
 
 // loadF16 decodes the little-endian IEEE half at b[0:2].
-func loadF16(b []byte) float32 { return halfToFloat(binary.LittleEndian.Uint16(b)) }
-
-// halfToFloat is gguf.FP16ToFP32 (TestHalfToFloat checks all 65536 inputs)
-// in a form the compiler inlines, which doubles the F16 kernel's speed and
-// matters for the per-block scales: the exponent and mantissa are moved
-// into float32 position and the exponent rebiased by multiplying by 2^112,
-// which is exact and also normalizes subnormal halves. Only Inf and NaN
-// need a branch.
-func halfToFloat(h uint16) float32 {
-	x := uint32(h&0x7fff) << 13
-	var f float32
-	if x >= 0x1f<<23 { // exponent all ones: Inf or NaN
-		f = math.Float32frombits(x | 0xff<<23)
-	} else {
-		f = math.Float32frombits(x) * 0x1p112
-	}
-	return math.Float32frombits(math.Float32bits(f) | uint32(h&0x8000)<<16)
-}
+func loadF16(b []byte) float32 { return gguf.FP16ToFP32(binary.LittleEndian.Uint16(b)) }
 
 func vecDotF32(n int, w, a []byte) float32 {
 	rowBlocks(gguf.TypeF32, n, 1, 4, 4, w, a)

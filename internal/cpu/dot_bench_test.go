@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quant-llm/quant/internal/gguf"
@@ -59,5 +60,73 @@ func BenchmarkQuantizeRow(b *testing.B) {
 				dst = QuantizeRow(vt, x, dst[:0])
 			}
 		})
+	}
+}
+
+// BenchmarkDotRows measures DotRows over a 64 MiB weight matrix, far
+// larger than the caches, as a decode step streams it from memory; the
+// parallel variants run one stream per GOMAXPROCS, like MatMul's workers.
+func BenchmarkDotRows(b *testing.B) {
+	const matrixBytes = 64 << 20
+	for _, c := range []struct {
+		t gguf.GGMLType
+		n int
+	}{
+		{gguf.TypeQ4_K, 2048}, {gguf.TypeQ6_K, 2048}, {gguf.TypeQ8_0, 2048},
+		{gguf.TypeQ4_0, 2048}, {gguf.TypeQ5_0, 2048}, {gguf.TypeF16, 2048},
+	} {
+		r := rand.New(rand.NewPCG(1, uint64(c.t)))
+		rowBytes, _ := c.t.RowBytes(c.n)
+		rows := matrixBytes / rowBytes
+		w := randomBlocks(r, c.t, rows*c.n)
+		a := QuantizeRow(VecDotType(c.t), randVec(r, c.n, 1), nil)
+		const chunk = 256 // rows per call, as a MatMul worker's share
+		b.Run(c.t.String(), func(b *testing.B) {
+			out := make([]float32, chunk)
+			b.SetBytes(int64(chunk * rowBytes))
+			row := 0
+			for b.Loop() {
+				DotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
+				if row += chunk; row+chunk > rows {
+					row = 0
+				}
+			}
+		})
+		b.Run(c.t.String()+"/parallel", func(b *testing.B) {
+			b.SetBytes(int64(chunk * rowBytes))
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				out := make([]float32, chunk)
+				for pb.Next() {
+					row := int(next.Add(chunk)-chunk) % (rows - chunk)
+					DotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkDotMatrix measures DotMatrix on a 16 KiB weight tile (as MatMul
+// uses) times one activation row (decode; the tile stays in L1, so this is
+// the kernels' compute speed) and times 64 rows (a prompt). It reports
+// weight bytes times activation rows per second.
+func BenchmarkDotMatrix(b *testing.B) {
+	for _, t := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16} {
+		const n = 2048
+		r := rand.New(rand.NewPCG(1, uint64(t)))
+		rowBytes, _ := t.RowBytes(n)
+		actBytes, _ := VecDotType(t).RowBytes(n)
+		wRows := max(1, (16<<10)/rowBytes)
+		w := randomBlocks(r, t, wRows*n)
+		for _, aRows := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%v/rows=%d", t, aRows), func(b *testing.B) {
+				a := QuantizeRow(VecDotType(t), randVec(r, aRows*n, 1), nil)
+				out := make([]float32, aRows*wRows)
+				b.SetBytes(int64(aRows * wRows * rowBytes))
+				for b.Loop() {
+					DotMatrix(t, n, w, rowBytes, wRows, a, actBytes, aRows, out, wRows)
+				}
+			})
+		}
 	}
 }

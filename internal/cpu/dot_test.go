@@ -12,7 +12,21 @@ import (
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
-// dotTypes are the weight types Dot supports, with the row lengths tested.
+// dotFunc is the signature of Dot.
+type dotFunc func(t gguf.GGMLType, n int, w, a []byte) float32
+
+// dotImpls are the implementations the reference tests check: Dot (with
+// the assembly kernels where the CPU has them) and the pure-Go kernels
+// alone, so that the fallback stays tested on every machine.
+var dotImpls = []struct {
+	name string
+	dot  dotFunc
+}{
+	{"Dot", Dot},
+	{"generic", dotGeneric},
+}
+
+// dotTypes are the weight types Dot supports, with their activation types.
 var dotTypes = []struct {
 	t  gguf.GGMLType
 	vt gguf.GGMLType
@@ -196,58 +210,64 @@ func actErrBound(vt gguf.GGMLType, x []float32) []float64 {
 // only float32 rounding may differ), and against the plain dot product of
 // the unquantized activations (within the activation quantization error).
 func TestDotMatchesReference(t *testing.T) {
-	for _, tc := range dotTypes {
-		for _, n := range []int{tc.t.BlockElems() * max(1, 32/tc.t.BlockElems()), 2048} {
-			t.Run(fmt.Sprintf("%v/%d", tc.t, n), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(uint64(tc.t), uint64(n)))
-				var worstRef, worstPlain float64
-				defer func() {
-					t.Logf("max error: %.2g of sum|terms| vs dequantized reference; %.2g of the activation-quantization bound vs float dot",
-						worstRef, worstPlain)
-				}()
-				for trial := range 8 {
-					w, wf := weightRow(t, r, tc.t, n, trial%2 == 1)
-					x := randVec(r, n, 1)
-					if trial == 1 { // a block of zeros and a constant block
-						clear(x[:min(n, 256)])
-					}
-					a := QuantizeRow(tc.vt, x, nil)
-					af := dequantAct(t, tc.vt, a, n)
-					bound := actErrBound(tc.vt, x)
+	for _, impl := range dotImpls {
+		for _, tc := range dotTypes {
+			for _, n := range []int{tc.t.BlockElems() * max(1, 32/tc.t.BlockElems()), 2048} {
+				t.Run(fmt.Sprintf("%s/%v/%d", impl.name, tc.t, n), func(t *testing.T) {
+					testDotMatchesReference(t, impl.dot, tc.t, tc.vt, n)
+				})
+			}
+		}
+	}
+}
 
-					var ref, mag, plain, qerr float64
-					for i := range n {
-						p := float64(wf[i]) * float64(af[i])
-						ref += p
-						mag += math.Abs(p)
-						plain += float64(wf[i]) * float64(x[i])
-						qerr += math.Abs(float64(wf[i])) * bound[i]
-					}
-					if tc.vt == gguf.TypeQ8_1 {
-						// ggml applies the weights' offset m through the
-						// block's s = d*sum(q) (rounded to fp16), not through
-						// the dequantized activations.
-						fix, fmag := q8_1OffsetCorrection(w, a, af, tc.t.BlockBytes())
-						ref += fix
-						mag += fmag
-					}
-					got := float64(Dot(tc.t, n, w, a))
-					// Relative to the sum of |terms|: float32 rounding of
-					// the block sums and scales, nothing else.
-					if mag > 0 {
-						worstRef = max(worstRef, math.Abs(got-ref)/mag)
-						worstPlain = max(worstPlain, math.Abs(got-plain)/(qerr+1e-5*mag))
-					}
-					if diff := math.Abs(got - ref); diff > 1e-5*mag+1e-30 {
-						t.Fatalf("trial %d: Dot = %g, dequantized reference %g: error %.3g of magnitude %.3g",
-							trial, got, ref, diff/mag, mag)
-					}
-					if diff := math.Abs(got - plain); diff > qerr+1e-5*mag {
-						t.Fatalf("trial %d: Dot = %g, float dot %g: off by %g, activation quantization allows %g",
-							trial, got, plain, diff, qerr)
-					}
-				}
-			})
+func testDotMatchesReference(t *testing.T, dot dotFunc, typ, vt gguf.GGMLType, n int) {
+	r := rand.New(rand.NewPCG(uint64(typ), uint64(n)))
+	var worstRef, worstPlain float64
+	defer func() {
+		t.Logf("max error: %.2g of sum|terms| vs dequantized reference; %.2g of the activation-quantization bound vs float dot",
+			worstRef, worstPlain)
+	}()
+	for trial := range 8 {
+		w, wf := weightRow(t, r, typ, n, trial%2 == 1)
+		x := randVec(r, n, 1)
+		if trial == 1 { // a block of zeros and a constant block
+			clear(x[:min(n, 256)])
+		}
+		a := QuantizeRow(vt, x, nil)
+		af := dequantAct(t, vt, a, n)
+		bound := actErrBound(vt, x)
+
+		var ref, mag, plain, qerr float64
+		for i := range n {
+			p := float64(wf[i]) * float64(af[i])
+			ref += p
+			mag += math.Abs(p)
+			plain += float64(wf[i]) * float64(x[i])
+			qerr += math.Abs(float64(wf[i])) * bound[i]
+		}
+		if vt == gguf.TypeQ8_1 {
+			// ggml applies the weights' offset m through the
+			// block's s = d*sum(q) (rounded to fp16), not through
+			// the dequantized activations.
+			fix, fmag := q8_1OffsetCorrection(w, a, af, typ.BlockBytes())
+			ref += fix
+			mag += fmag
+		}
+		got := float64(dot(typ, n, w, a))
+		// Relative to the sum of |terms|: float32 rounding of
+		// the block sums and scales, nothing else.
+		if mag > 0 {
+			worstRef = max(worstRef, math.Abs(got-ref)/mag)
+			worstPlain = max(worstPlain, math.Abs(got-plain)/(qerr+1e-5*mag))
+		}
+		if diff := math.Abs(got - ref); diff > 1e-5*mag+1e-30 {
+			t.Fatalf("trial %d: Dot = %g, dequantized reference %g: error %.3g of magnitude %.3g",
+				trial, got, ref, diff/mag, mag)
+		}
+		if diff := math.Abs(got - plain); diff > qerr+1e-5*mag {
+			t.Fatalf("trial %d: Dot = %g, float dot %g: off by %g, activation quantization allows %g",
+				trial, got, plain, diff, qerr)
 		}
 	}
 }
@@ -274,6 +294,12 @@ func q8_1OffsetCorrection(w, a []byte, af []float32, wLen int) (fix, mag float64
 // at the ends of their range against activations of +-127, the case the
 // packed-lane bounds in the kernels are computed for.
 func TestDotExtremes(t *testing.T) {
+	for _, impl := range dotImpls {
+		t.Run(impl.name, func(t *testing.T) { testDotExtremes(t, impl.dot) })
+	}
+}
+
+func testDotExtremes(t *testing.T, dot dotFunc) {
 	const n = 512
 	for _, tc := range dotTypes {
 		if tc.t.BlockElems() == 1 {
@@ -308,7 +334,7 @@ func TestDotExtremes(t *testing.T) {
 					ref += fix
 					mag += fmag
 				}
-				if got := float64(Dot(tc.t, n, w, a)); math.Abs(got-ref) > 1e-5*mag+1e-30 {
+				if got := float64(dot(tc.t, n, w, a)); math.Abs(got-ref) > 1e-5*mag+1e-30 {
 					t.Errorf("%v weights %#02x, activations %d: Dot = %g, want %g", tc.t, wb, av, got, ref)
 				}
 			}
@@ -477,6 +503,10 @@ func TestDotDoesNotAllocate(t *testing.T) {
 		if allocs := testing.AllocsPerRun(10, func() { Dot(tc.t, 512, w, a) }); allocs != 0 {
 			t.Errorf("%v: Dot allocates %v times", tc.t, allocs)
 		}
+		out := make([]float32, 1)
+		if allocs := testing.AllocsPerRun(10, func() { DotRows(tc.t, 512, w, 0, 1, a, out) }); allocs != 0 {
+			t.Errorf("%v: DotRows allocates %v times", tc.t, allocs)
+		}
 	}
 }
 
@@ -517,12 +547,333 @@ func mustPanic(t *testing.T, want string, f func()) {
 	f()
 }
 
-// halfToFloat must be gguf.FP16ToFP32, bit for bit, for every input.
-func TestHalfToFloat(t *testing.T) {
+// contractsFMA reports whether this build fuses a float32 x*y + z into one
+// rounding, as Go may on arm64 and on amd64 with GOAMD64=v3 and up:
+// (1+2^-12)^2 - 1 is 2^-11 when the product is rounded first.
+func contractsFMA() bool { return mulAdd(1+0x1p-12, 1+0x1p-12, -1) != 0x1p-11 }
+
+//go:noinline
+func mulAdd(x, y, z float32) float32 { return x*y + z }
+
+// actModes are the activation rows TestDotSIMDMatchesGeneric tries: a
+// QuantizeRow result, and raw quants (with consistent bsums) at and near
+// the ends of [-127, 127].
+var actModes = []string{"quantized", "random", "+-127", "+127", "-127"}
+
+// testActivations returns n activations of type vt in the given mode.
+func testActivations(r *rand.Rand, vt gguf.GGMLType, n int, mode string) []byte {
+	if mode == "quantized" || (vt != gguf.TypeQ8_0 && vt != gguf.TypeQ8_K) {
+		return QuantizeRow(vt, randVec(r, n, 1), nil)
+	}
+	q := make([]int8, n)
+	for i := range q {
+		switch mode {
+		case "random":
+			q[i] = int8(r.IntN(255) - 127)
+		case "+-127":
+			q[i] = int8(127 - 254*r.IntN(2))
+		case "+127":
+			q[i] = 127
+		case "-127":
+			q[i] = -127
+		}
+	}
+	var out []byte
+	if vt == gguf.TypeQ8_0 {
+		for b := 0; b < n; b += qk8 {
+			out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(float32(0.001+0.01*r.Float64())))
+			for _, v := range q[b : b+qk8] {
+				out = append(out, byte(v))
+			}
+		}
+		return out
+	}
+	for b := 0; b < n; b += qkK {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(float32(0.001+0.01*r.Float64())))
+		for _, v := range q[b : b+qkK] {
+			out = append(out, byte(v))
+		}
+		for j := b; j < b+qkK; j += 16 {
+			var s int16
+			for _, v := range q[j : j+16] {
+				s += int16(v)
+			}
+			out = binary.LittleEndian.AppendUint16(out, uint16(s))
+		}
+	}
+	return out
+}
+
+// testWeights returns a row of n weights of type typ: random valid blocks,
+// or with every non-scale byte set to fill (fill >= 0).
+func testWeights(r *rand.Rand, typ gguf.GGMLType, n, fill int) []byte {
+	w := randomBlocks(r, typ, n)
+	if fill < 0 || typ.BlockElems() == 1 {
+		return w
+	}
+	bs := typ.BlockBytes()
+	for off := 0; off < len(w); off += bs {
+		for i := off; i < off+bs; i++ {
+			if !isScaleByte(i-off, scaleFields[typ]) {
+				w[i] = byte(fill)
+			}
+		}
+	}
+	return w
+}
+
+// testLengths returns row lengths of typ to test: odd and even block
+// counts around the assembly kernels' four-block steps, and for the
+// float types lengths around their 16-value steps.
+func testLengths(typ gguf.GGMLType) []int {
+	if typ.BlockElems() == 1 {
+		return []int{1, 2, 7, 15, 16, 17, 31, 32, 33, 100, 2048}
+	}
+	var ns []int
+	for _, blocks := range []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 33} {
+		ns = append(ns, blocks*typ.BlockElems())
+	}
+	return ns
+}
+
+// sameDot reports whether got (an assembly kernel's result) agrees with
+// want (the pure-Go kernel's): bit for bit if exact, otherwise within
+// float32 rounding, bounded by 1e-6 of mag (the sum of |terms|).
+func sameDot(got, want float32, mag float64, exact bool) bool {
+	if exact {
+		return math.Float32bits(got) == math.Float32bits(want)
+	}
+	return math.Abs(float64(got)-float64(want)) <= 1e-6*mag
+}
+
+// bitIdentical reports whether Dot's result for weight type t must equal
+// the pure-Go kernel's bit for bit: always for types without an assembly
+// kernel; for Q8_0, Q4_0, Q5_0 and F16, whose kernels repeat the pure-Go
+// float operations in order, unless the Go compiler contracts those into
+// FMAs. The Q4_K and Q6_K kernels accumulate in float lanes as ggml does.
+func bitIdentical(t gguf.GGMLType) bool {
+	switch t {
+	case gguf.TypeQ4_K, gguf.TypeQ6_K:
+		return false
+	case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16:
+		return !contractsFMA()
+	}
+	return true
+}
+
+// dotMagnitude is the sum of |w_i * a_i| over the dequantized rows.
+func dotMagnitude(t *testing.T, typ, vt gguf.GGMLType, n int, w, a []byte) float64 {
+	t.Helper()
+	wf := make([]float32, n)
+	if err := gguf.Dequantize(typ, w, wf); err != nil {
+		t.Fatal(err)
+	}
+	af := dequantAct(t, vt, a, n)
+	var mag float64
+	for i := range n {
+		mag += math.Abs(float64(wf[i]) * float64(af[i]))
+	}
+	return mag
+}
+
+// TestDotSIMDMatchesGeneric compares Dot (the assembly kernels, where the
+// CPU has them) with the pure-Go kernels on random rows with odd and even
+// block counts, random and extreme weight bytes, and activations at the
+// ends of their range. Both compute the same exact integer block sums;
+// the float parts agree as bitIdentical says.
+func TestDotSIMDMatchesGeneric(t *testing.T) {
+	for _, tc := range dotTypes {
+		exact := bitIdentical(tc.t)
+		t.Run(tc.t.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, uint64(tc.t)))
+			checked, mismatched := 0, 0
+			for _, n := range testLengths(tc.t) {
+				for _, fill := range []int{-1, -1, 0x00, 0xff, 0x80, 0x7f, 0x55, 0xaa, 0x0f, 0xf0} {
+					for _, mode := range actModes {
+						w := testWeights(r, tc.t, n, fill)
+						a := testActivations(r, tc.vt, n, mode)
+						got, want := Dot(tc.t, n, w, a), dotGeneric(tc.t, n, w, a)
+						checked++
+						if sameDot(got, want, dotMagnitude(t, tc.t, tc.vt, n, w, a), exact) {
+							continue
+						}
+						if mismatched++; mismatched <= 5 {
+							t.Errorf("n=%d, weight bytes %#x, activations %s: Dot = %g (%#08x), pure Go %g (%#08x)",
+								n, fill, mode, got, math.Float32bits(got), want, math.Float32bits(want))
+						}
+					}
+				}
+			}
+			if mismatched > 0 {
+				t.Errorf("%d of %d results differ (exact comparison: %v)", mismatched, checked, exact)
+			}
+		})
+	}
+}
+
+// TestDotSIMDExactArithmetic checks the integer parts of the kernels that
+// accumulate in float lanes bit for bit: with unit scales and quants
+// small enough that every partial sum stays below 2^24, every float
+// operation in either kernel is exact, whatever its order, so any
+// difference is an integer error. The activations are in [-15, 15]; Q6_K
+// scales in [-16, 16]. Then a Q4_K block sums to at most
+// 63*15*15*256 + 63*16*15*16 < 3.9e6 in magnitude, a Q6_K block to at most
+// 16*32*15*256 < 2e6, and rows of up to four blocks stay below 2^24.
+func TestDotSIMDExactArithmetic(t *testing.T) {
+	one := gguf.FP32ToFP16(1)
+	for _, typ := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		r := rand.New(rand.NewPCG(14, uint64(typ)))
+		for blocks := 1; blocks <= 4; blocks++ {
+			n := blocks * qkK
+			for _, fill := range []int{-1, -1, -1, 0x00, 0xff, 0x80, 0x7f, 0x55, 0xaa} {
+				w := testWeights(r, typ, n, fill)
+				bs := typ.BlockBytes()
+				for off := 0; off < len(w); off += bs {
+					for _, f := range scaleFields[typ] {
+						binary.LittleEndian.PutUint16(w[off+f:], one)
+					}
+					if typ == gguf.TypeQ6_K {
+						for j := range 16 {
+							w[off+192+j] = byte(int8(r.IntN(33) - 16))
+						}
+					}
+				}
+				for _, q := range []int{0, 15, -15} {
+					a := testActivations(r, gguf.TypeQ8_K, n, "random")
+					for b := 0; b < len(a); b += q8KLen {
+						binary.LittleEndian.PutUint32(a[b:], math.Float32bits(1))
+						for j := range qkK {
+							v := int8(r.IntN(31) - 15)
+							if q != 0 {
+								v = int8(q)
+							}
+							a[b+q8KQOff+j] = byte(v)
+						}
+						for j := range qkK / 16 {
+							var s int16
+							for _, v := range a[b+q8KQOff+16*j : b+q8KQOff+16*j+16] {
+								s += int16(int8(v))
+							}
+							binary.LittleEndian.PutUint16(a[b+q8KBOff+2*j:], uint16(s))
+						}
+					}
+					got, want := Dot(typ, n, w, a), dotGeneric(typ, n, w, a)
+					if got != want || want != float32(int32(want)) {
+						t.Errorf("%v, %d blocks, weight bytes %#x, activations %d: Dot = %g, pure Go %g (want equal integers)",
+							typ, blocks, fill, q, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDotMatrix checks DotMatrix and DotRows against Dot pair by pair:
+// the assembly kernels must give each pair's Dot result exactly, whether
+// they handle it alone or among four activation rows. Strides are longer
+// than the rows, so rows start at odd addresses, and the outputs of the
+// activation rows are interleaved with untouched gaps.
+func TestDotMatrix(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, tc := range dotTypes {
+		for _, n := range []int{tc.t.BlockElems() * 3, 2048} {
+			const wRows = 5
+			w, wStride := testMatrix(t, r, tc.t, n, wRows, func() []byte { return testWeights(r, tc.t, n, -1) })
+			for _, aRows := range []int{1, 3, 4, 5, 8, 9} {
+				a, aStride := testMatrix(t, r, tc.vt, n, aRows, func() []byte { return testActivations(r, tc.vt, n, "quantized") })
+				const sentinel = 42
+				outStride := wRows + 2
+				out := make([]float32, aRows*outStride)
+				for i := range out {
+					out[i] = sentinel
+				}
+				DotMatrix(tc.t, n, w, wStride, wRows, a, aStride, aRows, out, outStride)
+				for ar := range aRows {
+					for i := range outStride {
+						got := out[ar*outStride+i]
+						if i >= wRows {
+							if got != sentinel {
+								t.Fatalf("%v n=%d, %d activation rows: output %d of row %d overwritten", tc.t, n, aRows, i, ar)
+							}
+							continue
+						}
+						want := Dot(tc.t, n, w[i*wStride:], a[ar*aStride:])
+						if math.Float32bits(got) != math.Float32bits(want) {
+							t.Errorf("%v n=%d, %d activation rows: weight row %d x activation row %d = %g, Dot %g",
+								tc.t, n, aRows, i, ar, got, want)
+						}
+					}
+				}
+				if aRows == 1 {
+					rowsOut := make([]float32, wRows)
+					DotRows(tc.t, n, w, wStride, wRows, a, rowsOut)
+					for i, v := range rowsOut {
+						if math.Float32bits(v) != math.Float32bits(out[i]) {
+							t.Errorf("%v n=%d: DotRows row %d = %g, DotMatrix %g", tc.t, n, i, v, out[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// testMatrix lays out rows made by row() with 7 bytes of padding between
+// them, returning the matrix and its stride.
+func testMatrix(t *testing.T, r *rand.Rand, typ gguf.GGMLType, n, rows int, row func() []byte) ([]byte, int) {
+	t.Helper()
+	rowBytes, err := typ.RowBytes(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stride := rowBytes + 7
+	m := make([]byte, (rows-1)*stride+rowBytes)
+	for i := range rows {
+		copy(m[i*stride:], row())
+	}
+	return m, stride
+}
+
+func TestDotMatrixArguments(t *testing.T) {
+	w := make([]byte, 3*q4KLen)
+	a := make([]byte, 2*q8KLen)
+	out := make([]float32, 6)
+	DotRows(gguf.TypeQ4_K, 0, nil, 0, 0, nil, nil) // no rows: nothing to check
+	DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 3, a, q8KLen, 0, nil, 0)
+	DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 3, a, q8KLen, 2, out, 3)
+	for i, v := range out {
+		if v != 0 {
+			t.Errorf("zero rows: out[%d] = %g", i, v)
+		}
+	}
+	mustPanic(t, "-1 weight rows", func() { DotRows(gguf.TypeQ4_K, 256, w, q4KLen, -1, a, out) })
+	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 4, a, q8KLen, 2, out, 3) })
+	mustPanic(t, "-1 bytes apart", func() { DotRows(gguf.TypeQ4_K, 256, w, -1, 2, a, out) })
+	mustPanic(t, "3 activation rows 292 bytes apart in 583 bytes",
+		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 3, out, 1) })
+	mustPanic(t, "needs 144 weight and 292 activation bytes, got 432 and 0",
+		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a, q8KLen, 3, out, 1) })
+	mustPanic(t, "needs 144 weight and 292 activation bytes, got 143",
+		func() { DotRows(gguf.TypeQ4_K, 256, w[:3*q4KLen-1], q4KLen, 3, a, out) })
+	mustPanic(t, "got 432 and 291",
+		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 2, out, 1) })
+	mustPanic(t, "not supported", func() { DotRows(gguf.TypeQ8_K, 256, w, q4KLen, 3, a, out) })
+}
+
+// TestF16ConversionMatchesHardware multiplies every finite half by 1.0
+// through Dot: with the assembly kernels that is the F16C instruction
+// VCVTPH2PS, which must agree with gguf.FP16ToFP32 and the pure-Go kernel.
+func TestF16ConversionMatchesHardware(t *testing.T) {
+	one := binary.LittleEndian.AppendUint16(nil, gguf.FP32ToFP16(1))
 	for h := range 1 << 16 {
-		got, want := halfToFloat(uint16(h)), gguf.FP16ToFP32(uint16(h))
-		if math.Float32bits(got) != math.Float32bits(want) {
-			t.Fatalf("halfToFloat(%#04x) = %#08x, gguf.FP16ToFP32 %#08x", h, math.Float32bits(got), math.Float32bits(want))
+		if h&0x7c00 == 0x7c00 {
+			continue // Inf and NaN: NaN payloads may be quieted differently
+		}
+		w := binary.LittleEndian.AppendUint16(nil, uint16(h))
+		got, want := Dot(gguf.TypeF16, 1, w, one), gguf.FP16ToFP32(uint16(h))
+		if got != want || dotGeneric(gguf.TypeF16, 1, w, one) != want {
+			t.Fatalf("half %#04x: Dot %g, pure Go %g, gguf.FP16ToFP32 %g",
+				h, got, dotGeneric(gguf.TypeF16, 1, w, one), want)
 		}
 	}
 }

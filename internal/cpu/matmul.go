@@ -3,9 +3,10 @@ package cpu
 import "github.com/quant-llm/quant/internal/engine"
 
 // MatMul converts each activation row to the weight type's vec-dot format
-// once (as llama.cpp does), then splits the weight rows across workers; each
-// weight row is read once and multiplied with every activation row while it
-// is in cache.
+// once (as llama.cpp does), then splits the weight rows across workers.
+// Each worker takes its rows in tiles of about matMulTile bytes and
+// multiplies a tile with every activation row while it is in cache (one
+// DotMatrix call per tile).
 func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	vt := VecDotType(w.Type)
 	actRow, err := vt.RowBytes(w.Cols)
@@ -24,13 +25,17 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	})
 
 	wRow := len(w.Data) / w.Rows
+	tile := max(1, matMulTile/wRow)
 	out := dst.Buf.(*buffer).data[dst.Off:]
 	b.pool.parallelFor(w.Rows, 8, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			wr := w.Data[o*wRow : (o+1)*wRow]
-			for r := range x.Rows {
-				out[r*dst.Cols+o] = Dot(w.Type, w.Cols, wr, act[r*actRow:(r+1)*actRow])
-			}
+		for t0 := lo; t0 < hi; t0 += tile {
+			t1 := min(t0+tile, hi)
+			DotMatrix(w.Type, w.Cols, w.Data[t0*wRow:t1*wRow], wRow, t1-t0,
+				act, actRow, x.Rows, out[t0:], dst.Cols)
 		}
 	})
 }
+
+// matMulTile is the size in bytes of the weight tiles MatMul multiplies
+// with all activation rows in turn: half a typical 32 KiB L1 data cache.
+const matMulTile = 16 << 10

@@ -9,22 +9,21 @@ import "math"
 
 // FP16ToFP32 converts an IEEE binary16 value to float32. The conversion is
 // exact; infinities and NaNs (with their payload) are preserved.
+//
+// It is small enough to inline, since quantized kernels call it for every
+// block scale: the exponent and mantissa bits are moved into float32
+// position and the exponent rebiased from 15 to 127 by multiplying by
+// 2^112, which is exact and also normalizes subnormal halves. Only Inf and
+// NaN, whose exponent must become all ones, need a branch.
 func FP16ToFP32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch exp {
-	case 0x1f: // infinity or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case 0: // zero or subnormal: mant·2⁻²⁴, exact in float32
-		v := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	default: // normal: rebias the exponent from 15 to 127
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+	x := uint32(h&0x7fff) << 13
+	var f float32
+	if x >= 0x1f<<23 { // exponent all ones: Inf or NaN
+		f = math.Float32frombits(x | 0xff<<23)
+	} else {
+		f = math.Float32frombits(x) * 0x1p112
 	}
+	return math.Float32frombits(math.Float32bits(f) | uint32(h&0x8000)<<16)
 }
 
 // FP32ToFP16 converts f to IEEE binary16, rounding to nearest with ties to

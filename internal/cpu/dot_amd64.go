@@ -1,0 +1,104 @@
+//go:build !purego
+
+package cpu
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/quant-llm/quant/internal/gguf"
+)
+
+// haveAVX2 reports whether the CPU and OS support the assembly kernels in
+// dot_amd64.s: AVX2 for the integer arithmetic, F16C for the fp16 scales
+// and F16 rows, FMA for the K-quants' float accumulation.
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasF16C && cpu.X86.HasFMA
+
+// The kernels compute out[i] = Dot(t, n, w[i*wStride:], a) for i < rows,
+// with nb blocks per row (nb values for F16); the X4 kernels compute
+// out[r*outStride+i] = Dot(t, n, w[i*wStride:], a[r*aStride:]) for i < rows
+// and four activation rows r, decoding each weight block once. They
+// require nb >= 1, rows >= 1 and every row to hold nb blocks, which
+// dotSIMD checks. Their integer block sums are exact; see dot_amd64.s for
+// how their float rounding relates to the pure-Go kernels'.
+
+//go:noescape
+func dotQ4KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ6KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotQ8_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotQ4_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotQ5_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotF16AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+// dotSIMD computes DotMatrix with the assembly kernels and reports whether
+// it did: false for a weight type without a kernel, or a CPU without
+// AVX2. The caller has checked that the counts are positive, the strides
+// not negative and the outputs within out; this checks the row sizes
+// (panicking as Dot does).
+func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
+	if !haveAVX2 {
+		return false
+	}
+	var qk, wLen, aLen int
+	switch t {
+	case gguf.TypeQ4_K:
+		qk, wLen, aLen = qkK, q4KLen, q8KLen
+	case gguf.TypeQ6_K:
+		qk, wLen, aLen = qkK, q6KLen, q8KLen
+	case gguf.TypeQ8_0:
+		qk, wLen, aLen = qk8, q8_0Len, q8_0Len
+	case gguf.TypeQ4_0:
+		qk, wLen, aLen = qk8, q4_0Len, q8_0Len
+	case gguf.TypeQ5_0:
+		qk, wLen, aLen = qk8, q5_0Len, q8_0Len
+	case gguf.TypeF16:
+		qk, wLen, aLen = 1, 2, 2
+	default:
+		return false
+	}
+	// The last rows start furthest in, so checking them checks them all.
+	nb := rowBlocks(t, n, qk, wLen, aLen, w[(wRows-1)*wStride:], a[(aRows-1)*aStride:])
+	if nb == 0 {
+		for r := range aRows {
+			clear(out[r*outStride : r*outStride+wRows])
+		}
+		return true
+	}
+	pw := &w[0]
+	r := 0
+	if t == gguf.TypeQ4_K {
+		for ; r+4 <= aRows; r += 4 {
+			dotQ4KX4AVX2(pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride)
+		}
+	}
+	for ; r < aRows; r++ {
+		pa, po := &a[r*aStride], &out[r*outStride]
+		switch t {
+		case gguf.TypeQ4_K:
+			dotQ4KAVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeQ6_K:
+			dotQ6KAVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeQ8_0:
+			dotQ8_0AVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeQ4_0:
+			dotQ4_0AVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeQ5_0:
+			dotQ5_0AVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeF16:
+			dotF16AVX2(pw, wStride, pa, nb, po, wRows)
+		}
+	}
+	return true
+}

@@ -1,0 +1,713 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2 kernels for Dot and DotRows (see dot_amd64.go). Each computes
+//
+//	out[r] = Dot(t, n, w + r*wStride, a)    for r in [0, rows)
+//
+// for one weight type, so one call covers a whole matrix-vector product
+// (or a slice of one) and the activation row stays in L1 across rows.
+//
+// The integer part of every block is exact, as in the pure-Go kernels:
+// VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes
+// and adds adjacent pairs into int16 lanes, VPMADDWD multiplies those by
+// int16 scales (or by 1) and adds adjacent pairs into int32 lanes. The
+// int16 lanes never saturate: each kernel notes its largest pair sum.
+//
+// The float part differs by kernel:
+//   - Q8_0, Q4_0, Q5_0 and F16 repeat the pure-Go kernel's float
+//     operations in the same order (a vector multiply rounds each lane
+//     exactly like a scalar one), so their results are bit-identical to
+//     it when the Go code is compiled without FMA contraction (the
+//     default GOAMD64=v1).
+//   - Q4_K and Q6_K, like ggml's AVX2 kernels, keep the block's int32
+//     lanes, convert them to float and accumulate d*yd times them into
+//     eight float lanes with FMA, summing the lanes once per row. Reducing
+//     every 256-value block to one integer first costs about a fifth of
+//     the kernel's time; the results differ from the pure-Go ones by
+//     float32 rounding only.
+//
+// Register conventions shared by the kernels:
+//	SI   weight row start          R11  next output float
+//	DI   current weight block      R12  rows left
+//	BX   current activation block  CX   blocks left in the row
+//	X8   the row's float32 sum (lane 0) or Y8 its float lanes
+// Y15 and R14/R15 are left alone (Go's ABI wrappers rely on them).
+
+// Arguments of every kernel:
+//	func(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+// nb is the number of blocks per row (values for F16); nb >= 1, rows >= 1.
+
+// splat32 fills 32 bytes at sym+off with the 64-bit pattern v.
+#define splat32(sym, off, v) \
+	DATA sym+(off+0)(SB)/8, $v \
+	DATA sym+(off+8)(SB)/8, $v \
+	DATA sym+(off+16)(SB)/8, $v \
+	DATA sym+(off+24)(SB)/8, $v
+
+// splat16x2 fills 32 bytes with lo in the low 16 bytes and hi in the high.
+#define splat16x2(sym, off, lo, hi) \
+	DATA sym+(off+0)(SB)/8, $lo \
+	DATA sym+(off+8)(SB)/8, $lo \
+	DATA sym+(off+16)(SB)/8, $hi \
+	DATA sym+(off+24)(SB)/8, $hi
+
+// wordShuf<>+32k is a VPSHUFB mask that copies int16 element k of each
+// 128-bit lane to all eight elements of that lane.
+splat32(wordShuf<>, 0, 0x0100010001000100)
+splat32(wordShuf<>, 32, 0x0302030203020302)
+splat32(wordShuf<>, 64, 0x0504050405040504)
+splat32(wordShuf<>, 96, 0x0706070607060706)
+splat32(wordShuf<>, 128, 0x0908090809080908)
+splat32(wordShuf<>, 160, 0x0b0a0b0a0b0a0b0a)
+splat32(wordShuf<>, 192, 0x0d0c0d0c0d0c0d0c)
+splat32(wordShuf<>, 224, 0x0f0e0f0e0f0e0f0e)
+GLOBL wordShuf<>(SB), RODATA|NOPTR, $256
+
+// pairShuf<>+32g copies int16 element 2g to the low lane's eight elements
+// and element 2g+1 to the high lane's (both lanes holding the same eight
+// int16 values): the scales of 16 values each for one 32-value VPMADDUBSW.
+splat16x2(pairShuf<>, 0, 0x0100010001000100, 0x0302030203020302)
+splat16x2(pairShuf<>, 32, 0x0504050405040504, 0x0706070607060706)
+splat16x2(pairShuf<>, 64, 0x0908090809080908, 0x0b0a0b0a0b0a0b0a)
+splat16x2(pairShuf<>, 96, 0x0d0c0d0c0d0c0d0c, 0x0f0e0f0e0f0e0f0e)
+GLOBL pairShuf<>(SB), RODATA|NOPTR, $128
+
+// bitBytes<> (VPSHUFB mask) gives byte k a copy of byte k/8 of a dword;
+// bitBytes<>+32 has every bit set except bit k%8 in byte k. OR-ing the two
+// and comparing with all ones expands 32 bits into 32 bytes of 0x00/0xff.
+DATA bitBytes<>+0(SB)/8, $0x0000000000000000
+DATA bitBytes<>+8(SB)/8, $0x0101010101010101
+DATA bitBytes<>+16(SB)/8, $0x0202020202020202
+DATA bitBytes<>+24(SB)/8, $0x0303030303030303
+splat32(bitBytes<>, 32, 0x7fbfdfeff7fbfdfe)
+GLOBL bitBytes<>(SB), RODATA|NOPTR, $64
+
+// BYTES(v, Y) sets every byte of Y to v, using AX.
+#define BYTES(v, Y) \
+	MOVL $v, AX \
+	VMOVD AX, X0 \
+	VPBROADCASTD X0, Y
+
+// HSUM32(Y, X, T) adds the eight int32 lanes of Y into lane 0 of X (the
+// low half of Y), using XT.
+#define HSUM32(Y, X, T) \
+	VEXTRACTI128 $1, Y, T \
+	VPADDD T, X, X \
+	VPSHUFD $0x4e, X, T \
+	VPADDD T, X, X \
+	VPSHUFD $0xb1, X, T \
+	VPADDD T, X, X
+
+// HSUMF(Y, X, T) adds the eight float lanes of Y into lane 0 of X (the
+// low half of Y), using XT.
+#define HSUMF(Y, X, T) \
+	VEXTRACTF128 $1, Y, T \
+	VADDPS       T, X, X \
+	VMOVHLPS     X, X, T \
+	VADDPS       T, X, X \
+	VMOVSHDUP    X, T \
+	VADDSS       T, X, X
+
+// ---------------------------------------------------------------------
+// Q4_K x Q8_K. Weight block (144 bytes): fp16 d, fp16 dmin, 12 bytes of
+// 6-bit scales and mins, 128 bytes of nibbles; byte l of the 32-byte chunk
+// j holds value 64j+l (low nibble, sub-block 2j) and 64j+32+l (high
+// nibble, sub-block 2j+1). Activation block (292 bytes): fp32 d, 256 int8,
+// 16 int16 bsums. Per block:
+//	isum = sum_k scale_k * (q . a over sub-block k)
+//	msum = sum_k min_k * (bsums[2k] + bsums[2k+1])
+//	sum += d*yd*isum - dmin*yd*msum
+// with isum and msum kept as int32 lanes (Y0, X2) and the float products
+// accumulated in float lanes (Y8). VPMADDUBSW pair sums are at most
+// 2*15*127 = 3810.
+//
+// Vector registers:
+//	Y0  int32 lanes of isum          Y1  the 8 scales, int16, in both lanes
+//	X2  int32 lanes of msum          Y13 0x0f in every byte
+//	Y6, Y7 a chunk's two scale vectors, then d and dmin (broadcast)
+//	Y8  float lanes of the sum       Y3-Y5 temporaries
+
+// Q4K_UNPACK sets AX to the eight 6-bit scales and DX to the eight mins of
+// the block at DI, one per byte (ggml's utmp shuffle), using R8 and R9.
+// With u0, u1, u2 the three 32-bit words at 4(DI): scales 0-3 are the low
+// 6 bits of u0's bytes, scales 4-7 take their low 4 bits from the low
+// nibbles of u2 and their top 2 bits from the top of u0's bytes; mins
+// likewise from u1 and the high nibbles of u2.
+#define Q4K_UNPACK \
+	MOVL 12(DI), R9 \
+	ANDL $0x0f0f0f0f, R9 \
+	MOVL 4(DI), AX \
+	MOVL AX, R8 \
+	SHRL $2, R8 \
+	ANDL $0x30303030, R8 \
+	ORL  R8, R9          /* scales 4-7 */ \
+	ANDL $0x3f3f3f3f, AX /* scales 0-3 */ \
+	SHLQ $32, R9 \
+	ORQ  R9, AX \
+	MOVL 12(DI), R9 \
+	SHRL $4, R9 \
+	ANDL $0x0f0f0f0f, R9 \
+	MOVL 8(DI), DX \
+	MOVL DX, R8 \
+	SHRL $2, R8 \
+	ANDL $0x30303030, R8 \
+	ORL  R8, R9          /* mins 4-7 */ \
+	ANDL $0x3f3f3f3f, DX /* mins 0-3 */ \
+	SHLQ $32, R9 \
+	ORQ  R9, DX
+
+// Q4K_CHUNK(j): sub-blocks 2j (low nibbles) and 2j+1 (high nibbles).
+#define Q4K_CHUNK(j) \
+	VMOVDQU    (16+32*j)(DI), Y4 \
+	VPSRLW     $4, Y4, Y5 \
+	VPAND      Y13, Y4, Y4 \
+	VPAND      Y13, Y5, Y5 \
+	VPMADDUBSW (4+64*j)(BX), Y4, Y4 \
+	VPMADDUBSW (36+64*j)(BX), Y5, Y5 \
+	VPSHUFB    wordShuf<>+(64*j)(SB), Y1, Y6 \
+	VPSHUFB    wordShuf<>+(64*j+32)(SB), Y1, Y7 \
+	VPMADDWD   Y6, Y4, Y4 \
+	VPMADDWD   Y7, Y5, Y5 \
+	VPADDD     Y4, Y0, Y0 \
+	VPADDD     Y5, Y0, Y0
+
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
+	BYTES(0x0f0f0f0f, Y13)
+
+q4kRow:
+	MOVQ   SI, DI
+	MOVQ   a+16(FP), BX
+	MOVQ   nb+24(FP), CX
+	VXORPS Y8, Y8, Y8
+
+q4kBlock:
+	Q4K_UNPACK
+
+	// msum: bsums summed in pairs (one per 32 values), times the mins.
+	VMOVQ     DX, X2
+	VPMOVZXBW X2, X2            // 8 mins, int16
+	VMOVDQU   260(BX), X3       // bsums 0-7, int16 (each |.| <= 16*127)
+	VPHADDW   276(BX), X3, X3   // bsums[2k] + bsums[2k+1], k = 0..7
+	VPMADDWD  X3, X2, X2        // 4 int32 lanes of msum
+
+	VMOVQ      AX, X1
+	VPMOVZXBW  X1, X1
+	VPERMQ     $0x44, Y1, Y1    // scales in both 128-bit lanes
+	VPXOR      Y0, Y0, Y0
+
+	Q4K_CHUNK(0)
+	Q4K_CHUNK(1)
+	Q4K_CHUNK(2)
+	Q4K_CHUNK(3)
+
+	// The same float operations, in the same order, as Q4KX4_FINISH.
+	VMOVD        (DI), X3
+	VCVTPH2PS    X3, X3          // d, dmin
+	VBROADCASTSS X3, Y6
+	VMOVSHDUP    X3, X3
+	VBROADCASTSS X3, Y7
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y4        // yd
+	VMULPS       Y4, Y6, Y5      // d*yd
+	VFMADD231PS  Y5, Y0, Y8
+	VCVTDQ2PS    Y2, Y2          // (the upper four lanes are zero)
+	VMULPS       Y4, Y7, Y5      // dmin*yd
+	VFNMADD231PS Y5, Y2, Y8
+
+	ADDQ $144, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q4kBlock
+
+	HSUMF(Y8, X8, X3)
+	VMOVSS X8, (R11)
+	ADDQ   $4, R11
+	ADDQ   wStride+8(FP), SI
+	DECQ   R12
+	JNZ    q4kRow
+	VZEROUPPER
+	RET
+
+// Q4_K x Q8_K for four activation rows at once (the prompt's matrix
+// products): each weight block is loaded, its nibbles split and its
+// scales unpacked once, then multiplied with the four activation rows'
+// blocks, which lie aStride bytes apart. Per row the arithmetic is that
+// of dotQ4KAVX2.
+//
+//	func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// out[r*outStride + i] gets the product of weight row i and activation
+// row r.
+//
+// General registers, besides the shared ones (BX is activation row 0's
+// current block):
+//	R13 aStride     R10 3*aStride
+//
+// Vector registers:
+//	Y0, Y2, Y3, Y12  int32 lanes of isum of activation rows 0-3
+//	Y8-Y11           float lanes of the sums of activation rows 0-3
+//	Y1   the 8 scales, int16, in both lanes; then the 8 mins, int16
+//	Y4   low nibbles of a chunk, then temporaries
+//	Y5   high nibbles of a chunk, then temporaries
+//	Y6   scale of the low nibbles, then d (broadcast)
+//	Y7   scale of the high nibbles, then dmin (broadcast)
+//	Y13  0x0f in every byte          Y14 temporary
+
+// Q4KX4_ROW(j, A, base): chunk j of the activation block at base (an
+// address without displacement) into A.
+#define Q4KX4_ROW(j, A, base) \
+	VPMADDUBSW (4+64*j) base, Y4, Y14 \
+	VPMADDWD   Y6, Y14, Y14 \
+	VPADDD     Y14, A, A \
+	VPMADDUBSW (36+64*j) base, Y5, Y14 \
+	VPMADDWD   Y7, Y14, Y14 \
+	VPADDD     Y14, A, A
+
+#define Q4KX4_CHUNK(j) \
+	VMOVDQU (16+32*j)(DI), Y4 \
+	VPSRLW  $4, Y4, Y5 \
+	VPAND   Y13, Y4, Y4 \
+	VPAND   Y13, Y5, Y5 \
+	VPSHUFB wordShuf<>+(64*j)(SB), Y1, Y6 \
+	VPSHUFB wordShuf<>+(64*j+32)(SB), Y1, Y7 \
+	Q4KX4_ROW(j, Y0, (BX)) \
+	Q4KX4_ROW(j, Y2, (BX)(R13*1)) \
+	Q4KX4_ROW(j, Y3, (BX)(R13*2)) \
+	Q4KX4_ROW(j, Y12, (BX)(R10*1))
+
+// Q4KX4_FINISH(A, F, base): F += d*yd*isum - dmin*yd*msum for the
+// activation block at base, with isum's lanes in A, d in Y6, dmin in Y7
+// and the mins in X1.
+#define Q4KX4_FINISH(A, F, base) \
+	VCVTDQ2PS    A, A \
+	VBROADCASTSS base, Y14 \
+	VMULPS       Y14, Y6, Y5 \
+	VFMADD231PS  Y5, A, F \
+	VMOVDQU      260 base, X4 \
+	VPHADDW      276 base, X4, X4 \
+	VPMADDWD     X1, X4, X4 \
+	VCVTDQ2PS    Y4, Y4 \
+	VMULPS       Y14, Y7, Y5 \
+	VFNMADD231PS Y5, Y4, F
+
+TEXT ·dotQ4KX4AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ rows+16(FP), R12
+	MOVQ aStride+32(FP), R13
+	LEAQ (R13)(R13*2), R10
+	MOVQ out+48(FP), R11
+	BYTES(0x0f0f0f0f, Y13)
+
+q4kx4Row:
+	MOVQ   SI, DI
+	MOVQ   a+24(FP), BX
+	MOVQ   nb+40(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+q4kx4Block:
+	Q4K_UNPACK
+	VMOVQ     AX, X1
+	VPMOVZXBW X1, X1
+	VPERMQ    $0x44, Y1, Y1      // scales in both 128-bit lanes
+	VPXOR     Y0, Y0, Y0
+	VPXOR     Y2, Y2, Y2
+	VPXOR     Y3, Y3, Y3
+	VPXOR     Y12, Y12, Y12
+
+	Q4KX4_CHUNK(0)
+	Q4KX4_CHUNK(1)
+	Q4KX4_CHUNK(2)
+	Q4KX4_CHUNK(3)
+
+	VMOVD        (DI), X4
+	VCVTPH2PS    X4, X4          // d, dmin
+	VBROADCASTSS X4, Y6
+	VMOVSHDUP    X4, X4
+	VBROADCASTSS X4, Y7
+	VMOVQ        DX, X1
+	VPMOVZXBW    X1, X1          // mins, int16
+	Q4KX4_FINISH(Y0, Y8, (BX))
+	Q4KX4_FINISH(Y2, Y9, (BX)(R13*1))
+	Q4KX4_FINISH(Y3, Y10, (BX)(R13*2))
+	Q4KX4_FINISH(Y12, Y11, (BX)(R10*1))
+
+	ADDQ $144, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q4kx4Block
+
+	MOVQ outStride+56(FP), R8
+	SHLQ $2, R8                  // bytes between output rows
+	LEAQ (R8)(R8*2), R9
+	HSUMF(Y8, X8, X4)
+	VMOVSS X8, (R11)
+	HSUMF(Y9, X9, X4)
+	VMOVSS X9, (R11)(R8*1)
+	HSUMF(Y10, X10, X4)
+	VMOVSS X10, (R11)(R8*2)
+	HSUMF(Y11, X11, X4)
+	VMOVSS X11, (R11)(R9*1)
+	ADDQ   $4, R11
+	ADDQ   wStride+8(FP), SI
+	DECQ   R12
+	JNZ    q4kx4Row
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// Q6_K x Q8_K. Weight block (210 bytes): 128 bytes of low nibbles (ql),
+// 64 bytes of high 2-bit pairs (qh), 16 int8 scales, fp16 d. In half h
+// (128 values), value 32g+l is nibble (g < 2 ? low : high) of
+// ql[64h + l + 32*(g&1)], with bits 2g and 2g+1 of qh[32h + l] on top,
+// minus 32; scale 8h + 2g + l/16. Per block:
+//	isum = sum_k sc_k * (q . a over the 16 values of k) - 32 * sum_k sc_k*bsums[k]
+//	sum += d*yd*isum
+// where q is the unsigned 6-bit value: the -32 offset goes through the
+// bsums, which cover exactly one scale's 16 values. isum is kept as int32
+// lanes, d*yd*isum accumulated in float lanes (Y8). VPMADDUBSW pair sums
+// are at most 2*63*127 = 16002.
+//
+// Vector registers:
+//	Y0  int32 lanes of sum sc*(q.a)   Y1  16 scales, int16
+//	Y2  int32 lanes of sum sc*bsum    Y3  one half's 8 scales in both lanes
+//	Y13 0x0f in every byte            Y12 0x30 in every byte
+//	Y8  float lanes of d*yd*isum      Y4-Y7, Y9-Y11 temporaries
+
+// Q6K_PRODUCT(q, g, yoff): q holds the 32 unsigned 6-bit values of group
+// g of the current half, yoff their activations' offset in the block.
+// Adds sum over 16-value groups of scale * (q . a) to Y0.
+#define Q6K_PRODUCT(q, g, yoff) \
+	VPMADDUBSW yoff(BX), q, q \
+	VPSHUFB    pairShuf<>+(32*g)(SB), Y3, Y11 \
+	VPMADDWD   Y11, q, q \
+	VPADDD     q, Y0, Y0
+
+// Q6K_HALF(h): the 128 values of half h.
+#define Q6K_HALF(h) \
+	VMOVDQU (64*h)(DI), Y4 /* ql[0:32] of the half */ \
+	VMOVDQU (64*h+32)(DI), Y5 /* ql[32:64] */ \
+	VMOVDQU (128+32*h)(DI), Y6 /* qh */ \
+	VPAND   Y13, Y4, Y7 /* g=0: low nibbles of ql[0:32] */ \
+	VPSLLW  $4, Y6, Y9 \
+	VPAND   Y12, Y9, Y9 /* qh bits 0-1 at bits 4-5 */ \
+	VPOR    Y9, Y7, Y7 \
+	Q6K_PRODUCT(Y7, 0, 4+128*h) \
+	VPAND   Y13, Y5, Y7 /* g=1: low nibbles of ql[32:64] */ \
+	VPSLLW  $2, Y6, Y9 \
+	VPAND   Y12, Y9, Y9 /* qh bits 2-3 */ \
+	VPOR    Y9, Y7, Y7 \
+	Q6K_PRODUCT(Y7, 1, 36+128*h) \
+	VPSRLW  $4, Y4, Y7 /* g=2: high nibbles of ql[0:32] */ \
+	VPAND   Y13, Y7, Y7 \
+	VPAND   Y12, Y6, Y9 /* qh bits 4-5 */ \
+	VPOR    Y9, Y7, Y7 \
+	Q6K_PRODUCT(Y7, 2, 68+128*h) \
+	VPSRLW  $4, Y5, Y7 /* g=3: high nibbles of ql[32:64] */ \
+	VPAND   Y13, Y7, Y7 \
+	VPSRLW  $2, Y6, Y9 \
+	VPAND   Y12, Y9, Y9 /* qh bits 6-7 */ \
+	VPOR    Y9, Y7, Y7 \
+	Q6K_PRODUCT(Y7, 3, 100+128*h)
+
+TEXT ·dotQ6KAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0x30303030, Y12)
+
+q6kRow:
+	MOVQ   SI, DI
+	MOVQ   a+16(FP), BX
+	MOVQ   nb+24(FP), CX
+	VXORPS Y8, Y8, Y8
+
+q6kBlock:
+	VPMOVSXBW 192(DI), Y1        // scales 0-15, int16
+	VPMADDWD  260(BX), Y1, Y2    // sc*bsum in pairs
+	VPXOR     Y0, Y0, Y0
+
+	VPERMQ $0x44, Y1, Y3         // scales of half 0 in both lanes
+	Q6K_HALF(0)
+	VPERMQ $0xee, Y1, Y3         // scales of half 1
+	Q6K_HALF(1)
+
+	VPSLLD       $5, Y2, Y2
+	VPSUBD       Y2, Y0, Y0      // subtract 32 * sum sc*bsum
+	VCVTDQ2PS    Y0, Y0
+	MOVWLZX      208(DI), AX
+	VMOVD        AX, X3
+	VCVTPH2PS    X3, X3          // d
+	VMULSS       (BX), X3, X3    // d*yd
+	VBROADCASTSS X3, Y3
+	VFMADD231PS  Y3, Y0, Y8
+
+	ADDQ $210, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q6kBlock
+
+	HSUMF(Y8, X8, X3)
+	VMOVSS X8, (R11)
+	ADDQ   $4, R11
+	ADDQ   wStride+8(FP), SI
+	DECQ   R12
+	JNZ    q6kRow
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// The 32-value block types against Q8_0 activations (34 bytes: fp16 d,
+// 32 int8). Each block's weights are brought to 32 int8 values w, and
+//	isum = w . a     (VPSIGNB makes |w| unsigned and moves w's sign to a)
+//	sum += dw*da*float32(isum)
+// VPMADDUBSW pair sums are at most 2*128*127 = 32512 (|w| <= 128 for
+// Q8_0, whose weight bytes may be -128; activations are within +-127).
+//
+// Four blocks are reduced together: VPHADDD folds their four int32 lane
+// vectors into one vector of four sums, and their scales are gathered and
+// converted with one VCVTPH2PS each, then the four products are added to
+// the row sum one after another, in block order. A single-block loop
+// handles the rest.
+//
+// Vector registers:
+//	Y0-Y3 int32 lanes of blocks 0-3   Y11 0x0001 in every int16
+//	Y4-Y7 temporaries                 Y9, Y10, Y12-Y14 per-type constants
+
+// Q8DOT(W, A, D) sets D to the int32 pair sums of w . a for the 32 int8
+// weights in W and the activation block at A (address operand), using Y7.
+#define Q8DOT(W, A, D) \
+	VMOVDQU    A, Y7 \
+	VPSIGNB    W, Y7, Y7 \
+	VPSIGNB    W, W, W \
+	VPMADDUBSW Y7, W, W \
+	VPMADDWD   Y11, W, D
+
+// ADD4(wlen) finishes four blocks whose sums are in Y0-Y3: the scales are
+// the fp16 at 0, wlen, 2*wlen, 3*wlen of DI and 0, 34, 68, 102 of BX.
+#define ADD4(wlen) \
+	VPHADDD      Y1, Y0, Y0 \
+	VPHADDD      Y3, Y2, Y2 \
+	VPHADDD      Y2, Y0, Y0 \
+	VEXTRACTI128 $1, Y0, X1 \
+	VPADDD       X1, X0, X0 /* isum of blocks 0-3 */ \
+	VCVTDQ2PS    X0, X0 \
+	VMOVD        (DI), X4 \
+	VPINSRW      $1, (wlen)(DI), X4, X4 \
+	VPINSRW      $2, (2*wlen)(DI), X4, X4 \
+	VPINSRW      $3, (3*wlen)(DI), X4, X4 \
+	VCVTPH2PS    X4, X4 /* dw of blocks 0-3 */ \
+	VMOVD        (BX), X5 \
+	VPINSRW      $1, 34(BX), X5, X5 \
+	VPINSRW      $2, 68(BX), X5, X5 \
+	VPINSRW      $3, 102(BX), X5, X5 \
+	VCVTPH2PS    X5, X5 /* da of blocks 0-3 */ \
+	VMULPS       X5, X4, X4 \
+	VMULPS       X4, X0, X0 /* dw*da*isum of blocks 0-3 */ \
+	VADDSS       X0, X8, X8 \
+	VMOVSHDUP    X0, X1 \
+	VADDSS       X1, X8, X8 \
+	VPSHUFD      $0x02, X0, X1 \
+	VADDSS       X1, X8, X8 \
+	VPSHUFD      $0x03, X0, X1 \
+	VADDSS       X1, X8, X8
+
+// ADD1 finishes one block whose sums are in Y0.
+#define ADD1 \
+	HSUM32(Y0, X0, X1) \
+	VCVTDQ2PS X0, X0 \
+	VMOVD     (DI), X4 \
+	VPINSRW   $1, (BX), X4, X4 \
+	VCVTPH2PS X4, X4 /* dw, da */ \
+	VMOVSHDUP X4, X5 \
+	VMULSS    X5, X4, X4 \
+	VMULSS    X4, X0, X0 \
+	VADDSS    X0, X8, X8
+
+// Q32BODY(wlen, LOADW) is the row and block loop of a 32-value type with
+// wlen-byte blocks: LOADW(off, Y) loads the 32 int8 weights of the block
+// at off(DI) into Y (it may use Y6 and Y7). The type's constants must be
+// loaded before it.
+#define Q32BODY(wlen, LOADW) \
+	MOVQ w+0(FP), SI \
+	MOVQ out+32(FP), R11 \
+	MOVQ rows+40(FP), R12 \
+	MOVL $0x00010001, AX \
+	VMOVD AX, X0 \
+	VPBROADCASTD X0, Y11 \
+row: \
+	MOVQ   SI, DI \
+	MOVQ   a+16(FP), BX \
+	MOVQ   nb+24(FP), CX \
+	VXORPS X8, X8, X8 \
+	CMPQ   CX, $4 \
+	JB     one \
+four: \
+	LOADW(0, Y4) \
+	Q8DOT(Y4, 2(BX), Y0) \
+	LOADW(wlen, Y5) \
+	Q8DOT(Y5, 36(BX), Y1) \
+	LOADW((2*wlen), Y4) \
+	Q8DOT(Y4, 70(BX), Y2) \
+	LOADW((3*wlen), Y5) \
+	Q8DOT(Y5, 104(BX), Y3) \
+	ADD4(wlen) \
+	ADDQ $(4*wlen), DI \
+	ADDQ $(4*34), BX \
+	SUBQ $4, CX \
+	CMPQ CX, $4 \
+	JAE  four \
+one: \
+	TESTQ CX, CX \
+	JZ    done \
+	LOADW(0, Y4) \
+	Q8DOT(Y4, 2(BX), Y0) \
+	ADD1 \
+	ADDQ $wlen, DI \
+	ADDQ $34, BX \
+	DECQ CX \
+	JMP  one \
+done: \
+	VMOVSS X8, (R11) \
+	ADDQ   $4, R11 \
+	ADDQ   wStride+8(FP), SI \
+	DECQ   R12 \
+	JNZ    row \
+	VZEROUPPER \
+	RET
+
+// Q8_0 (34 bytes: fp16 d, 32 int8).
+#define LOADQ8_0(off, Y) VMOVDQU (off+2)(DI), Y
+
+TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-48
+	Q32BODY(34, LOADQ8_0)
+
+// Q4_0 (18 bytes: fp16 d, 16 bytes of nibbles; value j is the low nibble
+// of byte j, value j+16 the high one; minus 8). Y13 = 0x0f, Y12 = 0x08.
+#define LOADQ4_0(off, Y) \
+	VMOVDQU     (off+2)(DI), X6 \
+	VPSRLW      $4, X6, X7 \
+	VINSERTI128 $1, X7, Y6, Y \
+	VPAND       Y13, Y, Y \
+	VPSUBB      Y12, Y, Y
+
+TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0x08080808, Y12)
+	Q32BODY(18, LOADQ4_0)
+
+// Q5_0 (22 bytes: fp16 d, 32 bits qh, 16 bytes of nibbles as Q4_0; bit j
+// of qh is the fifth bit of value j; minus 16). A value whose fifth bit is
+// clear gets 0xf0 OR-ed in, which as int8 is nibble - 16; one whose bit is
+// set is the nibble itself (nibble + 16 - 16).
+//	Y13 0x0f    Y12 0xf0    Y14 all ones
+//	Y10 bitBytes shuffle    Y9 bitBytes bit mask
+#define LOADQ5_0(off, Y) \
+	VMOVDQU      (off+6)(DI), X6 \
+	VPSRLW       $4, X6, X7 \
+	VINSERTI128  $1, X7, Y6, Y \
+	VPAND        Y13, Y, Y /* nibbles of values 0-31 */ \
+	VPBROADCASTD (off+2)(DI), Y6 \
+	VPSHUFB      Y10, Y6, Y6 /* byte j: qh byte j/8 */ \
+	VPOR         Y9, Y6, Y6 \
+	VPCMPEQB     Y14, Y6, Y6 /* byte j: 0xff if bit j of qh is set */ \
+	VPANDN       Y12, Y6, Y6 /* 0xf0 where it is clear */ \
+	VPOR         Y6, Y, Y
+
+TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-48
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0xf0f0f0f0, Y12)
+	VPCMPEQB Y14, Y14, Y14
+	VMOVDQU  bitBytes<>(SB), Y10
+	VMOVDQU  bitBytes<>+32(SB), Y9
+	Q32BODY(22, LOADQ5_0)
+
+// ---------------------------------------------------------------------
+// F16 x F16: nb values. The product of two halves is exact in float32;
+// the products are widened to float64 and summed there, as the pure-Go
+// kernel does (only the order of the float64 additions differs).
+//
+// Vector registers:
+//	Y0-Y3 float64 partial sums   X9 float64 sum of the last n%16 products
+//	Y4-Y7 temporaries            (a VEX-128 scalar op would clear Y0's top)
+TEXT ·dotF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
+
+f16Row:
+	MOVQ   SI, DI
+	MOVQ   a+16(FP), BX
+	MOVQ   nb+24(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD X9, X9, X9
+
+f16Sixteen:
+	CMPQ          CX, $16
+	JB            f16One
+	VCVTPH2PS     (DI), Y4
+	VCVTPH2PS     (BX), Y5
+	VMULPS        Y5, Y4, Y4       // 8 exact products
+	VCVTPH2PS     16(DI), Y6
+	VCVTPH2PS     16(BX), Y7
+	VMULPS        Y7, Y6, Y6
+	VCVTPS2PD     X4, Y5
+	VEXTRACTF128  $1, Y4, X4
+	VCVTPS2PD     X4, Y4
+	VADDPD        Y5, Y0, Y0
+	VADDPD        Y4, Y1, Y1
+	VCVTPS2PD     X6, Y7
+	VEXTRACTF128  $1, Y6, X6
+	VCVTPS2PD     X6, Y6
+	VADDPD        Y7, Y2, Y2
+	VADDPD        Y6, Y3, Y3
+	ADDQ          $32, DI
+	ADDQ          $32, BX
+	SUBQ          $16, CX
+	JMP           f16Sixteen
+
+f16One:
+	TESTQ     CX, CX
+	JZ        f16Done
+	MOVWLZX   (DI), AX
+	VMOVD     AX, X4
+	VCVTPH2PS X4, X4
+	MOVWLZX   (BX), AX
+	VMOVD     AX, X5
+	VCVTPH2PS X5, X5
+	VMULSS    X5, X4, X4
+	VCVTSS2SD X4, X4, X4
+	VADDSD    X4, X9, X9
+	ADDQ      $2, DI
+	ADDQ      $2, BX
+	DECQ      CX
+	JMP       f16One
+
+f16Done:
+	VADDPD       Y9, Y0, Y0
+	VADDPD       Y1, Y0, Y0
+	VADDPD       Y3, Y2, Y2
+	VADDPD       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $1, X0, X1
+	VADDSD       X1, X0, X0
+	VCVTSD2SS    X0, X0, X0
+	VMOVSS       X0, (R11)
+	ADDQ         $4, R11
+	ADDQ         wStride+8(FP), SI
+	DECQ         R12
+	JNZ          f16Row
+	VZEROUPPER
+	RET
