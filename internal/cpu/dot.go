@@ -79,7 +79,8 @@ func DotRows(t gguf.GGMLType, n int, w []byte, wStride, rows int, a []byte, out 
 // panics if a count or stride is negative or an output falls outside out.
 //
 // With the assembly kernels the loops run inside the kernel, and the
-// Q4_K kernel decodes each weight block once for four activation rows;
+// Q4_K and Q6_K kernels decode each weight block once for four activation
+// rows;
 // keeping the weight tile small enough for the L1 or L2 cache is the
 // caller's part.
 func DotMatrix(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) {

@@ -31,6 +31,9 @@ func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *flo
 func dotQ6KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
+func dotQ6KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ8_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
@@ -78,9 +81,12 @@ func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aSt
 	}
 	pw := &w[0]
 	r := 0
-	if t == gguf.TypeQ4_K {
-		for ; r+4 <= aRows; r += 4 {
-			dotQ4KX4AVX2(pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride)
+	for ; r+4 <= aRows && (t == gguf.TypeQ4_K || t == gguf.TypeQ6_K); r += 4 {
+		pa, po := &a[r*aStride], &out[r*outStride]
+		if t == gguf.TypeQ4_K {
+			dotQ4KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+		} else {
+			dotQ6KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
 		}
 	}
 	for ; r < aRows; r++ {

@@ -75,14 +75,23 @@ splat16x2(pairShuf<>, 96, 0x0d0c0d0c0d0c0d0c, 0x0f0e0f0e0f0e0f0e)
 GLOBL pairShuf<>(SB), RODATA|NOPTR, $128
 
 // bitBytes<> (VPSHUFB mask) gives byte k a copy of byte k/8 of a dword;
-// bitBytes<>+32 has every bit set except bit k%8 in byte k. OR-ing the two
-// and comparing with all ones expands 32 bits into 32 bytes of 0x00/0xff.
+// bitBytes<>+32 has bit k%8 set in byte k. AND-ing the two and comparing
+// with the second expands 32 bits into 32 bytes of 0x00/0xff.
 DATA bitBytes<>+0(SB)/8, $0x0000000000000000
 DATA bitBytes<>+8(SB)/8, $0x0101010101010101
 DATA bitBytes<>+16(SB)/8, $0x0202020202020202
 DATA bitBytes<>+24(SB)/8, $0x0303030303030303
-splat32(bitBytes<>, 32, 0x7fbfdfeff7fbfdfe)
+splat32(bitBytes<>, 32, 0x8040201008040201)
 GLOBL bitBytes<>(SB), RODATA|NOPTR, $64
+
+// nibShift<> holds VPSRLVD counts: 0 for the low 128-bit lane's dwords, 4
+// for the high lane's, so 16 bytes of nibbles broadcast to both lanes
+// become the low nibbles (low lane) and the high nibbles (high lane).
+DATA nibShift<>+0(SB)/8, $0
+DATA nibShift<>+8(SB)/8, $0
+DATA nibShift<>+16(SB)/8, $0x0000000400000004
+DATA nibShift<>+24(SB)/8, $0x0000000400000004
+GLOBL nibShift<>(SB), RODATA|NOPTR, $32
 
 // BYTES(v, Y) sets every byte of Y to v, using AX.
 #define BYTES(v, Y) \
@@ -464,6 +473,141 @@ q6kBlock:
 	VZEROUPPER
 	RET
 
+// Q6_K x Q8_K for four activation rows at once, as dotQ4KX4AVX2 for Q4_K:
+// each group of 32 weights is assembled from ql and qh once and
+// multiplied with the four activation rows' blocks, aStride bytes apart.
+// Per row the arithmetic is that of dotQ6KAVX2, in the same order.
+//
+//	func dotQ6KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// General registers as in dotQ4KX4AVX2 (R13 aStride, R10 3*aStride).
+//
+// Vector registers:
+//	Y0, Y2, Y3, Y9    int32 lanes of sum sc*(q.a) of activation rows 0-3
+//	Y8, Y10, Y11, Y14 float lanes of the sums of activation rows 0-3
+//	Y1   one half's 8 scales, int16, in both lanes
+//	Y4   a group's 32 weights    Y5  their scales; then all 16 scales
+//	Y6   qh of the half; then d (broadcast)
+//	Y7   temporary
+//	Y13  0x0f in every byte      Y12 0x30 in every byte
+
+// Q6KX4_ROWS(g, yoff): the group in Y4 (scales from Y1 by pairShuf g)
+// times the four activation rows' values at yoff.
+#define Q6KX4_ROWS(g, yoff) \
+	VPSHUFB    pairShuf<>+(32*g)(SB), Y1, Y5 \
+	VPMADDUBSW yoff(BX), Y4, Y7 \
+	VPMADDWD   Y5, Y7, Y7 \
+	VPADDD     Y7, Y0, Y0 \
+	VPMADDUBSW yoff(BX)(R13*1), Y4, Y7 \
+	VPMADDWD   Y5, Y7, Y7 \
+	VPADDD     Y7, Y2, Y2 \
+	VPMADDUBSW yoff(BX)(R13*2), Y4, Y7 \
+	VPMADDWD   Y5, Y7, Y7 \
+	VPADDD     Y7, Y3, Y3 \
+	VPMADDUBSW yoff(BX)(R10*1), Y4, Y7 \
+	VPMADDWD   Y5, Y7, Y7 \
+	VPADDD     Y7, Y9, Y9
+
+// Q6KX4_HALF(h): the 128 values of half h, as in Q6K_HALF.
+#define Q6KX4_HALF(h) \
+	VPMOVSXBW   (192+8*h)(DI), X1 \
+	VPERMQ      $0x44, Y1, Y1 \
+	VMOVDQU     (128+32*h)(DI), Y6 \
+	VPAND       (64*h)(DI), Y13, Y4 \
+	VPSLLW      $4, Y6, Y7 \
+	VPAND       Y12, Y7, Y7 \
+	VPOR        Y7, Y4, Y4 \
+	Q6KX4_ROWS(0, (4+128*h)) \
+	VPAND       (64*h+32)(DI), Y13, Y4 \
+	VPSLLW      $2, Y6, Y7 \
+	VPAND       Y12, Y7, Y7 \
+	VPOR        Y7, Y4, Y4 \
+	Q6KX4_ROWS(1, (36+128*h)) \
+	VMOVDQU     (64*h)(DI), Y4 \
+	VPSRLW      $4, Y4, Y4 \
+	VPAND       Y13, Y4, Y4 \
+	VPAND       Y12, Y6, Y7 \
+	VPOR        Y7, Y4, Y4 \
+	Q6KX4_ROWS(2, (68+128*h)) \
+	VMOVDQU     (64*h+32)(DI), Y4 \
+	VPSRLW      $4, Y4, Y4 \
+	VPAND       Y13, Y4, Y4 \
+	VPSRLW      $2, Y6, Y7 \
+	VPAND       Y12, Y7, Y7 \
+	VPOR        Y7, Y4, Y4 \
+	Q6KX4_ROWS(3, (100+128*h))
+
+// Q6KX4_FINISH(A, F, base): F += d*yd*isum for the activation block at
+// base, with A holding the lanes of sum sc*(q.a), Y5 the 16 scales and
+// Y6 d.
+#define Q6KX4_FINISH(A, F, base) \
+	VPMADDWD     260 base, Y5, Y7 \
+	VPSLLD       $5, Y7, Y7 \
+	VPSUBD       Y7, A, A \
+	VCVTDQ2PS    A, A \
+	VBROADCASTSS base, Y7 \
+	VMULPS       Y7, Y6, Y7 \
+	VFMADD231PS  Y7, A, F
+
+TEXT ·dotQ6KX4AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ rows+16(FP), R12
+	MOVQ aStride+32(FP), R13
+	LEAQ (R13)(R13*2), R10
+	MOVQ out+48(FP), R11
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0x30303030, Y12)
+
+q6kx4Row:
+	MOVQ   SI, DI
+	MOVQ   a+24(FP), BX
+	MOVQ   nb+40(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y14, Y14, Y14
+
+q6kx4Block:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y9, Y9, Y9
+	Q6KX4_HALF(0)
+	Q6KX4_HALF(1)
+
+	VPMOVSXBW    192(DI), Y5     // scales 0-15, int16
+	MOVWLZX      208(DI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VBROADCASTSS X6, Y6          // d
+	Q6KX4_FINISH(Y0, Y8, (BX))
+	Q6KX4_FINISH(Y2, Y10, (BX)(R13*1))
+	Q6KX4_FINISH(Y3, Y11, (BX)(R13*2))
+	Q6KX4_FINISH(Y9, Y14, (BX)(R10*1))
+
+	ADDQ $210, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q6kx4Block
+
+	MOVQ outStride+56(FP), R8
+	SHLQ $2, R8                  // bytes between output rows
+	LEAQ (R8)(R8*2), R9
+	HSUMF(Y8, X8, X4)
+	VMOVSS X8, (R11)
+	HSUMF(Y10, X10, X4)
+	VMOVSS X10, (R11)(R8*1)
+	HSUMF(Y11, X11, X4)
+	VMOVSS X11, (R11)(R8*2)
+	HSUMF(Y14, X14, X4)
+	VMOVSS X14, (R11)(R9*1)
+	ADDQ   $4, R11
+	ADDQ   wStride+8(FP), SI
+	DECQ   R12
+	JNZ    q6kx4Row
+	VZEROUPPER
+	RET
+
 // ---------------------------------------------------------------------
 // The 32-value block types against Q8_0 activations (34 bytes: fp16 d,
 // 32 int8). Each block's weights are brought to 32 int8 values w, and
@@ -480,7 +624,7 @@ q6kBlock:
 //
 // Vector registers:
 //	Y0-Y3 int32 lanes of blocks 0-3   Y11 0x0001 in every int16
-//	Y4-Y7 temporaries                 Y9, Y10, Y12-Y14 per-type constants
+//	Y4-Y7 temporaries                 Y9, Y10, Y12, Y13 per-type constants
 
 // Q8DOT(W, A, D) sets D to the int32 pair sums of w . a for the 32 int8
 // weights in W and the activation block at A (address operand), using Y7.
@@ -491,6 +635,21 @@ q6kBlock:
 	VPMADDUBSW Y7, W, W \
 	VPMADDWD   Y11, W, D
 
+// GATHER4(base, stride, R) packs the fp16 values at 0, stride, 2*stride
+// and 3*stride of base into R's four words, using R8. (Scalar code: the
+// vector ports are busier.)
+#define GATHER4(base, stride, R) \
+	MOVWQZX (3*stride)(base), R \
+	SHLQ    $16, R \
+	MOVWQZX (2*stride)(base), R8 \
+	ORQ     R8, R \
+	SHLQ    $16, R \
+	MOVWQZX (stride)(base), R8 \
+	ORQ     R8, R \
+	SHLQ    $16, R \
+	MOVWQZX (base), R8 \
+	ORQ     R8, R
+
 // ADD4(wlen) finishes four blocks whose sums are in Y0-Y3: the scales are
 // the fp16 at 0, wlen, 2*wlen, 3*wlen of DI and 0, 34, 68, 102 of BX.
 #define ADD4(wlen) \
@@ -500,15 +659,11 @@ q6kBlock:
 	VEXTRACTI128 $1, Y0, X1 \
 	VPADDD       X1, X0, X0 /* isum of blocks 0-3 */ \
 	VCVTDQ2PS    X0, X0 \
-	VMOVD        (DI), X4 \
-	VPINSRW      $1, (wlen)(DI), X4, X4 \
-	VPINSRW      $2, (2*wlen)(DI), X4, X4 \
-	VPINSRW      $3, (3*wlen)(DI), X4, X4 \
+	GATHER4(DI, wlen, AX) \
+	GATHER4(BX, 34, DX) \
+	VMOVQ        AX, X4 \
 	VCVTPH2PS    X4, X4 /* dw of blocks 0-3 */ \
-	VMOVD        (BX), X5 \
-	VPINSRW      $1, 34(BX), X5, X5 \
-	VPINSRW      $2, 68(BX), X5, X5 \
-	VPINSRW      $3, 102(BX), X5, X5 \
+	VMOVQ        DX, X5 \
 	VCVTPH2PS    X5, X5 /* da of blocks 0-3 */ \
 	VMULPS       X5, X4, X4 \
 	VMULPS       X4, X0, X0 /* dw*da*isum of blocks 0-3 */ \
@@ -534,19 +689,17 @@ q6kBlock:
 
 // Q32BODY(wlen, LOADW) is the row and block loop of a 32-value type with
 // wlen-byte blocks: LOADW(off, Y) loads the 32 int8 weights of the block
-// at off(DI) into Y (it may use Y6 and Y7). The type's constants must be
-// loaded before it.
+// at off(DI) into Y (it may use Y6 and Y7). The kernel's arguments must be
+// in registers (Q32ARGS) and its constants loaded before it:
+//	R13 a    R9 nb    R10 wStride
 #define Q32BODY(wlen, LOADW) \
-	MOVQ w+0(FP), SI \
-	MOVQ out+32(FP), R11 \
-	MOVQ rows+40(FP), R12 \
 	MOVL $0x00010001, AX \
 	VMOVD AX, X0 \
 	VPBROADCASTD X0, Y11 \
 row: \
 	MOVQ   SI, DI \
-	MOVQ   a+16(FP), BX \
-	MOVQ   nb+24(FP), CX \
+	MOVQ   R13, BX \
+	MOVQ   R9, CX \
 	VXORPS X8, X8, X8 \
 	CMPQ   CX, $4 \
 	JB     one \
@@ -578,7 +731,7 @@ one: \
 done: \
 	VMOVSS X8, (R11) \
 	ADDQ   $4, R11 \
-	ADDQ   wStride+8(FP), SI \
+	ADDQ   R10, SI \
 	DECQ   R12 \
 	JNZ    row \
 	VZEROUPPER \
@@ -588,18 +741,29 @@ done: \
 #define LOADQ8_0(off, Y) VMOVDQU (off+2)(DI), Y
 
 TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wStride+8(FP), R10
+	MOVQ a+16(FP), R13
+	MOVQ nb+24(FP), R9
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
 	Q32BODY(34, LOADQ8_0)
 
 // Q4_0 (18 bytes: fp16 d, 16 bytes of nibbles; value j is the low nibble
 // of byte j, value j+16 the high one; minus 8). Y13 = 0x0f, Y12 = 0x08.
 #define LOADQ4_0(off, Y) \
-	VMOVDQU     (off+2)(DI), X6 \
-	VPSRLW      $4, X6, X7 \
-	VINSERTI128 $1, X7, Y6, Y \
-	VPAND       Y13, Y, Y \
-	VPSUBB      Y12, Y, Y
+	VBROADCASTI128 (off+2)(DI), Y \
+	VPSRLVD        nibShift<>(SB), Y, Y \
+	VPAND          Y13, Y, Y \
+	VPSUBB         Y12, Y, Y
 
 TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wStride+8(FP), R10
+	MOVQ a+16(FP), R13
+	MOVQ nb+24(FP), R9
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
 	BYTES(0x0f0f0f0f, Y13)
 	BYTES(0x08080808, Y12)
 	Q32BODY(18, LOADQ4_0)
@@ -608,24 +772,28 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
 // of qh is the fifth bit of value j; minus 16). A value whose fifth bit is
 // clear gets 0xf0 OR-ed in, which as int8 is nibble - 16; one whose bit is
 // set is the nibble itself (nibble + 16 - 16).
-//	Y13 0x0f    Y12 0xf0    Y14 all ones
+//	Y13 0x0f    Y12 0xf0
 //	Y10 bitBytes shuffle    Y9 bitBytes bit mask
 #define LOADQ5_0(off, Y) \
-	VMOVDQU      (off+6)(DI), X6 \
-	VPSRLW       $4, X6, X7 \
-	VINSERTI128  $1, X7, Y6, Y \
-	VPAND        Y13, Y, Y /* nibbles of values 0-31 */ \
-	VPBROADCASTD (off+2)(DI), Y6 \
-	VPSHUFB      Y10, Y6, Y6 /* byte j: qh byte j/8 */ \
-	VPOR         Y9, Y6, Y6 \
-	VPCMPEQB     Y14, Y6, Y6 /* byte j: 0xff if bit j of qh is set */ \
-	VPANDN       Y12, Y6, Y6 /* 0xf0 where it is clear */ \
-	VPOR         Y6, Y, Y
+	VBROADCASTI128 (off+6)(DI), Y \
+	VPSRLVD        nibShift<>(SB), Y, Y \
+	VPAND          Y13, Y, Y /* nibbles of values 0-31 */ \
+	VPBROADCASTD   (off+2)(DI), Y6 \
+	VPSHUFB        Y10, Y6, Y6 /* byte j: qh byte j/8 */ \
+	VPAND          Y9, Y6, Y6 \
+	VPCMPEQB       Y9, Y6, Y6 /* byte j: 0xff if bit j of qh is set */ \
+	VPANDN         Y12, Y6, Y6 /* 0xf0 where it is clear */ \
+	VPOR           Y6, Y, Y
 
 TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wStride+8(FP), R10
+	MOVQ a+16(FP), R13
+	MOVQ nb+24(FP), R9
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
 	BYTES(0x0f0f0f0f, Y13)
 	BYTES(0xf0f0f0f0, Y12)
-	VPCMPEQB Y14, Y14, Y14
 	VMOVDQU  bitBytes<>(SB), Y10
 	VMOVDQU  bitBytes<>+32(SB), Y9
 	Q32BODY(22, LOADQ5_0)
