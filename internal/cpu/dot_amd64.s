@@ -2,12 +2,16 @@
 
 #include "textflag.h"
 
-// AVX2 kernels for Dot and DotRows (see dot_amd64.go). Each computes
+// AVX2 kernels for Dot, DotRows and DotMatrix (see dot_amd64.go). Each
+// computes
 //
 //	out[r] = Dot(t, n, w + r*wStride, a)    for r in [0, rows)
 //
 // for one weight type, so one call covers a whole matrix-vector product
-// (or a slice of one) and the activation row stays in L1 across rows.
+// (or a slice of one) and the activation row stays in L1 across rows. The
+// X4 kernels (Q4_K, Q6_K) do the same for four activation rows at once,
+// decoding each weight block once; their results equal the one-row
+// kernels' bit for bit.
 //
 // The integer part of every block is exact, as in the pure-Go kernels:
 // VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes
@@ -35,7 +39,7 @@
 //	X8   the row's float32 sum (lane 0) or Y8 its float lanes
 // Y15 and R14/R15 are left alone (Go's ABI wrappers rely on them).
 
-// Arguments of every kernel:
+// Arguments of the one-row kernels:
 //	func(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 // nb is the number of blocks per row (values for F16); nb >= 1, rows >= 1.
 
