@@ -22,13 +22,15 @@ type Backend struct {
 // buffer is the CPU's engine.Buffer.
 type buffer struct{ data []float32 }
 
-// kvCache stores each layer's keys and values as rows of kvDim values per
-// position, in F16 (as uint16 bits) or F32.
+// kvCache stores each layer's keys as one row of kvDim values per position
+// and its values transposed, one row of ctx positions per dimension, as
+// llama.cpp does without flash attention: both products of attention are
+// then dot products over contiguous memory. Elements are F16 or F32 bytes.
 type kvCache struct {
 	kvDim, ctx int
-	f16        bool
-	k16, v16   [][]uint16
-	k32, v32   [][]float32
+	typ        gguf.GGMLType
+	elem       int // bytes per element
+	k, v       [][]byte
 }
 
 // New returns a CPU backend using threads worker goroutines (0 = one per core).
@@ -74,16 +76,13 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 }
 
 func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (engine.KVCache, error) {
-	kvDim := a.KVHeads * a.HeadDim
-	c := &kvCache{kvDim: kvDim, ctx: ctx, f16: f16}
+	c := &kvCache{kvDim: a.KVHeads * a.HeadDim, ctx: ctx, typ: gguf.TypeF32, elem: 4}
+	if f16 {
+		c.typ, c.elem = gguf.TypeF16, 2
+	}
 	for range layers {
-		if f16 {
-			c.k16 = append(c.k16, make([]uint16, ctx*kvDim))
-			c.v16 = append(c.v16, make([]uint16, ctx*kvDim))
-		} else {
-			c.k32 = append(c.k32, make([]float32, ctx*kvDim))
-			c.v32 = append(c.v32, make([]float32, ctx*kvDim))
-		}
+		c.k = append(c.k, make([]byte, ctx*c.kvDim*c.elem))
+		c.v = append(c.v, make([]byte, ctx*c.kvDim*c.elem))
 	}
 	return c, nil
 }
@@ -150,22 +149,15 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 
 func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
-	n := c.kvDim
+	rowBytes := c.kvDim * c.elem
+	var one [4]byte
 	for r := range k.Rows {
-		at := (pos + r) * n
-		if c.f16 {
-			toF16(c.k16[layer][at:at+n], row(k, r))
-			toF16(c.v16[layer][at:at+n], row(v, r))
-		} else {
-			copy(c.k32[layer][at:at+n], row(k, r))
-			copy(c.v32[layer][at:at+n], row(v, r))
+		at := (pos + r) * rowBytes
+		QuantizeRow(c.typ, row(k, r), c.k[layer][at:at:at+rowBytes])
+		for d, x := range row(v, r) {
+			at := (d*c.ctx + pos + r) * c.elem
+			copy(c.v[layer][at:at+c.elem], QuantizeRow(c.typ, []float32{x}, one[:0]))
 		}
-	}
-}
-
-func toF16(dst []uint16, src []float32) {
-	for i, v := range src {
-		dst[i] = gguf.FP32ToFP16(v)
 	}
 }
 
