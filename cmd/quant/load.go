@@ -138,11 +138,7 @@ func newMetal(f *gguf.File) (engine.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	maxTensor := 0
-	for i := range f.Tensors {
-		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
-	}
-	b, err := metal.New(dev, f.Bytes(), maxTensor)
+	b, err := metal.New(dev, f)
 	if err != nil {
 		dev.Close()
 		return nil, err

@@ -74,9 +74,15 @@ type kvCache struct {
 
 // New wraps the mapped model file without copying it. A file larger than
 // the device's largest buffer is covered by overlapping views, each
-// overlapping the next by maxTensor bytes so every tensor lies whole in one.
-func New(dev Device, file []byte, maxTensor int) (*Backend, error) {
+// overlapping the next by the largest tensor's size so every tensor lies
+// whole in one.
+func New(dev Device, f *gguf.File) (*Backend, error) {
 	b := &Backend{dev: dev, written: map[Buffer]bool{}, read: map[Buffer]bool{}}
+	file := f.Bytes()
+	maxTensor := 0
+	for i := range f.Tensors {
+		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
+	}
 	const page = 16384 // Apple Silicon page size; also a multiple of 4 KiB
 	maxLen := dev.MaxBufferLength() / page * page
 	step := (maxLen - maxTensor) / page * page

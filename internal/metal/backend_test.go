@@ -49,11 +49,7 @@ func openRunner(t *testing.T, name string, dev Device) *engine.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maxTensor := 0
-	for i := range f.Tensors {
-		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
-	}
-	b, err := New(dev, f.Bytes(), maxTensor)
+	b, err := New(dev, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +113,7 @@ func TestFileViews(t *testing.T) {
 		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
 	}
 	dev := &countingDevice{maxLen: 2*maxTensor + 3*16384}
-	b, err := New(dev, f.Bytes(), maxTensor)
+	b, err := New(dev, f)
 	if err != nil {
 		t.Fatal(err)
 	}

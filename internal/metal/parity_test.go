@@ -30,11 +30,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 			if err != nil {
 				t.Fatal(err)
 			}
-			maxTensor := 0
-			for i := range f.Tensors {
-				maxTensor = max(maxTensor, int(f.Tensors[i].Size))
-			}
-			gpu, err := New(newDev(t), f.Bytes(), maxTensor)
+			gpu, err := New(newDev(t), f)
 			if err != nil {
 				t.Fatal(err)
 			}
