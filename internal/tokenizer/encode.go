@@ -59,6 +59,18 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) ([]int32,
 			}
 			out = t.encodeBPE(s, fr.text, out)
 		}
+	case kindWPM:
+		for _, fr := range s.frags {
+			if fr.token != noToken {
+				out = append(out, fr.token)
+				continue
+			}
+			out = t.encodeWPM(fr.text, out)
+		}
+		if addSpecial && t.addSep {
+			out = append(out, t.sep)
+		}
+		return out, nil // llama.cpp adds no EOS for WordPiece
 	}
 	if addSpecial && t.addEOS {
 		out = append(out, t.eos)

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -66,7 +67,9 @@ func TestFromGGUFErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"no model", with(base, keyModel, nil), []string{"missing tokenizer.ggml.model"}},
-		{"wordpiece", with(base, keyModel, "bert"), []string{`"bert"`, "WordPiece", "not supported"}},
+		{"wordpiece without cls", with(base, keyModel, "bert"), []string{"add_bos_token is true", "bos_token_id"}},
+		{"wordpiece without sep", with(with(base, keyModel, "bert"), "tokenizer.ggml.bos_token_id", uint32(0)),
+			[]string{"add_sep_token is true", "seperator_token_id"}},
 		{"unigram", with(base, keyModel, "t5"), []string{`"t5"`, "not supported"}},
 		{"no tokens", with(base, keyTokens, nil), []string{"missing tokenizer.ggml.tokens"}},
 		{"tokens not strings", with(base, keyTokens, gguf.Array{Elem: gguf.ValInt32, Values: []int32{1}}), []string{"tokenizer.ggml.tokens", "i32"}},
@@ -95,6 +98,39 @@ func TestFromGGUFErrors(t *testing.T) {
 	}
 	if _, err := FromGGUF(nil); err == nil {
 		t.Error("nil file: no error")
+	}
+}
+
+func TestTinyWordPiece(t *testing.T) {
+	meta := []gguf.KV{
+		{Key: keyModel, Value: "bert"},
+		{Key: keyTokens, Value: strs("[PAD]", "[UNK]", "[CLS]", "[SEP]", "▁hello", "▁he", "llo", "▁,", "▁wor", "ld", "▁w")},
+		{Key: keyTokenType, Value: gguf.Array{Elem: gguf.ValInt32, Values: []int32{3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}}},
+		{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(1)},
+		{Key: "tokenizer.ggml.bos_token_id", Value: uint32(2)},
+		{Key: "tokenizer.ggml.seperator_token_id", Value: uint32(3)},
+	}
+	tok, err := FromGGUF(buildGGUF(t, meta))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		text    string
+		special bool
+		want    []int32
+	}{
+		{"Hello, World", false, []int32{4, 7, 8, 9}},
+		{"HeLLo xyz", true, []int32{2, 4, 1, 3}},
+		{"wx", false, []int32{1}}, // "▁w" matches but "x" does not: the word is unknown
+		{"  \t", false, nil},
+	} {
+		got, err := tok.Encode(tc.text, tc.special, false)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("Encode(%q) = %v, %v; want %v", tc.text, got, err, tc.want)
+		}
+	}
+	if s, _ := tok.Decode([]int32{4, 7, 8, 9}, false); s != " hello , world" {
+		t.Errorf("Decode = %q", s)
 	}
 }
 

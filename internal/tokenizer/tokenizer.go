@@ -27,11 +27,15 @@ type modelKind int
 const (
 	kindSPM modelKind = iota // SentencePiece: tokenizer.ggml.model "llama"
 	kindBPE                  // byte-level BPE: tokenizer.ggml.model "gpt2"
+	kindWPM                  // WordPiece: tokenizer.ggml.model "bert"
 )
 
 func (k modelKind) String() string {
-	if k == kindSPM {
+	switch k {
+	case kindSPM:
 		return "SPM"
+	case kindWPM:
+		return "WPM"
 	}
 	return "BPE"
 }
@@ -73,6 +77,8 @@ type Tokenizer struct {
 	eog                               map[int32]bool
 
 	addBOS, addEOS bool
+	addSep         bool // WordPiece appends the separator token
+	maxTokenLen    int  // longest token text in bytes (WordPiece matching)
 	addSpacePrefix bool // SPM: prepend a space to text after BOS/specials
 	cleanSpaces    bool // clean_up_tokenization_spaces when detokenizing
 	pieces         [][]byte

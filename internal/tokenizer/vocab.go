@@ -61,6 +61,7 @@ const (
 	keyMerges       = "tokenizer.ggml.merges"
 	keyAddBOS       = "tokenizer.ggml.add_bos_token"
 	keyAddEOS       = "tokenizer.ggml.add_eos_token"
+	keyAddSep       = "tokenizer.ggml.add_sep_token"
 	keyAddPrefix    = "tokenizer.ggml.add_space_prefix"
 	keyChatTemplate = "tokenizer.chat_template"
 )
@@ -93,11 +94,16 @@ func load(f *gguf.File) (*Tokenizer, error) {
 			t.bos = noToken
 		}
 	case "bert":
-		return nil, fmt.Errorf("%s %q (WordPiece, as in BERT/BGE) is not supported: only \"gpt2\" (byte-level BPE) and \"llama\" (SentencePiece) are", keyModel, model)
+		t.kind = kindWPM
+		t.bos, t.eos, t.unk = 101, noToken, 100 // [CLS], none, [UNK]
+		t.addBOS, t.addSep = true, true
 	default:
-		return nil, fmt.Errorf("%s %q is not supported: only \"gpt2\" (byte-level BPE) and \"llama\" (SentencePiece) are", keyModel, model)
+		return nil, fmt.Errorf("%s %q is not supported: only \"gpt2\" (byte-level BPE), \"llama\" (SentencePiece) and \"bert\" (WordPiece) are", keyModel, model)
 	}
 	t.eot, t.eom, t.sep, t.pad = noToken, noToken, noToken, noToken
+	if t.kind == kindWPM {
+		t.sep, t.pad = 102, 0 // [SEP], [PAD]
+	}
 	for i := range t.fim {
 		t.fim[i] = noToken
 	}
@@ -204,6 +210,7 @@ func (t *Tokenizer) loadTokens(f *gguf.File) error {
 		}
 		t.toID[s] = int32(i)
 		t.tokens[i] = s
+		t.maxTokenLen = max(t.maxTokenLen, len(s))
 	}
 	return nil
 }
@@ -305,6 +312,12 @@ func (t *Tokenizer) loadSpecialIDs(f *gguf.File) error {
 	}
 	if t.addBOS && t.bos == noToken {
 		return fmt.Errorf("%s is true, but tokenizer.ggml.bos_token_id is not set", keyAddBOS)
+	}
+	if v, ok := f.Bool(keyAddSep); ok {
+		t.addSep = v
+	}
+	if t.addSep && t.sep == noToken {
+		return fmt.Errorf("%s is true, but tokenizer.ggml.seperator_token_id is not set", keyAddSep)
 	}
 	if t.addEOS && t.eos == noToken {
 		return fmt.Errorf("%s is true, but tokenizer.ggml.eos_token_id is not set", keyAddEOS)

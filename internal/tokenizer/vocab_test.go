@@ -61,9 +61,6 @@ func TestVocabVectors(t *testing.T) {
 	for _, path := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "ggml-vocab-"), ".gguf")
 		t.Run(name, func(t *testing.T) {
-			if name == "bert-bge" {
-				t.Skip("bert-bge uses WordPiece (tokenizer.ggml.model=bert), which is not implemented")
-			}
 			tok := openTokenizer(t, "vocab", filepath.Base(path))
 			cases := readVocabCases(t, path)
 			passed := 0
