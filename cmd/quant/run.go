@@ -107,7 +107,8 @@ func runModel(cmd *cobra.Command, path string, rf *runFlags) error {
 			return err
 		}
 		fmt.Fprint(out, rf.prompt)
-		return g.turn(ctx, ids)
+		_, err = g.generate(ctx, ids)
+		return err
 	}
 
 	var msgs []tokenizer.Message
@@ -139,13 +140,8 @@ func (g *generator) checkFits(ids []int32) error {
 	return nil
 }
 
-// turn evaluates the part of ids not already in the cache and streams the
-// continuation to out, returning the generated text.
-func (g *generator) turn(ctx context.Context, ids []int32) error {
-	_, err := g.generate(ctx, ids)
-	return err
-}
-
+// generate evaluates the part of ids not already in the cache and streams
+// the continuation to out, returning the generated text.
 func (g *generator) generate(ctx context.Context, ids []int32) (string, error) {
 	rest := g.session.Rewind(ids)
 	dec := g.lm.tok.NewStreamDecoder()

@@ -31,6 +31,7 @@ type kvCache struct {
 	typ        gguf.GGMLType
 	elem       int // bytes per element
 	k, v       [][]byte
+	vRow       []byte // one converted V row, reused by StoreKV
 }
 
 // New returns a CPU backend using threads worker goroutines (0 = one per core).
@@ -80,6 +81,7 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (en
 	if f16 {
 		c.typ, c.elem = gguf.TypeF16, 2
 	}
+	c.vRow = make([]byte, 0, c.kvDim*c.elem)
 	for range layers {
 		c.k = append(c.k, make([]byte, ctx*c.kvDim*c.elem))
 		c.v = append(c.v, make([]byte, ctx*c.kvDim*c.elem))
@@ -150,13 +152,15 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
 	rowBytes := c.kvDim * c.elem
-	var one [4]byte
 	for r := range k.Rows {
 		at := (pos + r) * rowBytes
 		QuantizeRow(c.typ, row(k, r), c.k[layer][at:at:at+rowBytes])
-		for d, x := range row(v, r) {
+		// V is stored transposed: convert the row once, then scatter its
+		// elements to position pos+r of each dimension's row.
+		c.vRow = QuantizeRow(c.typ, row(v, r), c.vRow[:0])
+		for d := range c.kvDim {
 			at := (d*c.ctx + pos + r) * c.elem
-			copy(c.v[layer][at:at+c.elem], QuantizeRow(c.typ, []float32{x}, one[:0]))
+			copy(c.v[layer][at:at+c.elem], c.vRow[d*c.elem:(d+1)*c.elem])
 		}
 	}
 }

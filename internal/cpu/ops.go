@@ -84,13 +84,3 @@ func SwiGLU(dst, gate, up []float32) {
 		dst[i] = SiLU(gate[i]) * up[i]
 	}
 }
-
-// Dot32 is the dot product of float32 vectors, products rounded to float32
-// and summed in float64 like ggml's scalar path.
-func Dot32(a, b []float32) float32 {
-	var s float64
-	for i := range a {
-		s += float64(a[i] * b[i])
-	}
-	return float32(s)
-}
