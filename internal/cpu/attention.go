@@ -1,20 +1,32 @@
 package cpu
 
-import "github.com/quant-llm/quant/internal/engine"
+import (
+	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/gguf"
+)
 
 // Attend follows llama.cpp's attention without flash attention: scores K·q,
 // softmax(scale·scores) over positions [0, p], then each output dimension
 // as the dot product of the probabilities with that dimension's row of the
 // transposed V. Both products run in the cache's type, so with an F16 cache
-// q and the probabilities are rounded to F16 first, as ggml does.
+// q and the probabilities are rounded to F16 first, as ggml does, and both
+// sum in the order ggml's matrix product would choose (see SumOrder).
 func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos int, a *engine.Attention) {
 	c := cache.(*kvCache)
 	group := a.Heads / a.KVHeads
 	hd := a.HeadDim
+	// ggml computes K·q with q as a strided view, which keeps it out of
+	// the sgemm kernels unless q is first converted to F16. Its cache has
+	// a multiple of 256 cells in use, padded with masked (zero) ones.
+	kqOrder := VecOrder
+	if c.typ == gguf.TypeF16 {
+		kqOrder = SumOrderFor(c.typ, kvPadding, hd, q.Rows)
+	}
+	vOrder := SumOrderFor(c.typ, hd, kvPadding, q.Rows)
 	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, pos+q.Rows)
+		scores := make([]float32, c.ctx)
 		qBytes := make([]byte, 0, hd*c.elem)
-		pBytes := make([]byte, 0, len(scores)*c.elem)
+		pBytes := make([]byte, 0, c.ctx*c.elem)
 		for job := lo; job < hi; job++ {
 			r, h := job/a.Heads, job%a.Heads
 			n := pos + r + 1 // causal: this row sees positions 0..pos+r
@@ -22,16 +34,25 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			qh := QuantizeRow(c.typ, row(q, r)[h*hd:(h+1)*hd], qBytes[:0])
 			for t := range n {
 				at := (t*c.kvDim + kvOff) * c.elem
-				scores[t] = Dot(c.typ, hd, c.k[layer][at:at+hd*c.elem], qh)
+				DotMatrix(c.typ, kqOrder, hd, c.k[layer][at:at+hd*c.elem], 0, 1, qh, 0, 1, scores[t:], 0)
 			}
-			p := scores[:n]
-			Softmax(p, a.Scale)
-			pb := QuantizeRow(c.typ, p, pBytes[:0])
+			Softmax(scores[:n], a.Scale)
+			// The masked cells' zero probabilities take part in the sums:
+			// in VecOrder they decide which values are summed one by one.
+			nv := n
+			if vOrder == VecOrder {
+				nv = min((n+63)&^63, c.ctx)
+				clear(scores[n:nv])
+			}
+			pb := QuantizeRow(c.typ, scores[:nv], pBytes[:0])
 			out := row(dst, r)[h*hd : (h+1)*hd]
 			for d := range out {
 				at := (kvOff + d) * c.ctx * c.elem
-				out[d] = Dot(c.typ, n, c.v[layer][at:at+n*c.elem], pb)
+				DotMatrix(c.typ, vOrder, nv, c.v[layer][at:at+nv*c.elem], 0, 1, pb, 0, 1, out[d:], 0)
 			}
 		}
 	})
 }
+
+// kvPadding is the multiple of cells llama.cpp's KV cache attends over.
+const kvPadding = 256

@@ -166,7 +166,11 @@ func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, p
 }
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
-	SwiGLU(data(dst), data(gate), data(up))
+	b.pool.parallelFor(dst.Rows, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			SwiGLU(row(dst, r), row(gate, r), row(up, r))
+		}
+	})
 }
 
 func (b *Backend) Add(dst, x engine.Tensor) {

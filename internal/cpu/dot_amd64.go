@@ -42,15 +42,33 @@ func dotQ4_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 //go:noescape
 func dotQ5_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
+// The float kernels take nb values; the Gemm ones need a multiple of
+// gemmStep(t).
+
 //go:noescape
-func dotF16AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+func dotF32VecAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotF16VecAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotBF16VecAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotF32GemmAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotF16GemmAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
+func dotBF16GemmAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 // dotSIMD computes DotMatrix with the assembly kernels and reports whether
 // it did: false for a weight type without a kernel, or a CPU without
 // AVX2. The caller has checked that the counts are positive, the strides
 // not negative and the outputs within out; this checks the row sizes
 // (panicking as Dot does).
-func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
+func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
 	if !haveAVX2 {
 		return false
 	}
@@ -66,7 +84,9 @@ func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aSt
 		qk, wLen, aLen = qk8, q4_0Len, q8_0Len
 	case gguf.TypeQ5_0:
 		qk, wLen, aLen = qk8, q5_0Len, q8_0Len
-	case gguf.TypeF16:
+	case gguf.TypeF32:
+		qk, wLen, aLen = 1, 4, 4
+	case gguf.TypeF16, gguf.TypeBF16:
 		qk, wLen, aLen = 1, 2, 2
 	default:
 		return false
@@ -78,6 +98,9 @@ func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aSt
 			clear(out[r*outStride : r*outStride+wRows])
 		}
 		return true
+	}
+	if order == GemmOrder && (t == gguf.TypeF32 || t == gguf.TypeF16 || t == gguf.TypeBF16) && nb%gemmStep(t) != 0 {
+		return false
 	}
 	pw := &w[0]
 	r := 0
@@ -102,9 +125,28 @@ func dotSIMD(t gguf.GGMLType, n int, w []byte, wStride, wRows int, a []byte, aSt
 			dotQ4_0AVX2(pw, wStride, pa, nb, po, wRows)
 		case gguf.TypeQ5_0:
 			dotQ5_0AVX2(pw, wStride, pa, nb, po, wRows)
-		case gguf.TypeF16:
-			dotF16AVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+			dotFloatAVX2(t, order, pw, wStride, pa, nb, po, wRows)
 		}
 	}
 	return true
+}
+
+// dotFloatAVX2 runs the float kernel for type t and order (called
+// directly, not through a function value, so that out does not escape).
+func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte, nb int, out *float32, rows int) {
+	switch {
+	case t == gguf.TypeF32 && order == GemmOrder:
+		dotF32GemmAVX2(w, wStride, a, nb, out, rows)
+	case t == gguf.TypeF32:
+		dotF32VecAVX2(w, wStride, a, nb, out, rows)
+	case t == gguf.TypeF16 && order == GemmOrder:
+		dotF16GemmAVX2(w, wStride, a, nb, out, rows)
+	case t == gguf.TypeF16:
+		dotF16VecAVX2(w, wStride, a, nb, out, rows)
+	case order == GemmOrder:
+		dotBF16GemmAVX2(w, wStride, a, nb, out, rows)
+	default:
+		dotBF16VecAVX2(w, wStride, a, nb, out, rows)
+	}
 }

@@ -20,11 +20,12 @@
 // int16 lanes never saturate: each kernel notes its largest pair sum.
 //
 // The float part differs by kernel:
-//   - Q8_0, Q4_0, Q5_0 and F16 repeat the pure-Go kernel's float
-//     operations in the same order (a vector multiply rounds each lane
-//     exactly like a scalar one), so their results are bit-identical to
-//     it when the Go code is compiled without FMA contraction (the
-//     default GOAMD64=v1).
+//   - Q8_0, Q4_0 and Q5_0 repeat the pure-Go kernel's float operations
+//     in the same order (a vector multiply rounds each lane exactly like
+//     a scalar one), so their results are bit-identical to it when the Go
+//     code is compiled without FMA contraction (the default GOAMD64=v1).
+//   - F32, F16 and BF16 follow ggml's summation orders (SumOrder), as the
+//     pure-Go kernels do with explicit FMAs: bit-identical to them.
 //   - Q4_K and Q6_K, like ggml's AVX2 kernels, keep the block's int32
 //     lanes, convert them to float and accumulate d*yd times them into
 //     eight float lanes with FMA, summing the lanes once per row. Reducing
@@ -803,83 +804,263 @@ TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-48
 	Q32BODY(22, LOADQ5_0)
 
 // ---------------------------------------------------------------------
-// F16 x F16: nb values. The product of two halves is exact in float32;
-// the products are widened to float64 and summed there, as the pure-Go
-// kernel does (only the order of the float64 additions differs).
+// F32, F16 and BF16: nb values, summed in the orders of SumOrder (see
+// dot_float.go). A product of two halves or two bfloat16 is exact in
+// float32, so their FMAs round exactly as ggml's do; F32 products round
+// inside the FMA, also as in ggml. An AVX-512 register of 16 lanes is a
+// pair of Y registers here.
 //
-// Vector registers:
-//	Y0-Y3 float64 partial sums   X9 float64 sum of the last n%16 products
-//	Y4-Y7 temporaries            (a VEX-128 scalar op would clear Y0's top)
-TEXT ·dotF16AVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ out+32(FP), R11
+// Vec kernels: 64 lanes in Y0-Y7 (lane i of the 64 is lane i%8 of
+// Y(i/8)), summed pairwise: Y0-3 += Y4-7, Y0-1 += Y2-3, Y0 += Y1, then
+// HSUMF. The n%64 values left are added one by one to X10 (float32 for
+// F32, float64 for F16).
+// Gemm kernels: 16 lanes in Y0-Y1; nb is a multiple of 16.
+// BF16 kernels: Y14 holds the mask of the odd (high) halves of each
+// 32-bit pair; each lane adds the odd product, then the even one.
+
+// FMA8(LOAD, off, Y) adds the products of the 8 values at off(DI) and
+// off(BX) to the lanes of Y.
+#define FMA8(LOAD, off, Y) \
+	LOAD(off, DI, Y8) \
+	LOAD(off, BX, Y9) \
+	VFMADD231PS Y9, Y8, Y
+
+// VEC64(LOAD, size) accumulates the 64 values at DI and BX (size bytes
+// per 8 values) into Y0-Y7.
+#define VEC64(LOAD, size) \
+	FMA8(LOAD, 0*size, Y0) \
+	FMA8(LOAD, 1*size, Y1) \
+	FMA8(LOAD, 2*size, Y2) \
+	FMA8(LOAD, 3*size, Y3) \
+	FMA8(LOAD, 4*size, Y4) \
+	FMA8(LOAD, 5*size, Y5) \
+	FMA8(LOAD, 6*size, Y6) \
+	FMA8(LOAD, 7*size, Y7)
+
+// SUM64 reduces Y0-Y7 pairwise into lane 0 of X0.
+#define SUM64 \
+	VADDPS Y4, Y0, Y0 \
+	VADDPS Y5, Y1, Y1 \
+	VADDPS Y6, Y2, Y2 \
+	VADDPS Y7, Y3, Y3 \
+	VADDPS Y2, Y0, Y0 \
+	VADDPS Y3, Y1, Y1 \
+	VADDPS Y1, Y0, Y0 \
+	HSUMF(Y0, X0, X1)
+
+#define ZERO8 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
+// WIDE_TERM(loop) adds the product of the float32 values in X8 and X9 to
+// the float64 sum in X10, steps to the next pair and jumps to loop.
+#define WIDE_TERM(loop) \
+	VMULSS    X9, X8, X8   \
+	VCVTSS2SD X8, X8, X8   \
+	VADDSD    X8, X10, X10 \
+	ADDQ      $2, DI       \
+	ADDQ      $2, BX       \
+	DECQ      CX           \
+	JMP       loop
+
+#define LOADF32(off, R, Y) VMOVUPS off(R), Y
+#define LOADF16(off, R, Y) VCVTPH2PS off(R), Y
+
+// ROW_START and ROW_END bracket each kernel's per-row loop.
+#define ROW_START \
+	MOVQ SI, DI \
+	MOVQ a+16(FP), BX \
+	MOVQ nb+24(FP), CX
+
+#define ROW_END(label) \
+	VMOVSS X0, (R11) \
+	ADDQ   $4, R11 \
+	ADDQ   wStride+8(FP), SI \
+	DECQ   R12 \
+	JNZ    label \
+	VZEROUPPER \
+	RET
+
+#define ARGS \
+	MOVQ w+0(FP), SI \
+	MOVQ out+32(FP), R11 \
 	MOVQ rows+40(FP), R12
 
-f16Row:
-	MOVQ   SI, DI
-	MOVQ   a+16(FP), BX
-	MOVQ   nb+24(FP), CX
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-	VXORPD Y2, Y2, Y2
-	VXORPD Y3, Y3, Y3
-	VXORPD X9, X9, X9
+TEXT ·dotF32VecAVX2(SB), NOSPLIT, $0-48
+	ARGS
+f32vRow:
+	ROW_START
+	ZERO8
+f32v64:
+	CMPQ CX, $64
+	JB   f32vTail
+	VEC64(LOADF32, 32)
+	ADDQ $256, DI
+	ADDQ $256, BX
+	SUBQ $64, CX
+	JMP  f32v64
+f32vTail:
+	SUM64
+f32vOne:
+	TESTQ  CX, CX
+	JZ     f32vDone
+	VMOVSS (DI), X8
+	VMULSS (BX), X8, X8
+	VADDSS X8, X0, X0
+	ADDQ   $4, DI
+	ADDQ   $4, BX
+	DECQ   CX
+	JMP    f32vOne
+f32vDone:
+	ROW_END(f32vRow)
 
-f16Sixteen:
-	CMPQ          CX, $16
-	JB            f16One
-	VCVTPH2PS     (DI), Y4
-	VCVTPH2PS     (BX), Y5
-	VMULPS        Y5, Y4, Y4       // 8 exact products
-	VCVTPH2PS     16(DI), Y6
-	VCVTPH2PS     16(BX), Y7
-	VMULPS        Y7, Y6, Y6
-	VCVTPS2PD     X4, Y5
-	VEXTRACTF128  $1, Y4, X4
-	VCVTPS2PD     X4, Y4
-	VADDPD        Y5, Y0, Y0
-	VADDPD        Y4, Y1, Y1
-	VCVTPS2PD     X6, Y7
-	VEXTRACTF128  $1, Y6, X6
-	VCVTPS2PD     X6, Y6
-	VADDPD        Y7, Y2, Y2
-	VADDPD        Y6, Y3, Y3
-	ADDQ          $32, DI
-	ADDQ          $32, BX
-	SUBQ          $16, CX
-	JMP           f16Sixteen
-
-f16One:
+TEXT ·dotF16VecAVX2(SB), NOSPLIT, $0-48
+	ARGS
+f16vRow:
+	ROW_START
+	ZERO8
+f16v64:
+	CMPQ CX, $64
+	JB   f16vTail
+	VEC64(LOADF16, 16)
+	ADDQ $128, DI
+	ADDQ $128, BX
+	SUBQ $64, CX
+	JMP  f16v64
+f16vTail:
+	SUM64
+	VCVTSS2SD X0, X0, X10
+f16vOne:
 	TESTQ     CX, CX
-	JZ        f16Done
+	JZ        f16vDone
 	MOVWLZX   (DI), AX
-	VMOVD     AX, X4
-	VCVTPH2PS X4, X4
+	VMOVD     AX, X8
+	VCVTPH2PS X8, X8
 	MOVWLZX   (BX), AX
-	VMOVD     AX, X5
-	VCVTPH2PS X5, X5
-	VMULSS    X5, X4, X4
-	VCVTSS2SD X4, X4, X4
-	VADDSD    X4, X9, X9
-	ADDQ      $2, DI
-	ADDQ      $2, BX
-	DECQ      CX
-	JMP       f16One
+	VMOVD     AX, X9
+	VCVTPH2PS X9, X9
+	WIDE_TERM(f16vOne)
+f16vDone:
+	VCVTSD2SS X10, X10, X0
+	ROW_END(f16vRow)
 
-f16Done:
-	VADDPD       Y9, Y0, Y0
-	VADDPD       Y1, Y0, Y0
-	VADDPD       Y3, Y2, Y2
-	VADDPD       Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD       X1, X0, X0
-	VPERMILPD    $1, X0, X1
-	VADDSD       X1, X0, X0
-	VCVTSD2SS    X0, X0, X0
-	VMOVSS       X0, (R11)
-	ADDQ         $4, R11
-	ADDQ         wStride+8(FP), SI
-	DECQ         R12
-	JNZ          f16Row
-	VZEROUPPER
-	RET
+// GEMM16(LOAD, size) accumulates the 16 values at DI and BX (size bytes
+// per 8 values) into Y0:Y1 and advances DI and BX past them.
+#define GEMM16(LOAD, size) \
+	FMA8(LOAD, 0, Y0)    \
+	FMA8(LOAD, size, Y1) \
+	ADDQ $(2*size), DI   \
+	ADDQ $(2*size), BX
+
+TEXT ·dotF32GemmAVX2(SB), NOSPLIT, $0-48
+	ARGS
+f32gRow:
+	ROW_START
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+f32g16:
+	GEMM16(LOADF32, 32)
+	SUBQ   $16, CX
+	JNZ    f32g16
+	VADDPS Y1, Y0, Y0
+	HSUMF(Y0, X0, X1)
+	ROW_END(f32gRow)
+
+TEXT ·dotF16GemmAVX2(SB), NOSPLIT, $0-48
+	ARGS
+f16gRow:
+	ROW_START
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+f16g16:
+	GEMM16(LOADF16, 16)
+	SUBQ   $16, CX
+	JNZ    f16g16
+	VADDPS Y1, Y0, Y0
+	HSUMF(Y0, X0, X1)
+	ROW_END(f16gRow)
+
+// BF16PAIRS(off, Y) adds the 16 bfloat16 products at off(DI), off(BX) to
+// the 8 lanes of Y, odd value first.
+#define BF16PAIRS(off, Y) \
+	VMOVDQU     off(DI), Y8  \
+	VMOVDQU     off(BX), Y9  \
+	VPAND       Y14, Y8, Y10 \
+	VPAND       Y14, Y9, Y11 \
+	VFMADD231PS Y11, Y10, Y  \
+	VPSLLD      $16, Y8, Y8  \
+	VPSLLD      $16, Y9, Y9  \
+	VFMADD231PS Y9, Y8, Y
+
+#define BF16MASK \
+	VPCMPEQD Y14, Y14, Y14 \
+	VPSLLD   $16, Y14, Y14
+
+// Vec: two 16-lane registers per 64 values, Y0:Y1 for values 0-31 and
+// Y2:Y3 for 32-63, each reduced and the two added in float64.
+TEXT ·dotBF16VecAVX2(SB), NOSPLIT, $0-48
+	ARGS
+	BF16MASK
+bf16vRow:
+	ROW_START
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+bf16v64:
+	CMPQ CX, $64
+	JB   bf16vTail
+	BF16PAIRS(0, Y0)
+	BF16PAIRS(32, Y1)
+	BF16PAIRS(64, Y2)
+	BF16PAIRS(96, Y3)
+	ADDQ $128, DI
+	ADDQ $128, BX
+	SUBQ $64, CX
+	JMP  bf16v64
+bf16vTail:
+	VADDPS    Y1, Y0, Y0
+	VADDPS    Y3, Y2, Y2
+	HSUMF(Y2, X2, X1)
+	HSUMF(Y0, X0, X1)
+	VCVTSS2SD X0, X0, X10
+	VCVTSS2SD X2, X2, X2
+	VADDSD    X2, X10, X10
+bf16vOne:
+	TESTQ     CX, CX
+	JZ        bf16vDone
+	MOVWLZX   (DI), AX
+	SHLL      $16, AX
+	VMOVD     AX, X8
+	MOVWLZX   (BX), AX
+	SHLL      $16, AX
+	VMOVD     AX, X9
+	WIDE_TERM(bf16vOne)
+bf16vDone:
+	VCVTSD2SS X10, X10, X0
+	ROW_END(bf16vRow)
+
+// Gemm: one 16-lane register (Y0:Y1) per 32 values; nb is a multiple of 32.
+TEXT ·dotBF16GemmAVX2(SB), NOSPLIT, $0-48
+	ARGS
+	BF16MASK
+bf16gRow:
+	ROW_START
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+bf16g32:
+	BF16PAIRS(0, Y0)
+	BF16PAIRS(32, Y1)
+	ADDQ   $64, DI
+	ADDQ   $64, BX
+	SUBQ   $32, CX
+	JNZ    bf16g32
+	VADDPS Y1, Y0, Y0
+	HSUMF(Y0, X0, X1)
+	ROW_END(bf16gRow)

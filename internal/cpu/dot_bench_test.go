@@ -74,6 +74,7 @@ func BenchmarkDotRows(b *testing.B) {
 	}{
 		{gguf.TypeQ4_K, 2048}, {gguf.TypeQ6_K, 2048}, {gguf.TypeQ8_0, 2048},
 		{gguf.TypeQ4_0, 2048}, {gguf.TypeQ5_0, 2048}, {gguf.TypeF16, 2048},
+		{gguf.TypeBF16, 2048}, {gguf.TypeF32, 2048},
 	} {
 		r := rand.New(rand.NewPCG(1, uint64(c.t)))
 		rowBytes, _ := c.t.RowBytes(c.n)
@@ -111,7 +112,7 @@ func BenchmarkDotRows(b *testing.B) {
 // the kernels' compute speed) and times 64 rows (a prompt). It reports
 // weight bytes times activation rows per second.
 func BenchmarkDotMatrix(b *testing.B) {
-	for _, t := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16} {
+	for _, t := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32} {
 		const n = 2048
 		r := rand.New(rand.NewPCG(1, uint64(t)))
 		rowBytes, _ := t.RowBytes(n)
@@ -124,7 +125,7 @@ func BenchmarkDotMatrix(b *testing.B) {
 				out := make([]float32, aRows*wRows)
 				b.SetBytes(int64(aRows * wRows * rowBytes))
 				for b.Loop() {
-					DotMatrix(t, n, w, rowBytes, wRows, a, actBytes, aRows, out, wRows)
+					DotMatrix(t, SumOrderFor(t, wRows, n, aRows), n, w, rowBytes, wRows, a, actBytes, aRows, out, wRows)
 				}
 			})
 		}

@@ -23,7 +23,7 @@ var dotImpls = []struct {
 	dot  dotFunc
 }{
 	{"Dot", Dot},
-	{"generic", dotGeneric},
+	{"generic", func(t gguf.GGMLType, n int, w, a []byte) float32 { return dotGeneric(t, VecOrder, n, w, a) }},
 }
 
 // dotTypes are the weight types Dot supports, with their activation types.
@@ -648,14 +648,16 @@ func sameDot(got, want float32, mag float64, exact bool) bool {
 
 // bitIdentical reports whether Dot's result for weight type t must equal
 // the pure-Go kernel's bit for bit: always for types without an assembly
-// kernel; for Q8_0, Q4_0, Q5_0 and F16, whose kernels repeat the pure-Go
-// float operations in order, unless the Go compiler contracts those into
-// FMAs. The Q4_K and Q6_K kernels accumulate in float lanes as ggml does.
+// kernel; for F32, F16 and BF16, whose kernels and pure-Go code sum in
+// the same order with the same FMAs; for Q8_0, Q4_0 and Q5_0, whose
+// kernels repeat the pure-Go float operations in order, unless the Go
+// compiler contracts those into FMAs. The Q4_K and Q6_K kernels
+// accumulate in float lanes as ggml does.
 func bitIdentical(t gguf.GGMLType) bool {
 	switch t {
 	case gguf.TypeQ4_K, gguf.TypeQ6_K:
 		return false
-	case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16:
+	case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
 		return !contractsFMA()
 	}
 	return true
@@ -692,7 +694,7 @@ func TestDotSIMDMatchesGeneric(t *testing.T) {
 					for _, mode := range actModes {
 						w := testWeights(r, tc.t, n, fill)
 						a := testActivations(r, tc.vt, n, mode)
-						got, want := Dot(tc.t, n, w, a), dotGeneric(tc.t, n, w, a)
+						got, want := Dot(tc.t, n, w, a), dotGeneric(tc.t, VecOrder, n, w, a)
 						checked++
 						if sameDot(got, want, dotMagnitude(t, tc.t, tc.vt, n, w, a), exact) {
 							continue
@@ -757,7 +759,7 @@ func TestDotSIMDExactArithmetic(t *testing.T) {
 							binary.LittleEndian.PutUint16(a[b+q8KBOff+2*j:], uint16(s))
 						}
 					}
-					got, want := Dot(typ, n, w, a), dotGeneric(typ, n, w, a)
+					got, want := Dot(typ, n, w, a), dotGeneric(typ, VecOrder, n, w, a)
 					if got != want || want != float32(int32(want)) {
 						t.Errorf("%v, %d blocks, weight bytes %#x, activations %d: Dot = %g, pure Go %g (want equal integers)",
 							typ, blocks, fill, q, got, want)
@@ -768,48 +770,56 @@ func TestDotSIMDExactArithmetic(t *testing.T) {
 	}
 }
 
-// TestDotMatrix checks DotMatrix and DotRows against Dot pair by pair:
-// the assembly kernels must give each pair's Dot result exactly, whether
-// they handle it alone or among four activation rows. Strides are longer
-// than the rows, so rows start at odd addresses, and the outputs of the
-// activation rows are interleaved with untouched gaps.
+// TestDotMatrix checks DotMatrix and DotRows against Dot pair by pair
+// (against DotMatrix of the single pair in GemmOrder): the assembly
+// kernels must give each pair's result exactly, whether they handle it
+// alone or among four activation rows. Strides are longer than the rows,
+// so rows start at odd addresses, and the outputs of the activation rows
+// are interleaved with untouched gaps.
 func TestDotMatrix(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 13))
 	for _, tc := range dotTypes {
 		for _, n := range []int{tc.t.BlockElems() * 3, 2048} {
-			const wRows = 5
-			w, wStride := testMatrix(t, r, tc.t, n, wRows, func() []byte { return testWeights(r, tc.t, n, -1) })
-			for _, aRows := range []int{1, 3, 4, 5, 8, 9} {
-				a, aStride := testMatrix(t, r, tc.vt, n, aRows, func() []byte { return testActivations(r, tc.vt, n, "quantized") })
-				const sentinel = 42
-				outStride := wRows + 2
-				out := make([]float32, aRows*outStride)
-				for i := range out {
-					out[i] = sentinel
-				}
-				DotMatrix(tc.t, n, w, wStride, wRows, a, aStride, aRows, out, outStride)
-				for ar := range aRows {
-					for i := range outStride {
-						got := out[ar*outStride+i]
-						if i >= wRows {
-							if got != sentinel {
-								t.Fatalf("%v n=%d, %d activation rows: output %d of row %d overwritten", tc.t, n, aRows, i, ar)
+			for _, order := range []SumOrder{VecOrder, GemmOrder} {
+				const wRows = 5
+				w, wStride := testMatrix(t, r, tc.t, n, wRows, func() []byte { return testWeights(r, tc.t, n, -1) })
+				for _, aRows := range []int{1, 3, 4, 5, 8, 9} {
+					a, aStride := testMatrix(t, r, tc.vt, n, aRows, func() []byte { return testActivations(r, tc.vt, n, "quantized") })
+					const sentinel = 42
+					outStride := wRows + 2
+					out := make([]float32, aRows*outStride)
+					for i := range out {
+						out[i] = sentinel
+					}
+					DotMatrix(tc.t, order, n, w, wStride, wRows, a, aStride, aRows, out, outStride)
+					for ar := range aRows {
+						for i := range outStride {
+							got := out[ar*outStride+i]
+							if i >= wRows {
+								if got != sentinel {
+									t.Fatalf("%v n=%d, %d activation rows: output %d of row %d overwritten", tc.t, n, aRows, i, ar)
+								}
+								continue
 							}
-							continue
-						}
-						want := Dot(tc.t, n, w[i*wStride:], a[ar*aStride:])
-						if math.Float32bits(got) != math.Float32bits(want) {
-							t.Errorf("%v n=%d, %d activation rows: weight row %d x activation row %d = %g, Dot %g",
-								tc.t, n, aRows, i, ar, got, want)
+							want := Dot(tc.t, n, w[i*wStride:], a[ar*aStride:])
+							if order == GemmOrder {
+								var single [1]float32
+								DotMatrix(tc.t, order, n, w[i*wStride:], 0, 1, a[ar*aStride:], 0, 1, single[:], 0)
+								want = single[0]
+							}
+							if math.Float32bits(got) != math.Float32bits(want) {
+								t.Errorf("%v n=%d order %d, %d activation rows: weight row %d x activation row %d = %g, want %g",
+									tc.t, n, order, aRows, i, ar, got, want)
+							}
 						}
 					}
-				}
-				if aRows == 1 {
-					rowsOut := make([]float32, wRows)
-					DotRows(tc.t, n, w, wStride, wRows, a, rowsOut)
-					for i, v := range rowsOut {
-						if math.Float32bits(v) != math.Float32bits(out[i]) {
-							t.Errorf("%v n=%d: DotRows row %d = %g, DotMatrix %g", tc.t, n, i, v, out[i])
+					if aRows == 1 && order == VecOrder {
+						rowsOut := make([]float32, wRows)
+						DotRows(tc.t, n, w, wStride, wRows, a, rowsOut)
+						for i, v := range rowsOut {
+							if math.Float32bits(v) != math.Float32bits(out[i]) {
+								t.Errorf("%v n=%d: DotRows row %d = %g, DotMatrix %g", tc.t, n, i, v, out[i])
+							}
 						}
 					}
 				}
@@ -839,24 +849,24 @@ func TestDotMatrixArguments(t *testing.T) {
 	a := make([]byte, 2*q8KLen)
 	out := make([]float32, 6)
 	DotRows(gguf.TypeQ4_K, 0, nil, 0, 0, nil, nil) // no rows: nothing to check
-	DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 3, a, q8KLen, 0, nil, 0)
-	DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 3, a, q8KLen, 2, out, 3)
+	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 3, a, q8KLen, 0, nil, 0)
+	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 3, a, q8KLen, 2, out, 3)
 	for i, v := range out {
 		if v != 0 {
 			t.Errorf("zero rows: out[%d] = %g", i, v)
 		}
 	}
 	mustPanic(t, "-1 weight rows", func() { DotRows(gguf.TypeQ4_K, 256, w, q4KLen, -1, a, out) })
-	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 4, a, q8KLen, 2, out, 3) })
+	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 4, a, q8KLen, 2, out, 3) })
 	mustPanic(t, "-1 bytes apart", func() { DotRows(gguf.TypeQ4_K, 256, w, -1, 2, a, out) })
 	mustPanic(t, "3 activation rows 292 bytes apart in 583 bytes",
-		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 3, out, 1) })
+		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 3, out, 1) })
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 432 and 0",
-		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a, q8KLen, 3, out, 1) })
+		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a, q8KLen, 3, out, 1) })
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 143",
 		func() { DotRows(gguf.TypeQ4_K, 256, w[:3*q4KLen-1], q4KLen, 3, a, out) })
 	mustPanic(t, "got 432 and 291",
-		func() { DotMatrix(gguf.TypeQ4_K, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 2, out, 1) })
+		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 2, out, 1) })
 	mustPanic(t, "not supported", func() { DotRows(gguf.TypeQ8_K, 256, w, q4KLen, 3, a, out) })
 }
 
@@ -871,9 +881,9 @@ func TestF16ConversionMatchesHardware(t *testing.T) {
 		}
 		w := binary.LittleEndian.AppendUint16(nil, uint16(h))
 		got, want := Dot(gguf.TypeF16, 1, w, one), gguf.FP16ToFP32(uint16(h))
-		if got != want || dotGeneric(gguf.TypeF16, 1, w, one) != want {
+		if got != want || dotGeneric(gguf.TypeF16, VecOrder, 1, w, one) != want {
 			t.Fatalf("half %#04x: Dot %g, pure Go %g, gguf.FP16ToFP32 %g",
-				h, got, dotGeneric(gguf.TypeF16, 1, w, one), want)
+				h, got, dotGeneric(gguf.TypeF16, VecOrder, 1, w, one), want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import "github.com/quant-llm/quant/internal/engine"
 
 // MatMul converts each activation row to the weight type's vec-dot format
 // once (as llama.cpp does), then splits the weight rows across workers.
+// Float weights sum in the order llama.cpp would use for this product.
 // Each worker takes its rows in tiles of about matMulTile bytes and
 // multiplies a tile with every activation row while it is in cache (one
 // DotMatrix call per tile).
@@ -24,13 +25,14 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 		}
 	})
 
+	order := SumOrderFor(w.Type, w.Rows, w.Cols, x.Rows)
 	wRow := len(w.Data) / w.Rows
 	tile := max(1, matMulTile/wRow)
 	out := dst.Buf.(*buffer).data[dst.Off:]
 	b.pool.parallelFor(w.Rows, 8, func(lo, hi int) {
 		for t0 := lo; t0 < hi; t0 += tile {
 			t1 := min(t0+tile, hi)
-			DotMatrix(w.Type, w.Cols, w.Data[t0*wRow:t1*wRow], wRow, t1-t0,
+			DotMatrix(w.Type, order, w.Cols, w.Data[t0*wRow:t1*wRow], wRow, t1-t0,
 				act, actRow, x.Rows, out[t0:], dst.Cols)
 		}
 	})

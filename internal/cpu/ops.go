@@ -13,8 +13,8 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	for _, v := range x {
 		sum += float64(v * v)
 	}
-	mean := sum / float64(len(x))
-	scale := 1 / float32(math.Sqrt(float64(float32(mean+float64(eps)))))
+	mean := float32(sum / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
 	for i, v := range x {
 		dst[i] = v * scale * w[i]
 	}
@@ -22,9 +22,10 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 
 // RopeAngles fills cos and sin (len dims/2) with the rotation of each
 // dimension pair at position pos, computing the angle by repeated
-// multiplication in float32 as ggml does.
+// multiplication in float32 and its sine and cosine with the C library's
+// functions, as ggml does.
 func RopeAngles(cos, sin []float32, pos int, dims int, base, freqScale float32, freqFactors []float32) {
-	thetaScale := float32(math.Pow(float64(base), float64(float32(-2.0)/float32(dims))))
+	thetaScale := Powf(base, float32(-2.0)/float32(dims))
 	theta := float32(pos)
 	for i := range cos {
 		t := theta
@@ -32,8 +33,8 @@ func RopeAngles(cos, sin []float32, pos int, dims int, base, freqScale float32, 
 			t /= freqFactors[i]
 		}
 		t *= freqScale
-		cos[i] = float32(math.Cos(float64(t)))
-		sin[i] = float32(math.Sin(float64(t)))
+		cos[i] = Cosf(t)
+		sin[i] = Sinf(t)
 		theta *= thetaScale
 	}
 }
@@ -48,13 +49,16 @@ func Rope(x, cos, sin []float32, neox bool) {
 			a, b = i, i+half
 		}
 		x0, x1 := x[a], x[b]
-		x[a] = x0*cos[i] - x1*sin[i]
-		x[b] = x0*sin[i] + x1*cos[i]
+		// ggml's x0*cos - x1*sin and x0*sin + x1*cos, with the first
+		// product fused into the addition as compilers contract them.
+		x[a] = fma32(x0, cos[i], -(x1 * sin[i]))
+		x[b] = fma32(x0, sin[i], x1*cos[i])
 	}
 }
 
-// Softmax sets x = softmax(x*scale) in place, with the exponentials summed in
-// float64 as ggml does.
+// Softmax sets x = softmax(x*scale) in place as ggml does: the
+// exponentials of each group of 16 are summed in float32 lanes, the groups
+// in float64.
 func Softmax(x []float32, scale float32) {
 	maxv := float32(math.Inf(-1))
 	for i := range x {
@@ -62,10 +66,14 @@ func Softmax(x []float32, scale float32) {
 		maxv = max(maxv, x[i])
 	}
 	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - maxv)))
-		x[i] = e
-		sum += float64(e)
+	for i := 0; i < len(x); i += 16 {
+		var group [16]float32
+		for l := range min(16, len(x)-i) {
+			e := Expf(x[i+l] - maxv)
+			x[i+l] = e
+			group[l] = e
+		}
+		sum += float64(pairwiseSum(group[:]))
 	}
 	inv := float32(1 / sum)
 	for i := range x {
@@ -73,14 +81,42 @@ func Softmax(x []float32, scale float32) {
 	}
 }
 
-// SiLU is x * sigmoid(x).
+// SiLU is x / (1 + exp(-x)), with ggml's vectorised exponential.
 func SiLU(x float32) float32 {
-	return x / (1 + float32(math.Exp(float64(-x))))
+	return x / (1 + Expf(-x))
 }
 
-// SwiGLU sets dst = silu(gate) * up. dst may alias gate or up.
+// Expf is e^x as ggml's vectorised ggml_v_expf computes it on AVX-512 (a
+// polynomial after range reduction, scaled by 2^n), value for value, so
+// that softmax and SiLU round as llama.cpp's do. ggml bounds its error by
+// 1.46 ulp plus the final rounding.
+func Expf(x float32) float32 {
+	const shift = 0x1.8p23
+	z := fma32(x, 0x1.715476p+0, shift)
+	n := z - shift
+	b := fma32(-n, 0x1.7f7d1cp-20, fma32(-n, 0x1.62e4p-1, x))
+	if math.Abs(float64(n)) > 192 {
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	u := b * b
+	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+		u, fma32(0x1.ffffecp-1, b, 1))
+	return float32(math.Ldexp(float64(j), int(n)))
+}
+
+// SwiGLU sets dst = silu(gate) * up for one row as ggml does: with its
+// vectorised SiLU in groups of 16 from the row's start, and the C
+// library's expf for the last len%16 values. dst may alias gate or up.
 func SwiGLU(dst, gate, up []float32) {
-	for i := range dst {
+	body := len(dst) &^ 15
+	for i := range body {
 		dst[i] = SiLU(gate[i]) * up[i]
+	}
+	for i := body; i < len(dst); i++ {
+		g := gate[i]
+		dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
 	}
 }

@@ -1,0 +1,164 @@
+package cpu
+
+import (
+	"bufio"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sameFloat32 reports whether got has the bits of want, treating every NaN
+// as equal (the NaN glibc returns for ±Inf is the x86 default NaN; other
+// architectures produce a different one).
+func sameFloat32(got float32, want uint32) bool {
+	w := math.Float32frombits(want)
+	if w != w {
+		return got != got
+	}
+	return math.Float32bits(got) == want
+}
+
+// TestLibmGlibcReference checks Sinf, Cosf and Powf against results of
+// glibc 2.36's sinf, cosf and powf (x86-64, FMA variants) recorded in
+// testdata/glibc_libm.txt: rope angles on which glibc is not correctly
+// rounded, large arguments, branch boundaries and special values.
+func TestLibmGlibcReference(t *testing.T) {
+	f, err := os.Open("testdata/glibc_libm.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hex := func(s string) uint32 {
+		v, err := strconv.ParseUint(s, 16, 32)
+		if err != nil {
+			t.Fatalf("bad hex %q: %v", s, err)
+		}
+		return uint32(v)
+	}
+	var nsincos, npow, notRounded int
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(text)
+		if len(fields) == 0 {
+			continue
+		}
+		switch {
+		case fields[0] == "sincos" && len(fields) == 4:
+			x := math.Float32frombits(hex(fields[1]))
+			ws, wc := hex(fields[2]), hex(fields[3])
+			if got := Sinf(x); !sameFloat32(got, ws) {
+				t.Errorf("line %d: Sinf(%g [%08x]) = %08x, glibc %08x", line, x, math.Float32bits(x), math.Float32bits(got), ws)
+			}
+			if got := Cosf(x); !sameFloat32(got, wc) {
+				t.Errorf("line %d: Cosf(%g [%08x]) = %08x, glibc %08x", line, x, math.Float32bits(x), math.Float32bits(got), wc)
+			}
+			if !sameFloat32(float32(math.Sin(float64(x))), ws) || !sameFloat32(float32(math.Cos(float64(x))), wc) {
+				notRounded++
+			}
+			nsincos++
+		case fields[0] == "powf" && len(fields) == 4:
+			x := math.Float32frombits(hex(fields[1]))
+			y := math.Float32frombits(hex(fields[2]))
+			w := hex(fields[3])
+			if got := Powf(x, y); !sameFloat32(got, w) {
+				t.Errorf("line %d: Powf(%g, %g) = %08x, glibc %08x", line, x, y, math.Float32bits(got), w)
+			}
+			npow++
+		default:
+			t.Fatalf("line %d: cannot parse %q", line, sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if nsincos < 200 || npow < 100 || notRounded < 100 {
+		t.Fatalf("testdata too small: %d sincos lines (%d not matching float32(math.Sin/Cos)), %d powf lines", nsincos, notRounded, npow)
+	}
+}
+
+// ulpDiff returns the distance in float32 units in the last place between a
+// and b (0 for equal values, including +0 and -0).
+func ulpDiff(a, b float32) int64 {
+	key := func(f float32) int64 {
+		u := int64(math.Float32bits(f))
+		if u&(1<<31) != 0 {
+			return -(u &^ (1 << 31))
+		}
+		return u
+	}
+	d := key(a) - key(b)
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+// TestLibmSinfCosfNearMath checks that Sinf and Cosf stay within 1 ulp of
+// math.Sin and math.Cos (rounded to float32) over small, medium, large and
+// huge arguments, and get the special cases right.
+func TestLibmSinfCosfNearMath(t *testing.T) {
+	check := func(x float32) {
+		t.Helper()
+		if d := ulpDiff(Sinf(x), float32(math.Sin(float64(x)))); d > 1 {
+			t.Errorf("Sinf(%g [%08x]) = %g, math.Sin %g: %d ulp", x, math.Float32bits(x), Sinf(x), math.Sin(float64(x)), d)
+		}
+		if d := ulpDiff(Cosf(x), float32(math.Cos(float64(x)))); d > 1 {
+			t.Errorf("Cosf(%g [%08x]) = %g, math.Cos %g: %d ulp", x, math.Float32bits(x), Cosf(x), math.Cos(float64(x)), d)
+		}
+	}
+	// Every 97th float32 in [-1000, 1000]: about 11 million arguments
+	// (1.1 million with -short).
+	step := uint32(211)
+	if testing.Short() {
+		step = 2111
+	}
+	for b := uint32(0); b <= math.Float32bits(1000); b += step {
+		x := math.Float32frombits(b)
+		check(x)
+		check(-x)
+	}
+	// Spread over every exponent up to the largest finite float.
+	for b := uint32(0x44800000); b < 0x7f800000; b += 4093 {
+		check(math.Float32frombits(b))
+		check(-math.Float32frombits(b))
+	}
+	for _, x := range []float32{0, 1e-45, 1e-38, 0x1p-12, 0.75, 120, math.MaxFloat32} {
+		check(x)
+		check(-x)
+	}
+	if s := Sinf(float32(math.Copysign(0, -1))); math.Float32bits(s) != 0x80000000 {
+		t.Errorf("Sinf(-0) = %g, want -0", s)
+	}
+	for _, x := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
+		if s, c := Sinf(x), Cosf(x); s == s || c == c {
+			t.Errorf("Sinf/Cosf(%g) = %g, %g, want NaN", x, s, c)
+		}
+	}
+}
+
+// TestLibmPowfNearMath checks that Powf stays within 1 ulp of math.Pow
+// (rounded to float32) over rope frequency bases and exponents and a
+// general grid.
+func TestLibmPowfNearMath(t *testing.T) {
+	check := func(x, y float32) {
+		t.Helper()
+		want := float32(math.Pow(float64(x), float64(y)))
+		if got := Powf(x, y); ulpDiff(got, want) > 1 {
+			t.Errorf("Powf(%g, %g) = %g, math.Pow %g", x, y, got, want)
+		}
+	}
+	for b := float32(1000); b <= 2e7; b *= 1.01 {
+		for d := 1; d <= 1024; d++ {
+			check(b, float32(-2.0)/float32(d))
+		}
+	}
+	for b := uint32(0x00000001); b < 0x7f800000; b += 999983 {
+		x := math.Float32frombits(b)
+		for _, y := range []float32{-150, -20, -1.5, -1, -0.3, 0.3, 0.5, 1, 2, 3, 7.25, 40} {
+			check(x, y)
+		}
+	}
+}
