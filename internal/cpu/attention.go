@@ -23,6 +23,10 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 		kqOrder = SumOrderFor(c.typ, kvPadding, hd, q.Rows)
 	}
 	vOrder := SumOrderFor(c.typ, hd, kvPadding, q.Rows)
+	vStep := 64 // VecOrder's lanes
+	if vOrder == GemmOrder {
+		vStep = gemmStep(c.typ)
+	}
 	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
 		scores := make([]float32, c.ctx)
 		qBytes := make([]byte, 0, hd*c.elem)
@@ -37,13 +41,11 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 				DotMatrix(c.typ, kqOrder, hd, c.k[layer][at:at+hd*c.elem], 0, 1, qh, 0, 1, scores[t:], 0)
 			}
 			Softmax(scores[:n], a.Scale)
-			// The masked cells' zero probabilities take part in the sums:
-			// in VecOrder they decide which values are summed one by one.
-			nv := n
-			if vOrder == VecOrder {
-				nv = min((n+63)&^63, c.ctx)
-				clear(scores[n:nv])
-			}
+			// ggml sums over all its cells, the masked ones with zero
+			// probability. Adding zeros up to the kernels' step changes
+			// no sum and keeps the values in the same lanes.
+			nv := min((n+vStep-1)/vStep*vStep, c.ctx)
+			clear(scores[n:nv])
 			pb := QuantizeRow(c.typ, scores[:nv], pBytes[:0])
 			out := row(dst, r)[h*hd : (h+1)*hd]
 			for d := range out {
