@@ -81,7 +81,15 @@ func QuantizeRow(vt gguf.GGMLType, x []float32, dst []byte) []byte {
 			}
 		}
 		return dst
-	case gguf.TypeQ8_K, gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+	case gguf.TypeF16:
+		start := len(dst)
+		dst = slices.Grow(dst, 2*len(x))[:start+2*len(x)]
+		out := dst[start:]
+		for i := f16RowSIMD(x, out); i < len(x); i++ {
+			binary.LittleEndian.PutUint16(out[2*i:], gguf.FP32ToFP16(x[i]))
+		}
+		return dst
+	case gguf.TypeQ8_K, gguf.TypeF32, gguf.TypeBF16:
 		// gguf's encoders are the functions llama.cpp's x86 CPU backend
 		// uses for these formats, and allocation-free.
 		out, err := gguf.Quantize(vt, x, dst)

@@ -36,10 +36,8 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			n := pos + r + 1 // causal: this row sees positions 0..pos+r
 			kvOff := h / group * hd
 			qh := QuantizeRow(c.typ, row(q, r)[h*hd:(h+1)*hd], qBytes[:0])
-			for t := range n {
-				at := (t*c.kvDim + kvOff) * c.elem
-				DotMatrix(c.typ, kqOrder, hd, c.k[layer][at:at+hd*c.elem], 0, 1, qh, 0, 1, scores[t:], 0)
-			}
+			// Position t's K row is at (t*kvDim + kvOff) * elem.
+			DotMatrix(c.typ, kqOrder, hd, c.k[layer][kvOff*c.elem:], c.kvDim*c.elem, n, qh, 0, 1, scores, 0)
 			Softmax(scores[:n], a.Scale)
 			// ggml sums over all its cells, the masked ones with zero
 			// probability. Adding zeros up to the kernels' step changes
@@ -47,11 +45,8 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			nv := min((n+vStep-1)/vStep*vStep, c.ctx)
 			clear(scores[n:nv])
 			pb := QuantizeRow(c.typ, scores[:nv], pBytes[:0])
-			out := row(dst, r)[h*hd : (h+1)*hd]
-			for d := range out {
-				at := (kvOff + d) * c.ctx * c.elem
-				DotMatrix(c.typ, vOrder, nv, c.v[layer][at:at+nv*c.elem], 0, 1, pb, 0, 1, out[d:], 0)
-			}
+			// Dimension d's row of the transposed V is at (kvOff + d) * ctx * elem.
+			DotMatrix(c.typ, vOrder, nv, c.v[layer][kvOff*c.ctx*c.elem:], c.ctx*c.elem, hd, pb, 0, 1, row(dst, r)[h*hd:], 0)
 		}
 	})
 }

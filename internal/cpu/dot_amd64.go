@@ -63,6 +63,37 @@ func dotF16GemmAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows in
 //go:noescape
 func dotBF16GemmAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
+//go:noescape
+func f32ToF16AVX2(dst *byte, src *float32, n int)
+
+// f16RowSIMD converts the first len(x)&^7 values of x to IEEE halves in
+// dst with F16C and returns how many it converted (none without
+// AVX2/F16C); the caller converts the rest.
+func f16RowSIMD(x []float32, dst []byte) int {
+	n := len(x) &^ 7
+	if !haveAVX2 || n == 0 {
+		return 0
+	}
+	_ = dst[2*n-1]
+	f32ToF16AVX2(&dst[0], &x[0], n)
+	return n
+}
+
+//go:noescape
+func expfAVX2(dst, src *float32, n int, k, sub float32)
+
+// expfRowSIMD sets dst[i] = Expf(k*src[i] - sub) for the first
+// len(src)&^7 values and returns how many it did (none without AVX2).
+func expfRowSIMD(dst, src []float32, k, sub float32) int {
+	n := len(src) &^ 7
+	if !haveAVX2 || n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	expfAVX2(&dst[0], &src[0], n, k, sub)
+	return n
+}
+
 // dotSIMD computes DotMatrix with the assembly kernels and reports whether
 // it did: false for a weight type without a kernel, or a CPU without
 // AVX2. The caller has checked that the counts are positive, the strides

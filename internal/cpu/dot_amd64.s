@@ -1064,3 +1064,118 @@ bf16g32:
 	VADDPS Y1, Y0, Y0
 	HSUMF(Y0, X0, X1)
 	ROW_END(bf16gRow)
+
+// ---------------------------------------------------------------------
+// func f32ToF16AVX2(dst *byte, src *float32, n int): n (a positive
+// multiple of 8) float32 to IEEE halves, rounding to nearest even as
+// ggml's F16C conversion does.
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+f2hLoop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VMOVDQU   X1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	SUBQ      $8, CX
+	JNZ       f2hLoop
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
+// func expfAVX2(dst, src *float32, n int, k, sub float32): dst[i] =
+// Expf(k*src[i] - sub) for n (a positive multiple of 8) values, lane for
+// lane as the Go Expf (ggml's ggml_v_expf): the same FMAs, and j*2^n in
+// float64 rounded once to float32.
+DATA expfC<>+0(SB)/4, $0x3fb8aa3b  // log2(e)   0x1.715476p+0
+DATA expfC<>+4(SB)/4, $0x4b400000  // shift     0x1.8p23
+DATA expfC<>+8(SB)/4, $0x3f317200  // ln2 hi    0x1.62e4p-1
+DATA expfC<>+12(SB)/4, $0x35bfbe8e // ln2 lo    0x1.7f7d1cp-20
+DATA expfC<>+16(SB)/4, $0x3c072010 // 0x1.0e4020p-7
+DATA expfC<>+20(SB)/4, $0x3d2b9f17 // 0x1.573e2ep-5
+DATA expfC<>+24(SB)/4, $0x3e2aaf33 // 0x1.555e66p-3
+DATA expfC<>+28(SB)/4, $0x3efffedb // 0x1.fffdb6p-2
+DATA expfC<>+32(SB)/4, $0x3f7ffff6 // 0x1.ffffecp-1
+DATA expfC<>+36(SB)/4, $0x3f800000 // 1
+DATA expfC<>+40(SB)/4, $0x43400000 // 192
+DATA expfC<>+44(SB)/4, $0x7fffffff // |x| mask
+DATA expfC<>+48(SB)/4, $0x7f800000 // +Inf
+DATA expfC<>+52(SB)/4, $0
+DATA expfC<>+56(SB)/8, $1023
+GLOBL expfC<>(SB), RODATA|NOPTR, $64
+
+// EXPF_CONST(i, Y) broadcasts constant i of expfC to Y.
+#define EXPF_CONST(i, Y) VBROADCASTSS expfC<>+(4*i)(SB), Y
+
+TEXT ·expfAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS k+24(FP), Y10
+	VBROADCASTSS sub+28(FP), Y11
+	EXPF_CONST(1, Y12)
+	VPBROADCASTQ expfC<>+56(SB), Y13
+	EXPF_CONST(10, Y14)
+
+expfLoop:
+	VMOVUPS      (SI), Y0
+	VMULPS       Y10, Y0, Y0 // x = k*src - sub
+	VSUBPS       Y11, Y0, Y0
+	VMOVAPS      Y12, Y1
+	EXPF_CONST(0, Y2)
+	VFMADD231PS  Y2, Y0, Y1 // z = x*log2e + shift
+	VSUBPS       Y12, Y1, Y2 // n = z - shift
+	VMOVAPS      Y0, Y3
+	EXPF_CONST(2, Y4)
+	VFNMADD231PS Y4, Y2, Y3 // b = x - n*ln2hi
+	EXPF_CONST(3, Y4)
+	VFNMADD231PS Y4, Y2, Y3 // b -= n*ln2lo
+	VMULPS       Y3, Y3, Y4 // u = b*b
+	EXPF_CONST(5, Y5)
+	EXPF_CONST(4, Y6)
+	VFMADD231PS  Y6, Y3, Y5 // A = b*c4 + c5
+	EXPF_CONST(7, Y6)
+	EXPF_CONST(6, Y7)
+	VFMADD231PS  Y7, Y3, Y6 // B = b*c6 + c7
+	VFMADD231PS  Y4, Y5, Y6 // C = A*u + B
+	EXPF_CONST(9, Y7)
+	EXPF_CONST(8, Y8)
+	VFMADD231PS  Y8, Y3, Y7 // D = b*c8 + 1
+	VFMADD231PS  Y4, Y6, Y7 // j = C*u + D
+
+	// j * 2^n in float64, four lanes at a time.
+	VCVTPS2DQ    Y2, Y8
+	VPMOVSXDQ    X8, Y9
+	VPADDQ       Y13, Y9, Y9
+	VPSLLQ       $52, Y9, Y9
+	VCVTPS2PD    X7, Y5
+	VMULPD       Y9, Y5, Y5
+	VCVTPD2PSY   Y5, X5
+	VEXTRACTI128 $1, Y8, X8
+	VPMOVSXDQ    X8, Y9
+	VPADDQ       Y13, Y9, Y9
+	VPSLLQ       $52, Y9, Y9
+	VEXTRACTF128 $1, Y7, X6
+	VCVTPS2PD    X6, Y6
+	VMULPD       Y9, Y6, Y6
+	VCVTPD2PSY   Y6, X6
+	VINSERTF128  $1, X6, Y5, Y5
+
+	// |n| > 192: 0 if n <= 0, else +Inf.
+	EXPF_CONST(11, Y6)
+	VANDPS       Y6, Y2, Y6
+	VCMPPS       $0x1e, Y14, Y6, Y6 // |n| > 192 (ordered)
+	VXORPS       Y7, Y7, Y7
+	VCMPPS       $0x12, Y7, Y2, Y7  // n <= 0 (ordered)
+	EXPF_CONST(12, Y8)
+	VANDNPS      Y8, Y7, Y7         // alt = n <= 0 ? 0 : +Inf
+	VBLENDVPS    Y6, Y7, Y5, Y5     // res = big ? alt : res
+	VMOVUPS      Y5, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	SUBQ         $8, CX
+	JNZ          expfLoop
+	VZEROUPPER
+	RET

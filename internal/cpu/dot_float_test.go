@@ -91,3 +91,54 @@ func TestPairwiseSum(t *testing.T) {
 		t.Errorf("pairwiseSum = %.0f, want %.0f", got, float32(1<<24+2))
 	}
 }
+
+// TestF16RowMatchesScalar converts every float32 exponent with random
+// mantissas (and the halfway cases) through QuantizeRow, whose F16C path
+// must round exactly like gguf.FP32ToFP16.
+func TestF16RowMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 0, 1<<16)
+	for len(x) < cap(x)-3 {
+		bits := r.Uint32()
+		x = append(x, math.Float32frombits(bits), math.Float32frombits(bits&^0xfff|0x1000))
+	}
+	x = append(x, float32(math.Inf(1)), float32(math.Inf(-1)), 65520) // 65520 rounds to infinity
+	got := QuantizeRow(gguf.TypeF16, x, nil)
+	for i, v := range x {
+		h := binary.LittleEndian.Uint16(got[2*i:])
+		want := gguf.FP32ToFP16(v)
+		if v != v { // NaN: any NaN half
+			if h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
+				t.Fatalf("%d: NaN %#08x -> %#04x, not a NaN", i, math.Float32bits(v), h)
+			}
+			continue
+		}
+		if h != want {
+			t.Fatalf("%d: %g (%#08x) -> %#04x, FP32ToFP16 %#04x", i, v, math.Float32bits(v), h, want)
+		}
+	}
+}
+
+// TestExpRowMatchesExpf checks the vectorised exponential against Expf,
+// bit for bit, across its whole range and on the special values.
+func TestExpRowMatchesExpf(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 88.7, 88.8, -87, -103, -104, -150, 200, -200,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32}
+	for len(x) < 1<<16 {
+		x = append(x, float32(r.Float64()*240-130), math.Float32frombits(r.Uint32()))
+	}
+	for _, k := range []float32{1, -1} {
+		for _, sub := range []float32{0, 3.5} {
+			got := make([]float32, len(x))
+			expRow(got, x, k, sub)
+			for i, v := range x {
+				want := Expf(k*v - sub)
+				if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+					t.Fatalf("k=%g sub=%g: exp(%g) = %g (%#08x), Expf %g (%#08x)", k, sub, k*v-sub,
+						got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}

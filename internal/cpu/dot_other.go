@@ -9,3 +9,9 @@ import "github.com/quant-llm/quant/internal/gguf"
 func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
 	return false
 }
+
+// f16RowSIMD converts nothing: this build has no assembly kernels.
+func f16RowSIMD(x []float32, dst []byte) int { return 0 }
+
+// expfRowSIMD computes nothing: this build has no assembly kernels.
+func expfRowSIMD(dst, src []float32, k, sub float32) int { return 0 }

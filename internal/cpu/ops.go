@@ -65,14 +65,11 @@ func Softmax(x []float32, scale float32) {
 		x[i] *= scale
 		maxv = max(maxv, x[i])
 	}
+	expRow(x, x, 1, maxv)
 	var sum float64
 	for i := 0; i < len(x); i += 16 {
 		var group [16]float32
-		for l := range min(16, len(x)-i) {
-			e := Expf(x[i+l] - maxv)
-			x[i+l] = e
-			group[l] = e
-		}
+		copy(group[:], x[i:])
 		sum += float64(pairwiseSum(group[:]))
 	}
 	inv := float32(1 / sum)
@@ -104,7 +101,16 @@ func Expf(x float32) float32 {
 	u := b * b
 	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
 		u, fma32(0x1.ffffecp-1, b, 1))
-	return float32(math.Ldexp(float64(j), int(n)))
+	// j * 2^n is exact in float64; the conversion rounds once, also where
+	// the result is subnormal, as VSCALEFPS does.
+	return float32(float64(j) * math.Float64frombits(uint64(int64(n)+1023)<<52))
+}
+
+// expRow sets dst[i] = Expf(k*src[i] - sub); dst may be src.
+func expRow(dst, src []float32, k, sub float32) {
+	for i := expfRowSIMD(dst, src, k, sub); i < len(src); i++ {
+		dst[i] = Expf(k*src[i] - sub)
+	}
 }
 
 // SwiGLU sets dst = silu(gate) * up for one row as ggml does: with its
@@ -112,8 +118,13 @@ func Expf(x float32) float32 {
 // library's expf for the last len%16 values. dst may alias gate or up.
 func SwiGLU(dst, gate, up []float32) {
 	body := len(dst) &^ 15
-	for i := range body {
-		dst[i] = SiLU(gate[i]) * up[i]
+	var e [64]float32 // exp(-gate) for a stretch: dst may alias gate
+	for i := 0; i < body; i += len(e) {
+		g := gate[i:min(i+len(e), body)]
+		expRow(e[:len(g)], g, -1, 0)
+		for j, v := range g {
+			dst[i+j] = v / (1 + e[j]) * up[i+j]
+		}
 	}
 	for i := body; i < len(dst); i++ {
 		g := gate[i]
