@@ -20,18 +20,14 @@
 // int16 lanes never saturate: each kernel notes its largest pair sum.
 //
 // The float part differs by kernel:
-//   - Q8_0, Q4_0 and Q5_0 repeat the pure-Go kernel's float operations
-//     in the same order (a vector multiply rounds each lane exactly like
-//     a scalar one), so their results are bit-identical to it when the Go
-//     code is compiled without FMA contraction (the default GOAMD64=v1).
 //   - F32, F16 and BF16 follow ggml's summation orders (SumOrder), as the
 //     pure-Go kernels do with explicit FMAs: bit-identical to them.
-//   - Q4_K and Q6_K, like ggml's AVX2 kernels, keep the block's int32
-//     lanes, convert them to float and accumulate d*yd times them into
-//     eight float lanes with FMA, summing the lanes once per row. Reducing
-//     every 256-value block to one integer first costs about a fifth of
-//     the kernel's time; the results differ from the pure-Go ones by
-//     float32 rounding only.
+//   - The quantized types, like ggml's AVX2 kernels, keep the block's
+//     int32 lanes, convert them to float and accumulate d*yd times them
+//     into eight float lanes with FMA, summing the lanes once per row.
+//     Reducing every block to one integer first (as the pure-Go kernels
+//     do) costs a fifth of the kernel's time or more; the results differ
+//     from the pure-Go ones by float32 rounding only.
 //
 // Register conventions shared by the kernels:
 //	SI   weight row start          R11  next output float
@@ -617,22 +613,25 @@ q6kx4Block:
 // The 32-value block types against Q8_0 activations (34 bytes: fp16 d,
 // 32 int8). Each block's weights are brought to 32 int8 values w, and
 //	isum = w . a     (VPSIGNB makes |w| unsigned and moves w's sign to a)
-//	sum += dw*da*float32(isum)
+//	sum += dw*da*float32(isum)   (in eight lanes, see below)
 // VPMADDUBSW pair sums are at most 2*128*127 = 32512 (|w| <= 128 for
 // Q8_0, whose weight bytes may be -128; activations are within +-127).
 //
-// Four blocks are reduced together: VPHADDD folds their four int32 lane
-// vectors into one vector of four sums, and their scales are gathered and
-// converted with one VCVTPH2PS each, then the four products are added to
-// the row sum one after another, in block order. A single-block loop
-// handles the rest.
+// As in ggml's AVX2 kernels (ggml_vec_dot_q8_0_q8_0 and the others, and
+// llamafile's tinyBLAS_Q0_AVX for batches), each block's eight int32 lane
+// sums (values 4m..4m+3 in lane m) are converted to float and multiplied
+// by dw*da into eight float lanes with FMA, and the lanes are added
+// pairwise once per row; the pure-Go kernels add one block sum at a time,
+// so the two differ by float32 rounding only.
 //
 // Vector registers:
-//	Y0-Y3 int32 lanes of blocks 0-3   Y11 0x0001 in every int16
-//	Y4-Y7 temporaries                 Y9, Y10, Y12, Y13 per-type constants
+//	Y0 int32 lanes of the block       Y8 the row's float lanes
+//	Y4-Y7 temporaries                 Y11 0x0001 in every int16
+//	Y9, Y10, Y12, Y13 per-type constants
 
-// Q8DOT(W, A, D) sets D to the int32 pair sums of w . a for the 32 int8
-// weights in W and the activation block at A (address operand), using Y7.
+// Q8DOT(W, A, D) sets D to the int32 sums of w . a over each 4 values for
+// the 32 int8 weights in W and the activation block at A (address
+// operand), using Y7. W is destroyed.
 #define Q8DOT(W, A, D) \
 	VMOVDQU    A, Y7 \
 	VPSIGNB    W, Y7, Y7 \
@@ -640,62 +639,21 @@ q6kx4Block:
 	VPMADDUBSW Y7, W, W \
 	VPMADDWD   Y11, W, D
 
-// GATHER4(base, stride, R) packs the fp16 values at 0, stride, 2*stride
-// and 3*stride of base into R's four words, using R8. (Scalar code: the
-// vector ports are busier.)
-#define GATHER4(base, stride, R) \
-	MOVWQZX (3*stride)(base), R \
-	SHLQ    $16, R \
-	MOVWQZX (2*stride)(base), R8 \
-	ORQ     R8, R \
-	SHLQ    $16, R \
-	MOVWQZX (stride)(base), R8 \
-	ORQ     R8, R \
-	SHLQ    $16, R \
-	MOVWQZX (base), R8 \
-	ORQ     R8, R
-
-// ADD4(wlen) finishes four blocks whose sums are in Y0-Y3: the scales are
-// the fp16 at 0, wlen, 2*wlen, 3*wlen of DI and 0, 34, 68, 102 of BX.
-#define ADD4(wlen) \
-	VPHADDD      Y1, Y0, Y0 \
-	VPHADDD      Y3, Y2, Y2 \
-	VPHADDD      Y2, Y0, Y0 \
-	VEXTRACTI128 $1, Y0, X1 \
-	VPADDD       X1, X0, X0 /* isum of blocks 0-3 */ \
-	VCVTDQ2PS    X0, X0 \
-	GATHER4(DI, wlen, AX) \
-	GATHER4(BX, 34, DX) \
-	VMOVQ        AX, X4 \
-	VCVTPH2PS    X4, X4 /* dw of blocks 0-3 */ \
-	VMOVQ        DX, X5 \
-	VCVTPH2PS    X5, X5 /* da of blocks 0-3 */ \
-	VMULPS       X5, X4, X4 \
-	VMULPS       X4, X0, X0 /* dw*da*isum of blocks 0-3 */ \
-	VADDSS       X0, X8, X8 \
-	VMOVSHDUP    X0, X1 \
-	VADDSS       X1, X8, X8 \
-	VPSHUFD      $0x02, X0, X1 \
-	VADDSS       X1, X8, X8 \
-	VPSHUFD      $0x03, X0, X1 \
-	VADDSS       X1, X8, X8
-
-// ADD1 finishes one block whose sums are in Y0.
-#define ADD1 \
-	HSUM32(Y0, X0, X1) \
-	VCVTDQ2PS X0, X0 \
-	VMOVD     (DI), X4 \
-	VPINSRW   $1, (BX), X4, X4 \
-	VCVTPH2PS X4, X4 /* dw, da */ \
-	VMOVSHDUP X4, X5 \
-	VMULSS    X5, X4, X4 \
-	VMULSS    X4, X0, X0 \
-	VADDSS    X0, X8, X8
+// Q8SCALE(WD, AD, Y) sets every lane of Y to the float32 product of the
+// fp16 scales at WD and AD (address operands), using X6.
+#define Q8SCALE(WD, AD, Y) \
+	VPXOR        X6, X6, X6 \
+	VPINSRW      $0, WD, X6, X6 \
+	VPINSRW      $1, AD, X6, X6 \
+	VCVTPH2PS    X6, X6 \
+	VMOVSHDUP    X6, X7 \
+	VMULSS       X7, X6, X6 \
+	VBROADCASTSS X6, Y
 
 // Q32BODY(wlen, LOADW) is the row and block loop of a 32-value type with
 // wlen-byte blocks: LOADW(off, Y) loads the 32 int8 weights of the block
 // at off(DI) into Y (it may use Y6 and Y7). The kernel's arguments must be
-// in registers (Q32ARGS) and its constants loaded before it:
+// in registers and its constants loaded before it:
 //	R13 a    R9 nb    R10 wStride
 #define Q32BODY(wlen, LOADW) \
 	MOVL $0x00010001, AX \
@@ -705,35 +663,18 @@ row: \
 	MOVQ   SI, DI \
 	MOVQ   R13, BX \
 	MOVQ   R9, CX \
-	VXORPS X8, X8, X8 \
-	CMPQ   CX, $4 \
-	JB     one \
-four: \
+	VXORPS Y8, Y8, Y8 \
+block: \
 	LOADW(0, Y4) \
 	Q8DOT(Y4, 2(BX), Y0) \
-	LOADW(wlen, Y5) \
-	Q8DOT(Y5, 36(BX), Y1) \
-	LOADW((2*wlen), Y4) \
-	Q8DOT(Y4, 70(BX), Y2) \
-	LOADW((3*wlen), Y5) \
-	Q8DOT(Y5, 104(BX), Y3) \
-	ADD4(wlen) \
-	ADDQ $(4*wlen), DI \
-	ADDQ $(4*34), BX \
-	SUBQ $4, CX \
-	CMPQ CX, $4 \
-	JAE  four \
-one: \
-	TESTQ CX, CX \
-	JZ    done \
-	LOADW(0, Y4) \
-	Q8DOT(Y4, 2(BX), Y0) \
-	ADD1 \
+	VCVTDQ2PS Y0, Y0 \
+	Q8SCALE((DI), (BX), Y5) \
+	VFMADD231PS Y5, Y0, Y8 \
 	ADDQ $wlen, DI \
 	ADDQ $34, BX \
 	DECQ CX \
-	JMP  one \
-done: \
+	JNZ  block \
+	HSUMF(Y8, X8, X1) \
 	VMOVSS X8, (R11) \
 	ADDQ   $4, R11 \
 	ADDQ   R10, SI \

@@ -547,13 +547,6 @@ func mustPanic(t *testing.T, want string, f func()) {
 	f()
 }
 
-// contractsFMA reports whether this build fuses a float32 x*y + z into one
-// rounding, as Go may on arm64 and on amd64 with GOAMD64=v3 and up:
-// (1+2^-12)^2 - 1 is 2^-11 when the product is rounded first.
-func contractsFMA() bool { return mulAdd(1+0x1p-12, 1+0x1p-12, -1) != 0x1p-11 }
-
-//go:noinline
-func mulAdd(x, y, z float32) float32 { return x*y + z }
 
 // actModes are the activation rows TestDotSIMDMatchesGeneric tries: a
 // QuantizeRow result, and raw quants (with consistent bsums) at and near
@@ -647,18 +640,14 @@ func sameDot(got, want float32, mag float64, exact bool) bool {
 }
 
 // bitIdentical reports whether Dot's result for weight type t must equal
-// the pure-Go kernel's bit for bit: always for types without an assembly
-// kernel; for F32, F16 and BF16, whose kernels and pure-Go code sum in
-// the same order with the same FMAs; for Q8_0, Q4_0 and Q5_0, whose
-// kernels repeat the pure-Go float operations in order, unless the Go
-// compiler contracts those into FMAs. The Q4_K and Q6_K kernels
-// accumulate in float lanes as ggml does.
+// the pure-Go kernel's bit for bit: for types without an assembly kernel,
+// and for F32, F16 and BF16, whose kernels and pure-Go code sum in the
+// same order with the same FMAs. The quantized kernels accumulate in float
+// lanes as ggml does.
 func bitIdentical(t gguf.GGMLType) bool {
 	switch t {
-	case gguf.TypeQ4_K, gguf.TypeQ6_K:
+	case gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
 		return false
-	case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
-		return !contractsFMA()
 	}
 	return true
 }
