@@ -547,7 +547,6 @@ func mustPanic(t *testing.T, want string, f func()) {
 	f()
 }
 
-
 // actModes are the activation rows TestDotSIMDMatchesGeneric tries: a
 // QuantizeRow result, and raw quants (with consistent bsums) at and near
 // the ends of [-127, 127].

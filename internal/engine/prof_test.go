@@ -14,7 +14,7 @@ func TestProfPrefill(t *testing.T) {
 		t.Skip()
 	}
 	r, _ := newRunner(t, path, engine.Options{Context: 512, Batch: 512})
-	toks := make([]int32, 512)
+	toks := make([]int32, 128)
 	for i := range toks {
 		toks[i] = int32(i*7%1000 + 1)
 	}
