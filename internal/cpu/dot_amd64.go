@@ -34,6 +34,15 @@ func dotQ6KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 func dotQ6KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ8_0X4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4_0X4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5_0X4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ8_0AVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
@@ -135,12 +144,19 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 	}
 	pw := &w[0]
 	r := 0
-	for ; r+4 <= aRows && (t == gguf.TypeQ4_K || t == gguf.TypeQ6_K); r += 4 {
+	for ; r+4 <= aRows && hasX4Kernel(t); r += 4 {
 		pa, po := &a[r*aStride], &out[r*outStride]
-		if t == gguf.TypeQ4_K {
+		switch t {
+		case gguf.TypeQ4_K:
 			dotQ4KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		} else {
+		case gguf.TypeQ6_K:
 			dotQ6KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+		case gguf.TypeQ8_0:
+			dotQ8_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+		case gguf.TypeQ4_0:
+			dotQ4_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+		case gguf.TypeQ5_0:
+			dotQ5_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
 		}
 	}
 	for ; r < aRows; r++ {
@@ -180,4 +196,13 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 	default:
 		dotBF16VecAVX2(w, wStride, a, nb, out, rows)
 	}
+}
+
+// hasX4Kernel reports whether type t has a four-activation-row kernel.
+func hasX4Kernel(t gguf.GGMLType) bool {
+	switch t {
+	case gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
+		return true
+	}
+	return false
 }

@@ -683,6 +683,68 @@ block: \
 	VZEROUPPER \
 	RET
 
+// Q32X4_ROW(base, F) adds the block at DI times the activation block at
+// base (an address operand) to the float lanes F; the weights are in Y4.
+#define Q32X4_ROW(base, F) \
+	VMOVDQA     Y4, Y5 \
+	Q8DOT(Y5, 2 base, Y0) \
+	VCVTDQ2PS   Y0, Y0 \
+	Q8SCALE((DI), base, Y14) \
+	VFMADD231PS Y14, Y0, F
+
+// Q32X4BODY(wlen, LOADW) is Q32BODY for four activation rows (aStride
+// bytes apart) at once: each weight block is loaded once, and each row's
+// lanes (Y1, Y2, Y3, Y8) get exactly the operations Q32BODY would give
+// them. Registers: R13 aStride, R10 3*aStride.
+#define Q32X4BODY(wlen, LOADW) \
+	MOVL $0x00010001, AX \
+	VMOVD AX, X0 \
+	VPBROADCASTD X0, Y11 \
+row: \
+	MOVQ   SI, DI \
+	MOVQ   a+24(FP), BX \
+	MOVQ   nb+40(FP), CX \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y8, Y8, Y8 \
+block: \
+	LOADW(0, Y4) \
+	Q32X4_ROW((BX), Y1) \
+	Q32X4_ROW((BX)(R13*1), Y2) \
+	Q32X4_ROW((BX)(R13*2), Y3) \
+	Q32X4_ROW((BX)(R10*1), Y8) \
+	ADDQ $wlen, DI \
+	ADDQ $34, BX \
+	DECQ CX \
+	JNZ  block \
+	MOVQ outStride+56(FP), R8 \
+	SHLQ $2, R8 \
+	LEAQ (R8)(R8*2), R9 \
+	HSUMF(Y1, X1, X4) \
+	VMOVSS X1, (R11) \
+	HSUMF(Y2, X2, X4) \
+	VMOVSS X2, (R11)(R8*1) \
+	HSUMF(Y3, X3, X4) \
+	VMOVSS X3, (R11)(R8*2) \
+	HSUMF(Y8, X8, X4) \
+	VMOVSS X8, (R11)(R9*1) \
+	ADDQ   $4, R11 \
+	ADDQ   wStride+8(FP), SI \
+	DECQ   R12 \
+	JNZ    row \
+	VZEROUPPER \
+	RET
+
+// Q32X4ARGS loads the four-row kernels' arguments:
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+#define Q32X4ARGS \
+	MOVQ w+0(FP), SI \
+	MOVQ rows+16(FP), R12 \
+	MOVQ aStride+32(FP), R13 \
+	LEAQ (R13)(R13*2), R10 \
+	MOVQ out+48(FP), R11
+
 // Q8_0 (34 bytes: fp16 d, 32 int8).
 #define LOADQ8_0(off, Y) VMOVDQU (off+2)(DI), Y
 
@@ -694,6 +756,10 @@ TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-48
 	MOVQ out+32(FP), R11
 	MOVQ rows+40(FP), R12
 	Q32BODY(34, LOADQ8_0)
+
+TEXT ·dotQ8_0X4AVX2(SB), NOSPLIT, $0-64
+	Q32X4ARGS
+	Q32X4BODY(34, LOADQ8_0)
 
 // Q4_0 (18 bytes: fp16 d, 16 bytes of nibbles; value j is the low nibble
 // of byte j, value j+16 the high one; minus 8). Y13 = 0x0f, Y12 = 0x08.
@@ -714,6 +780,12 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
 	BYTES(0x08080808, Y12)
 	Q32BODY(18, LOADQ4_0)
 
+TEXT ·dotQ4_0X4AVX2(SB), NOSPLIT, $0-64
+	Q32X4ARGS
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0x08080808, Y12)
+	Q32X4BODY(18, LOADQ4_0)
+
 // Q5_0 (22 bytes: fp16 d, 32 bits qh, 16 bytes of nibbles as Q4_0; bit j
 // of qh is the fifth bit of value j; minus 16). A value whose fifth bit is
 // clear gets 0xf0 OR-ed in, which as int8 is nibble - 16; one whose bit is
@@ -730,6 +802,14 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
 	VPCMPEQB       Y9, Y6, Y6 /* byte j: 0xff if bit j of qh is set */ \
 	VPANDN         Y12, Y6, Y6 /* 0xf0 where it is clear */ \
 	VPOR           Y6, Y, Y
+
+TEXT ·dotQ5_0X4AVX2(SB), NOSPLIT, $0-64
+	Q32X4ARGS
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0xf0f0f0f0, Y12)
+	VMOVDQU bitBytes<>(SB), Y10
+	VMOVDQU bitBytes<>+32(SB), Y9
+	Q32X4BODY(22, LOADQ5_0)
 
 TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
