@@ -110,15 +110,20 @@ GLOBL nibShift<>(SB), RODATA|NOPTR, $32
 	VPSHUFD $0xb1, X, T \
 	VPADDD T, X, X
 
-// HSUMF(Y, X, T) adds the eight float lanes of Y into lane 0 of X (the
-// low half of Y), using XT.
+// HSUM4F(X, T) adds the four float lanes of X pairwise into lane 0 of X,
+// using XT: (0+2) + (1+3), as ggml's horizontal sums do.
+#define HSUM4F(X, T) \
+	VMOVHLPS  X, X, T \
+	VADDPS    T, X, X \
+	VMOVSHDUP X, T \
+	VADDSS    T, X, X
+
+// HSUMF(Y, X, T) adds the eight float lanes of Y pairwise into lane 0 of X
+// (the low half of Y), using XT.
 #define HSUMF(Y, X, T) \
 	VEXTRACTF128 $1, Y, T \
 	VADDPS       T, X, X \
-	VMOVHLPS     X, X, T \
-	VADDPS       T, X, X \
-	VMOVSHDUP    X, T \
-	VADDSS       T, X, X
+	HSUM4F(X, T)
 
 // ---------------------------------------------------------------------
 // Q4_K x Q8_K. Weight block (144 bytes): fp16 d, fp16 dmin, 12 bytes of
@@ -129,15 +134,17 @@ GLOBL nibShift<>(SB), RODATA|NOPTR, $32
 //	isum = sum_k scale_k * (q . a over sub-block k)
 //	msum = sum_k min_k * (bsums[2k] + bsums[2k+1])
 //	sum += d*yd*isum - dmin*yd*msum
-// with isum and msum kept as int32 lanes (Y0, X2) and the float products
-// accumulated in float lanes (Y8). VPMADDUBSW pair sums are at most
+// with isum and msum kept as int32 lanes (Y0, X2) and, as in ggml's AVX2
+// kernel, their float products accumulated in separate float lanes (Y8
+// and X9), added at the end of the row. VPMADDUBSW pair sums are at most
 // 2*15*127 = 3810.
 //
 // Vector registers:
 //	Y0  int32 lanes of isum          Y1  the 8 scales, int16, in both lanes
 //	X2  int32 lanes of msum          Y13 0x0f in every byte
 //	Y6, Y7 a chunk's two scale vectors, then d and dmin (broadcast)
-//	Y8  float lanes of the sum       Y3-Y5 temporaries
+//	Y8  float lanes of the sum       X9  float lanes of the mins' sum
+//	Y3-Y5 temporaries
 
 // Q4K_UNPACK sets AX to the eight 6-bit scales and DX to the eight mins of
 // the block at DI, one per byte (ggml's utmp shuffle), using R8 and R9.
@@ -194,6 +201,7 @@ q4kRow:
 	MOVQ   a+16(FP), BX
 	MOVQ   nb+24(FP), CX
 	VXORPS Y8, Y8, Y8
+	VXORPS X9, X9, X9
 
 q4kBlock:
 	Q4K_UNPACK
@@ -225,9 +233,9 @@ q4kBlock:
 	VBROADCASTSS (BX), Y4        // yd
 	VMULPS       Y4, Y6, Y5      // d*yd
 	VFMADD231PS  Y5, Y0, Y8
-	VCVTDQ2PS    Y2, Y2          // (the upper four lanes are zero)
-	VMULPS       Y4, Y7, Y5      // dmin*yd
-	VFNMADD231PS Y5, Y2, Y8
+	VCVTDQ2PS    X2, X2
+	VMULPS       X4, X7, X5      // dmin*yd
+	VFNMADD231PS X5, X2, X9
 
 	ADDQ $144, DI
 	ADDQ $292, BX
@@ -235,6 +243,8 @@ q4kBlock:
 	JNZ  q4kBlock
 
 	HSUMF(Y8, X8, X3)
+	HSUM4F(X9, X3)
+	VADDSS X9, X8, X8
 	VMOVSS X8, (R11)
 	ADDQ   $4, R11
 	ADDQ   wStride+8(FP), SI
@@ -261,6 +271,7 @@ q4kBlock:
 // Vector registers:
 //	Y0, Y2, Y3, Y12  int32 lanes of isum of activation rows 0-3
 //	Y8-Y11           float lanes of the sums of activation rows 0-3
+//	m0-m3 (stack)    float lanes of the mins' sums of activation rows 0-3
 //	Y1   the 8 scales, int16, in both lanes; then the 8 mins, int16
 //	Y4   low nibbles of a chunk, then temporaries
 //	Y5   high nibbles of a chunk, then temporaries
@@ -290,10 +301,10 @@ q4kBlock:
 	Q4KX4_ROW(j, Y3, (BX)(R13*2)) \
 	Q4KX4_ROW(j, Y12, (BX)(R10*1))
 
-// Q4KX4_FINISH(A, F, base): F += d*yd*isum - dmin*yd*msum for the
-// activation block at base, with isum's lanes in A, d in Y6, dmin in Y7
-// and the mins in X1.
-#define Q4KX4_FINISH(A, F, base) \
+// Q4KX4_FINISH(A, F, base, M): F += d*yd*isum and M -= dmin*yd*msum for
+// the activation block at base, with isum's lanes in A, d in Y6, dmin in
+// Y7 and the mins in X1; M is the row's stack slot.
+#define Q4KX4_FINISH(A, F, base, M) \
 	VCVTDQ2PS    A, A \
 	VBROADCASTSS base, Y14 \
 	VMULPS       Y14, Y6, Y5 \
@@ -301,11 +312,22 @@ q4kBlock:
 	VMOVDQU      260 base, X4 \
 	VPHADDW      276 base, X4, X4 \
 	VPMADDWD     X1, X4, X4 \
-	VCVTDQ2PS    Y4, Y4 \
-	VMULPS       Y14, Y7, Y5 \
-	VFNMADD231PS Y5, Y4, F
+	VCVTDQ2PS    X4, X4 \
+	VMULPS       X14, X7, X5 \
+	VMOVUPS      M, X14 \
+	VFNMADD231PS X5, X4, X14 \
+	VMOVUPS      X14, M
 
-TEXT ·dotQ4KX4AVX2(SB), NOSPLIT, $0-64
+// Q4KX4_STORE(F, XF, M, dst) stores the sum of row F's lanes and its mins'
+// lanes M to dst.
+#define Q4KX4_STORE(F, XF, M, dst) \
+	HSUMF(F, XF, X4) \
+	VMOVUPS M, X5 \
+	HSUM4F(X5, X4) \
+	VADDSS  X5, XF, XF \
+	VMOVSS  XF, dst
+
+TEXT ·dotQ4KX4AVX2(SB), NOSPLIT, $64-64
 	MOVQ w+0(FP), SI
 	MOVQ rows+16(FP), R12
 	MOVQ aStride+32(FP), R13
@@ -321,6 +343,11 @@ q4kx4Row:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	VXORPS  X4, X4, X4
+	VMOVUPS X4, m0-64(SP)
+	VMOVUPS X4, m1-48(SP)
+	VMOVUPS X4, m2-32(SP)
+	VMOVUPS X4, m3-16(SP)
 
 q4kx4Block:
 	Q4K_UNPACK
@@ -344,10 +371,10 @@ q4kx4Block:
 	VBROADCASTSS X4, Y7
 	VMOVQ        DX, X1
 	VPMOVZXBW    X1, X1          // mins, int16
-	Q4KX4_FINISH(Y0, Y8, (BX))
-	Q4KX4_FINISH(Y2, Y9, (BX)(R13*1))
-	Q4KX4_FINISH(Y3, Y10, (BX)(R13*2))
-	Q4KX4_FINISH(Y12, Y11, (BX)(R10*1))
+	Q4KX4_FINISH(Y0, Y8, (BX), m0-64(SP))
+	Q4KX4_FINISH(Y2, Y9, (BX)(R13*1), m1-48(SP))
+	Q4KX4_FINISH(Y3, Y10, (BX)(R13*2), m2-32(SP))
+	Q4KX4_FINISH(Y12, Y11, (BX)(R10*1), m3-16(SP))
 
 	ADDQ $144, DI
 	ADDQ $292, BX
@@ -357,14 +384,10 @@ q4kx4Block:
 	MOVQ outStride+56(FP), R8
 	SHLQ $2, R8                  // bytes between output rows
 	LEAQ (R8)(R8*2), R9
-	HSUMF(Y8, X8, X4)
-	VMOVSS X8, (R11)
-	HSUMF(Y9, X9, X4)
-	VMOVSS X9, (R11)(R8*1)
-	HSUMF(Y10, X10, X4)
-	VMOVSS X10, (R11)(R8*2)
-	HSUMF(Y11, X11, X4)
-	VMOVSS X11, (R11)(R9*1)
+	Q4KX4_STORE(Y8, X8, m0-64(SP), (R11))
+	Q4KX4_STORE(Y9, X9, m1-48(SP), (R11)(R8*1))
+	Q4KX4_STORE(Y10, X10, m2-32(SP), (R11)(R8*2))
+	Q4KX4_STORE(Y11, X11, m3-16(SP), (R11)(R9*1))
 	ADDQ   $4, R11
 	ADDQ   wStride+8(FP), SI
 	DECQ   R12
