@@ -28,6 +28,12 @@ func dotQ4KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ5KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
+
+//go:noescape
 func dotQ6KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
@@ -116,6 +122,8 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 	switch t {
 	case gguf.TypeQ4_K:
 		qk, wLen, aLen = qkK, q4KLen, q8KLen
+	case gguf.TypeQ5_K:
+		qk, wLen, aLen = qkK, q5KLen, q8KLen
 	case gguf.TypeQ6_K:
 		qk, wLen, aLen = qkK, q6KLen, q8KLen
 	case gguf.TypeQ8_0:
@@ -149,6 +157,8 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 		switch t {
 		case gguf.TypeQ4_K:
 			dotQ4KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+		case gguf.TypeQ5_K:
+			dotQ5KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
 		case gguf.TypeQ6_K:
 			dotQ6KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
 		case gguf.TypeQ8_0:
@@ -164,6 +174,8 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 		switch t {
 		case gguf.TypeQ4_K:
 			dotQ4KAVX2(pw, wStride, pa, nb, po, wRows)
+		case gguf.TypeQ5_K:
+			dotQ5KAVX2(pw, wStride, pa, nb, po, wRows)
 		case gguf.TypeQ6_K:
 			dotQ6KAVX2(pw, wStride, pa, nb, po, wRows)
 		case gguf.TypeQ8_0:
@@ -201,7 +213,7 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 // hasX4Kernel reports whether type t has a four-activation-row kernel.
 func hasX4Kernel(t gguf.GGMLType) bool {
 	switch t {
-	case gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
+	case gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
 		return true
 	}
 	return false

@@ -125,6 +125,71 @@ GLOBL nibShift<>(SB), RODATA|NOPTR, $32
 	VADDPS       T, X, X \
 	HSUM4F(X, T)
 
+// KX4BODY is the row and block loop of the four-row K-quant kernels:
+// CHUNK(j) multiplies chunk j of the weight block at DI with the four
+// activation rows, FINISH(A, F, base, M) scales a row's integer lanes A
+// into its float lanes F and mins' slot M, STORE(F, XF, M, dst) writes the
+// row's result, ZERO clears the slots, and blen is the block length. The
+// slots are m0-m3 on the stack.
+#define KX4BODY(CHUNK, FINISH, STORE, ZERO, blen, m0, m1, m2, m3) \
+	MOVQ w+0(FP), SI \
+	MOVQ rows+16(FP), R12 \
+	MOVQ aStride+32(FP), R13 \
+	LEAQ (R13)(R13*2), R10 \
+	MOVQ out+48(FP), R11 \
+	BYTES(0x0f0f0f0f, Y13) \
+row: \
+	MOVQ   SI, DI \
+	MOVQ   a+24(FP), BX \
+	MOVQ   nb+40(FP), CX \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS Y9, Y9, Y9 \
+	VXORPS Y10, Y10, Y10 \
+	VXORPS Y11, Y11, Y11 \
+	VXORPS X4, X4, X4 \
+	ZERO \
+block: \
+	Q4K_UNPACK \
+	VMOVQ     AX, X1 \
+	VPMOVZXBW X1, X1 \
+	VPERMQ    $0x44, Y1, Y1 /* scales in both 128-bit lanes */ \
+	VPXOR     Y0, Y0, Y0 \
+	VPXOR     Y2, Y2, Y2 \
+	VPXOR     Y3, Y3, Y3 \
+	VPXOR     Y12, Y12, Y12 \
+	CHUNK(0) \
+	CHUNK(1) \
+	CHUNK(2) \
+	CHUNK(3) \
+	VMOVD        (DI), X4 \
+	VCVTPH2PS    X4, X4 /* d, dmin */ \
+	VBROADCASTSS X4, Y6 \
+	VMOVSHDUP    X4, X4 \
+	VBROADCASTSS X4, Y7 \
+	VMOVQ        DX, X1 \
+	VPMOVZXBW    X1, X1 /* mins, int16 */ \
+	FINISH(Y0, Y8, (BX), m0) \
+	FINISH(Y2, Y9, (BX)(R13*1), m1) \
+	FINISH(Y3, Y10, (BX)(R13*2), m2) \
+	FINISH(Y12, Y11, (BX)(R10*1), m3) \
+	ADDQ $blen, DI \
+	ADDQ $292, BX \
+	DECQ CX \
+	JNZ  block \
+	MOVQ outStride+56(FP), R8 \
+	SHLQ $2, R8 /* bytes between output rows */ \
+	LEAQ (R8)(R8*2), R9 \
+	STORE(Y8, X8, m0, (R11)) \
+	STORE(Y9, X9, m1, (R11)(R8*1)) \
+	STORE(Y10, X10, m2, (R11)(R8*2)) \
+	STORE(Y11, X11, m3, (R11)(R9*1)) \
+	ADDQ   $4, R11 \
+	ADDQ   wStride+8(FP), SI \
+	DECQ   R12 \
+	JNZ    row \
+	VZEROUPPER \
+	RET
+
 // ---------------------------------------------------------------------
 // Q4_K x Q8_K. Weight block (144 bytes): fp16 d, fp16 dmin, 12 bytes of
 // 6-bit scales and mins, 128 bytes of nibbles; byte l of the 32-byte chunk
@@ -181,6 +246,12 @@ GLOBL nibShift<>(SB), RODATA|NOPTR, $32
 	VPSRLW     $4, Y4, Y5 \
 	VPAND      Y13, Y4, Y4 \
 	VPAND      Y13, Y5, Y5 \
+	KCHUNK_MUL(j)
+
+// KCHUNK_MUL(j) adds to Y0 the products of chunk j's low and high values
+// (bytes in Y4 and Y5) with the activations, scaled by their sub-blocks'
+// scales (Y1).
+#define KCHUNK_MUL(j) \
 	VPMADDUBSW (4+64*j)(BX), Y4, Y4 \
 	VPMADDUBSW (36+64*j)(BX), Y5, Y5 \
 	VPSHUFB    wordShuf<>+(64*j)(SB), Y1, Y6 \
@@ -253,6 +324,112 @@ q4kBlock:
 	VZEROUPPER
 	RET
 
+// ---------------------------------------------------------------------
+// Q5_K x Q8_K. Weight block (176 bytes): fp16 d, fp16 dmin, 12 bytes of
+// scales and mins as Q4_K, 32 bytes qh, 128 bytes of nibbles as Q4_K;
+// the fifth bit of value 64j+l is bit 2j of qh[l] (low nibble) or bit
+// 2j+1 (high nibble). The integer lanes and d*yd*isum are as for Q4_K;
+// as in ggml's AVX2 kernel, the mins' term is one integer per block,
+// added to a float32 sum (X9) that joins the lanes at the end of the row.
+// VPMADDUBSW pair sums are at most 2*31*127 = 7874.
+//
+// Vector registers: as dotQ4KAVX2, plus
+//	Y10 qh    Y11 0x10 in every byte    Y12 temporary
+
+// Q5K_MINS(D, M, S) subtracts D*M from S (lane 0) in one rounding:
+// ggml's summs += -(yd*dmin) * msum, which compilers contract to an FMA.
+#define Q5K_MINS(D, M, S) \
+	VFNMADD231SS D, M, S
+
+// Q5K_HIGH(s, Y) ORs bit s of each qh byte into bit 4 of the bytes of Y.
+// (VPSRLW moves bits across bytes too, but only bit 0 of each byte
+// survives the shift left and the mask.)
+#define Q5K_HIGH(s, Y) \
+	VPSRLW $s, Y10, Y12 \
+	VPSLLW $4, Y12, Y12 \
+	VPAND  Y11, Y12, Y12 \
+	VPOR   Y12, Y, Y
+
+// Q5K_NIBBLES(j) loads chunk j's 32 low values into Y4 and 32 high
+// values into Y5, as bytes in [0, 31].
+#define Q5K_NIBBLES(j) \
+	VMOVDQU (48+32*j)(DI), Y4 \
+	VPSRLW  $4, Y4, Y5 \
+	VPAND   Y13, Y4, Y4 \
+	VPAND   Y13, Y5, Y5 \
+	Q5K_HIGH(2*j, Y4) \
+	Q5K_HIGH(2*j+1, Y5)
+
+#define Q5K_CHUNK(j) \
+	Q5K_NIBBLES(j) \
+	KCHUNK_MUL(j)
+
+TEXT ·dotQ5KAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ out+32(FP), R11
+	MOVQ rows+40(FP), R12
+	BYTES(0x0f0f0f0f, Y13)
+	BYTES(0x10101010, Y11)
+
+q5kRow:
+	MOVQ   SI, DI
+	MOVQ   a+16(FP), BX
+	MOVQ   nb+24(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS X9, X9, X9
+
+q5kBlock:
+	Q4K_UNPACK
+
+	// msum: one integer per block.
+	VMOVQ     DX, X2
+	VPMOVZXBW X2, X2
+	VMOVDQU   260(BX), X3
+	VPHADDW   276(BX), X3, X3
+	VPMADDWD  X3, X2, X2
+	VPSHUFD   $0x4e, X2, X3
+	VPADDD    X3, X2, X2
+	VPSHUFD   $0xb1, X2, X3
+	VPADDD    X3, X2, X2
+
+	VMOVQ     AX, X1
+	VPMOVZXBW X1, X1
+	VPERMQ    $0x44, Y1, Y1
+	VPXOR     Y0, Y0, Y0
+	VMOVDQU   16(DI), Y10
+
+	Q5K_CHUNK(0)
+	Q5K_CHUNK(1)
+	Q5K_CHUNK(2)
+	Q5K_CHUNK(3)
+
+	VMOVD        (DI), X3
+	VCVTPH2PS    X3, X3          // d, dmin
+	VBROADCASTSS X3, Y6
+	VMOVSHDUP    X3, X7
+	VCVTDQ2PS    Y0, Y0
+	VBROADCASTSS (BX), Y4        // yd
+	VMULPS       Y4, Y6, Y5      // d*yd
+	VFMADD231PS  Y5, Y0, Y8
+	VCVTDQ2PS    X2, X2
+	VMULSS       X4, X7, X5      // dmin*yd
+	Q5K_MINS(X5, X2, X9)
+
+	ADDQ $176, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q5kBlock
+
+	HSUMF(Y8, X8, X3)
+	VADDSS X9, X8, X8
+	VMOVSS X8, (R11)
+	ADDQ   $4, R11
+	ADDQ   wStride+8(FP), SI
+	DECQ   R12
+	JNZ    q5kRow
+	VZEROUPPER
+	RET
+
 // Q4_K x Q8_K for four activation rows at once (the prompt's matrix
 // products): each weight block is loaded, its nibbles split and its
 // scales unpacked once, then multiplied with the four activation rows'
@@ -294,6 +471,11 @@ q4kBlock:
 	VPSRLW  $4, Y4, Y5 \
 	VPAND   Y13, Y4, Y4 \
 	VPAND   Y13, Y5, Y5 \
+	KX4_ROWS(j)
+
+// KX4_ROWS(j) multiplies chunk j's values (Y4, Y5) with the four
+// activation rows' blocks into their integer lanes.
+#define KX4_ROWS(j) \
 	VPSHUFB wordShuf<>+(64*j)(SB), Y1, Y6 \
 	VPSHUFB wordShuf<>+(64*j+32)(SB), Y1, Y7 \
 	Q4KX4_ROW(j, Y0, (BX)) \
@@ -327,73 +509,74 @@ q4kBlock:
 	VADDSS  X5, XF, XF \
 	VMOVSS  XF, dst
 
-TEXT ·dotQ4KX4AVX2(SB), NOSPLIT, $64-64
-	MOVQ w+0(FP), SI
-	MOVQ rows+16(FP), R12
-	MOVQ aStride+32(FP), R13
-	LEAQ (R13)(R13*2), R10
-	MOVQ out+48(FP), R11
-	BYTES(0x0f0f0f0f, Y13)
-
-q4kx4Row:
-	MOVQ   SI, DI
-	MOVQ   a+24(FP), BX
-	MOVQ   nb+40(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	VXORPS  X4, X4, X4
-	VMOVUPS X4, m0-64(SP)
-	VMOVUPS X4, m1-48(SP)
-	VMOVUPS X4, m2-32(SP)
+#define Q4KX4_ZERO \
+	VMOVUPS X4, m0-64(SP) \
+	VMOVUPS X4, m1-48(SP) \
+	VMOVUPS X4, m2-32(SP) \
 	VMOVUPS X4, m3-16(SP)
 
-q4kx4Block:
-	Q4K_UNPACK
-	VMOVQ     AX, X1
-	VPMOVZXBW X1, X1
-	VPERMQ    $0x44, Y1, Y1      // scales in both 128-bit lanes
-	VPXOR     Y0, Y0, Y0
-	VPXOR     Y2, Y2, Y2
-	VPXOR     Y3, Y3, Y3
-	VPXOR     Y12, Y12, Y12
+TEXT ·dotQ4KX4AVX2(SB), NOSPLIT, $64-64
+	KX4BODY(Q4KX4_CHUNK, Q4KX4_FINISH, Q4KX4_STORE, Q4KX4_ZERO, 144, m0-64(SP), m1-48(SP), m2-32(SP), m3-16(SP))
 
-	Q4KX4_CHUNK(0)
-	Q4KX4_CHUNK(1)
-	Q4KX4_CHUNK(2)
-	Q4KX4_CHUNK(3)
+// Q5_K x Q8_K for four activation rows at once: dotQ4KX4AVX2's structure
+// with Q5_K's fifth bits (qh is read from memory: every register is in
+// use) and, per row, the mins' float32 sum in a stack slot.
+DATA bits10<>+0(SB)/8, $0x1010101010101010
+DATA bits10<>+8(SB)/8, $0x1010101010101010
+DATA bits10<>+16(SB)/8, $0x1010101010101010
+DATA bits10<>+24(SB)/8, $0x1010101010101010
+GLOBL bits10<>(SB), RODATA|NOPTR, $32
 
-	VMOVD        (DI), X4
-	VCVTPH2PS    X4, X4          // d, dmin
-	VBROADCASTSS X4, Y6
-	VMOVSHDUP    X4, X4
-	VBROADCASTSS X4, Y7
-	VMOVQ        DX, X1
-	VPMOVZXBW    X1, X1          // mins, int16
-	Q4KX4_FINISH(Y0, Y8, (BX), m0-64(SP))
-	Q4KX4_FINISH(Y2, Y9, (BX)(R13*1), m1-48(SP))
-	Q4KX4_FINISH(Y3, Y10, (BX)(R13*2), m2-32(SP))
-	Q4KX4_FINISH(Y12, Y11, (BX)(R10*1), m3-16(SP))
+// Q5KX4_HIGH(s, Y) is Q5K_HIGH with qh loaded into Y14.
+#define Q5KX4_HIGH(s, Y) \
+	VMOVDQU 16(DI), Y14 \
+	VPSRLW  $s, Y14, Y14 \
+	VPSLLW  $4, Y14, Y14 \
+	VPAND   bits10<>(SB), Y14, Y14 \
+	VPOR    Y14, Y, Y
 
-	ADDQ $144, DI
-	ADDQ $292, BX
-	DECQ CX
-	JNZ  q4kx4Block
+#define Q5KX4_CHUNK(j) \
+	VMOVDQU (48+32*j)(DI), Y4 \
+	VPSRLW  $4, Y4, Y5 \
+	VPAND   Y13, Y4, Y4 \
+	VPAND   Y13, Y5, Y5 \
+	Q5KX4_HIGH(2*j, Y4) \
+	Q5KX4_HIGH(2*j+1, Y5) \
+	KX4_ROWS(j)
 
-	MOVQ outStride+56(FP), R8
-	SHLQ $2, R8                  // bytes between output rows
-	LEAQ (R8)(R8*2), R9
-	Q4KX4_STORE(Y8, X8, m0-64(SP), (R11))
-	Q4KX4_STORE(Y9, X9, m1-48(SP), (R11)(R8*1))
-	Q4KX4_STORE(Y10, X10, m2-32(SP), (R11)(R8*2))
-	Q4KX4_STORE(Y11, X11, m3-16(SP), (R11)(R9*1))
-	ADDQ   $4, R11
-	ADDQ   wStride+8(FP), SI
-	DECQ   R12
-	JNZ    q4kx4Row
-	VZEROUPPER
-	RET
+// Q5KX4_FINISH(A, F, base, M): F += d*yd*isum and, in one rounding,
+// M -= dmin*yd*msum (msum one integer) for the activation block at base.
+#define Q5KX4_FINISH(A, F, base, M) \
+	VCVTDQ2PS    A, A \
+	VBROADCASTSS base, Y14 \
+	VMULPS       Y14, Y6, Y5 \
+	VFMADD231PS  Y5, A, F \
+	VMOVDQU      260 base, X4 \
+	VPHADDW      276 base, X4, X4 \
+	VPMADDWD     X1, X4, X4 \
+	VPSHUFD      $0x4e, X4, X5 \
+	VPADDD       X5, X4, X4 \
+	VPSHUFD      $0xb1, X4, X5 \
+	VPADDD       X5, X4, X4 \
+	VCVTDQ2PS    X4, X4 \
+	VMULSS       X14, X7, X5 \
+	VMOVSS       M, X14 \
+	VFNMADD231SS X5, X4, X14 \
+	VMOVSS       X14, M
+
+#define Q5KX4_STORE(F, XF, M, dst) \
+	HSUMF(F, XF, X4) \
+	VADDSS M, XF, XF \
+	VMOVSS XF, dst
+
+#define Q5KX4_ZERO \
+	VMOVSS X4, m0-16(SP) \
+	VMOVSS X4, m1-12(SP) \
+	VMOVSS X4, m2-8(SP) \
+	VMOVSS X4, m3-4(SP)
+
+TEXT ·dotQ5KX4AVX2(SB), NOSPLIT, $16-64
+	KX4BODY(Q5KX4_CHUNK, Q5KX4_FINISH, Q5KX4_STORE, Q5KX4_ZERO, 176, m0-16(SP), m1-12(SP), m2-8(SP), m3-4(SP))
 
 // ---------------------------------------------------------------------
 // Q6_K x Q8_K. Weight block (210 bytes): 128 bytes of low nibbles (ql),

@@ -72,7 +72,7 @@ func BenchmarkDotRows(b *testing.B) {
 		t gguf.GGMLType
 		n int
 	}{
-		{gguf.TypeQ4_K, 2048}, {gguf.TypeQ6_K, 2048}, {gguf.TypeQ8_0, 2048},
+		{gguf.TypeQ4_K, 2048}, {gguf.TypeQ5_K, 2048}, {gguf.TypeQ6_K, 2048}, {gguf.TypeQ8_0, 2048},
 		{gguf.TypeQ4_0, 2048}, {gguf.TypeQ5_0, 2048}, {gguf.TypeF16, 2048},
 		{gguf.TypeBF16, 2048}, {gguf.TypeF32, 2048},
 	} {
@@ -112,7 +112,7 @@ func BenchmarkDotRows(b *testing.B) {
 // the kernels' compute speed) and times 64 rows (a prompt). It reports
 // weight bytes times activation rows per second.
 func BenchmarkDotMatrix(b *testing.B) {
-	for _, t := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32} {
+	for _, t := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32} {
 		const n = 2048
 		r := rand.New(rand.NewPCG(1, uint64(t)))
 		rowBytes, _ := t.RowBytes(n)

@@ -645,7 +645,7 @@ func sameDot(got, want float32, mag float64, exact bool) bool {
 // lanes as ggml does.
 func bitIdentical(t gguf.GGMLType) bool {
 	switch t {
-	case gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
+	case gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
 		return false
 	}
 	return true
