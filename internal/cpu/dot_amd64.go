@@ -97,7 +97,7 @@ func f16RowSIMD(x []float32, dst []byte) int {
 //go:noescape
 func expfAVX2(dst, src *float32, n int, k, sub float32)
 
-// expfRowSIMD sets dst[i] = Expf(k*src[i] - sub) for the first
+// expfRowSIMD sets dst[i] = VecExpf(k*src[i] - sub) for the first
 // len(src)&^7 values and returns how many it did (none without AVX2).
 func expfRowSIMD(dst, src []float32, k, sub float32) int {
 	n := len(src) &^ 7

@@ -1313,8 +1313,8 @@ f2hLoop:
 
 // ---------------------------------------------------------------------
 // func expfAVX2(dst, src *float32, n int, k, sub float32): dst[i] =
-// Expf(k*src[i] - sub) for n (a positive multiple of 8) values, lane for
-// lane as the Go Expf (ggml's ggml_v_expf): the same FMAs, and j*2^n in
+// VecExpf(k*src[i] - sub) for n (a positive multiple of 8) values, lane for
+// lane as the Go VecExpf (ggml's ggml_v_expf): the same FMAs, and j*2^n in
 // float64 rounded once to float32.
 DATA expfC<>+0(SB)/4, $0x3fb8aa3b  // log2(e)   0x1.715476p+0
 DATA expfC<>+4(SB)/4, $0x4b400000  // shift     0x1.8p23

@@ -80,14 +80,14 @@ func Softmax(x []float32, scale float32) {
 
 // SiLU is x / (1 + exp(-x)), with ggml's vectorised exponential.
 func SiLU(x float32) float32 {
-	return x / (1 + Expf(-x))
+	return x / (1 + VecExpf(-x))
 }
 
-// Expf is e^x as ggml's vectorised ggml_v_expf computes it on AVX-512 (a
+// VecExpf is e^x as ggml's vectorised ggml_v_expf computes it on AVX-512 (a
 // polynomial after range reduction, scaled by 2^n), value for value, so
 // that softmax and SiLU round as llama.cpp's do. ggml bounds its error by
 // 1.46 ulp plus the final rounding.
-func Expf(x float32) float32 {
+func VecExpf(x float32) float32 {
 	const shift = 0x1.8p23
 	z := fma32(x, 0x1.715476p+0, shift)
 	n := z - shift
@@ -106,10 +106,10 @@ func Expf(x float32) float32 {
 	return float32(float64(j) * math.Float64frombits(uint64(int64(n)+1023)<<52))
 }
 
-// expRow sets dst[i] = Expf(k*src[i] - sub); dst may be src.
+// expRow sets dst[i] = VecExpf(k*src[i] - sub); dst may be src.
 func expRow(dst, src []float32, k, sub float32) {
 	for i := expfRowSIMD(dst, src, k, sub); i < len(src); i++ {
-		dst[i] = Expf(k*src[i] - sub)
+		dst[i] = VecExpf(k*src[i] - sub)
 	}
 }
 
