@@ -433,3 +433,77 @@ func powfExp2(xd float64, signBias uint32) float64 {
 	y = math.FMA(z, r2, y)
 	return y * s
 }
+
+// Expf returns e**x rounded to float32 exactly as glibc's expf does on
+// x86-64 with FMA (the __expf_fma variant of glibc 2.28 and later, including
+// 2.36).
+//
+// Why: llama.cpp's SwiGLU (ggml_silu_f32) computes x/(1+expf(-x)) with the
+// C library's expf for the last n%16 values of each row, and glibc's expf is
+// not correctly rounded (its documented error is 0.502 ulp), so
+// float32(math.Exp(...)) differs from it by 1 ulp on 170648 of the 2^32
+// floats, e.g. expf(0x1.6609dap+1) = 0x1.065f4ep+4 where the correctly
+// rounded result is 0x1.065f4cp+4.
+//
+// The algorithm is ARM's optimized-routines expf as shipped in glibc
+// (sysdeps/ieee754/flt-32/e_expf.c with e_exp2f_data.c), sharing powf's
+// table and cubic scaled by 1/32: x*32/ln2 = k + r with |r| <= 1/2, then
+// e^x = 2^(k/32) * 2^(r/32), rounded once to float32. In glibc 2.36's
+// __expf_fma GCC fused both uses of z = x*32/ln2: k comes from
+// fma(InvLn2N, x, SHIFT) and r from fma(InvLn2N, x, -k), so z itself is
+// never rounded, and the three polynomial steps are FMAs as in powf.
+// Compared over all 2^32 floats, only the fused r matters: computing k from
+// a rounded z, or the polynomial without FMAs, changes no result, while
+// r = z - k with z rounded (as in the plain-SSE2 variant __expf_sse2) changes
+// two, expf(0x1.04845ep+5) and expf(-0x1.f8cbb2p+5), by 1 ulp.
+//
+// Special cases, as in glibc: expf(NaN) = NaN (quieted, payload kept on
+// amd64), expf(+Inf) = +Inf, expf(-Inf) = 0, expf(x) = +Inf for
+// x > 0x1.62e42ep6 (88.72283), 0 for x < -0x1.9fe368p6 (-103.972076) and
+// the smallest subnormal 0x1p-149 for x < -0x1.9d1d9ep6 (-103.27892),
+// where glibc's __math_may_uflowf returns 0x1.4p-75f squared.
+func Expf(x float32) float32 {
+	xi := math.Float32bits(x)
+	if (xi>>20)&0x7ff >= expfTop88 {
+		// |x| >= 88 or x is NaN.
+		switch {
+		case xi == 0xff800000: // -Inf
+			return 0
+		case (xi>>20)&0x7ff >= top12NonFin:
+			return x + x
+		case x > 0x1.62e42ep6: // log(0x1p128)
+			return float32(math.Inf(1))
+		case x < -0x1.9fe368p6: // log(0x1p-150)
+			return 0
+		case x < -0x1.9d1d9ep6: // log(0x1p-149)
+			return 0x1p-149
+		}
+	}
+	xd := float64(x)
+	// x*32/ln2 = k + r with r in [-1/2, 1/2]; adding SHIFT rounds to an
+	// integer (ties to even) and leaves k in kd's low mantissa bits.
+	kd := math.FMA(expfInvLn2N, xd, expfShift)
+	ki := math.Float64bits(kd)
+	kd -= expfShift
+	r := math.FMA(expfInvLn2N, xd, -kd)
+
+	// e^x = 2^(k/32) * 2^(r/32) ~= s * (C0 r^3 + C1 r^2 + C2 r + 1)
+	t := exp2fTable[ki%32] + ki<<(52-5)
+	s := math.Float64frombits(t)
+	z := math.FMA(r, expfC0, expfC1)
+	r2 := r * r
+	y := math.FMA(r, expfC2, 1)
+	y = math.FMA(z, r2, y)
+	return float32(y * s)
+}
+
+// glibc's expf constants: exp2f's polynomial scaled for r in units of 1/32,
+// and a SHIFT that rounds to integers rather than to multiples of 1/32.
+const (
+	expfTop88   = 0x42b                     // abstop12(88)
+	expfInvLn2N = 0x1.71547652b82fep+0 * 32 // 32/ln2
+	expfShift   = 0x1.8p+52
+	expfC0      = exp2fC0 / (32 * 32 * 32)
+	expfC1      = exp2fC1 / (32 * 32)
+	expfC2      = exp2fC2 / 32
+)

@@ -20,10 +20,11 @@ func sameFloat32(got float32, want uint32) bool {
 	return math.Float32bits(got) == want
 }
 
-// TestLibmGlibcReference checks Sinf, Cosf and Powf against results of
-// glibc 2.36's sinf, cosf and powf (x86-64, FMA variants) recorded in
-// testdata/glibc_libm.txt: rope angles on which glibc is not correctly
-// rounded, large arguments, branch boundaries and special values.
+// TestLibmGlibcReference checks Sinf, Cosf, Powf and Expf against results
+// of glibc 2.36's sinf, cosf, powf and expf (x86-64, FMA variants) recorded
+// in testdata/glibc_libm.txt: rope angles and expf arguments on which glibc
+// is not correctly rounded, large arguments, branch boundaries and special
+// values.
 func TestLibmGlibcReference(t *testing.T) {
 	f, err := os.Open("testdata/glibc_libm.txt")
 	if err != nil {
@@ -37,7 +38,7 @@ func TestLibmGlibcReference(t *testing.T) {
 		}
 		return uint32(v)
 	}
-	var nsincos, npow, notRounded int
+	var nsincos, npow, nexp, notRounded, expNotRounded int
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
 		text, _, _ := strings.Cut(sc.Text(), "#")
@@ -67,6 +68,16 @@ func TestLibmGlibcReference(t *testing.T) {
 				t.Errorf("line %d: Powf(%g, %g) = %08x, glibc %08x", line, x, y, math.Float32bits(got), w)
 			}
 			npow++
+		case fields[0] == "expf" && len(fields) == 3:
+			x := math.Float32frombits(hex(fields[1]))
+			w := hex(fields[2])
+			if got := Expf(x); !sameFloat32(got, w) {
+				t.Errorf("line %d: Expf(%g [%08x]) = %08x, glibc %08x", line, x, math.Float32bits(x), math.Float32bits(got), w)
+			}
+			if !sameFloat32(float32(math.Exp(float64(x))), w) {
+				expNotRounded++
+			}
+			nexp++
 		default:
 			t.Fatalf("line %d: cannot parse %q", line, sc.Text())
 		}
@@ -74,8 +85,9 @@ func TestLibmGlibcReference(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if nsincos < 200 || npow < 100 || notRounded < 100 {
-		t.Fatalf("testdata too small: %d sincos lines (%d not matching float32(math.Sin/Cos)), %d powf lines", nsincos, notRounded, npow)
+	if nsincos < 200 || npow < 100 || notRounded < 100 || nexp < 200 || expNotRounded < 100 {
+		t.Fatalf("testdata too small: %d sincos lines (%d not matching float32(math.Sin/Cos)), %d powf lines, %d expf lines (%d not matching float32(math.Exp))",
+			nsincos, notRounded, npow, nexp, expNotRounded)
 	}
 }
 
@@ -159,6 +171,48 @@ func TestLibmPowfNearMath(t *testing.T) {
 		x := math.Float32frombits(b)
 		for _, y := range []float32{-150, -20, -1.5, -1, -0.3, 0.3, 0.5, 1, 2, 3, 7.25, 40} {
 			check(x, y)
+		}
+	}
+}
+
+// TestLibmExpfNearMath checks that Expf stays within 1 ulp of math.Exp
+// (rounded to float32) over every 211th float32 and checks the special
+// cases and the edges of glibc's overflow and underflow branches exactly.
+func TestLibmExpfNearMath(t *testing.T) {
+	step := uint32(211)
+	if testing.Short() {
+		step = 2111
+	}
+	for b := uint64(0); b < 1<<32; b += uint64(step) {
+		x := math.Float32frombits(uint32(b))
+		if x != x {
+			continue
+		}
+		want := float32(math.Exp(float64(x)))
+		if got := Expf(x); ulpDiff(got, want) > 1 {
+			t.Errorf("Expf(%g [%08x]) = %g, math.Exp %g", x, uint32(b), got, want)
+		}
+	}
+	for _, c := range []struct{ x, want uint32 }{
+		{0x00000000, 0x3f800000}, // 0 -> 1
+		{0x80000000, 0x3f800000}, // -0 -> 1
+		{0x7f800000, 0x7f800000}, // +Inf -> +Inf
+		{0xff800000, 0x00000000}, // -Inf -> +0
+		{0x42b17217, 0x7f7fff84}, // 0x1.62e42ep6: largest x with a finite result
+		{0x42b17218, 0x7f800000}, // overflow
+		{0x7f7fffff, 0x7f800000},
+		{0xc2ce8ed0, 0x00000001}, // below -0x1.9d1d9ep6: __math_may_uflowf
+		{0xc2cff1b4, 0x00000001}, // -0x1.9fe368p6: still 0x1p-149
+		{0xc2cff1b5, 0x00000000}, // below it: __math_uflowf, +0
+		{0xff7fffff, 0x00000000},
+	} {
+		if got := Expf(math.Float32frombits(c.x)); math.Float32bits(got) != c.want {
+			t.Errorf("Expf(%g [%08x]) = %08x, want %08x", math.Float32frombits(c.x), c.x, math.Float32bits(got), c.want)
+		}
+	}
+	for _, b := range []uint32{0x7fc00000, 0xffc00000, 0x7f800001, 0x7fffffff} {
+		if got := Expf(math.Float32frombits(b)); got == got {
+			t.Errorf("Expf(NaN [%08x]) = %g, want NaN", b, got)
 		}
 	}
 }

@@ -128,6 +128,6 @@ func SwiGLU(dst, gate, up []float32) {
 	}
 	for i := body; i < len(dst); i++ {
 		g := gate[i]
-		dst[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+		dst[i] = g / (1 + Expf(-g)) * up[i]
 	}
 }
