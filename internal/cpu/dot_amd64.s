@@ -889,19 +889,21 @@ block: \
 	VZEROUPPER \
 	RET
 
-// Q32X4_ROW(base, F) adds the block at DI times the activation block at
-// base (an address operand) to the float lanes F; the weights are in Y4.
-#define Q32X4_ROW(base, F) \
-	VMOVDQA     Y4, Y5 \
+// Q32X4_ROW(base, F, D) adds the block at DI times the activation block
+// at base (an address operand) to the float lanes F; the weights are in
+// Y4 and the block's dw*da at D.
+#define Q32X4_ROW(base, F, D) \
+	VMOVDQA      Y4, Y5 \
 	Q8DOT(Y5, 2 base, Y0) \
-	VCVTDQ2PS   Y0, Y0 \
-	Q8SCALE((DI), base, Y14) \
-	VFMADD231PS Y14, Y0, F
+	VCVTDQ2PS    Y0, Y0 \
+	VBROADCASTSS D, Y14 \
+	VFMADD231PS  Y14, Y0, F
 
 // Q32X4BODY(wlen, LOADW) is Q32BODY for four activation rows (aStride
 // bytes apart) at once: each weight block is loaded once, and each row's
 // lanes (Y1, Y2, Y3, Y8) get exactly the operations Q32BODY would give
-// them. Registers: R13 aStride, R10 3*aStride.
+// them. Registers: R13 aStride, R10 3*aStride; the four scales of a
+// block go through 32 bytes of stack.
 #define Q32X4BODY(wlen, LOADW) \
 	MOVL $0x00010001, AX \
 	VMOVD AX, X0 \
@@ -916,10 +918,20 @@ row: \
 	VXORPS Y8, Y8, Y8 \
 block: \
 	LOADW(0, Y4) \
-	Q32X4_ROW((BX), Y1) \
-	Q32X4_ROW((BX)(R13*1), Y2) \
-	Q32X4_ROW((BX)(R13*2), Y3) \
-	Q32X4_ROW((BX)(R10*1), Y8) \
+	VPXOR        X6, X6, X6 \
+	VPINSRW      $0, (DI), X6, X6 \
+	VPINSRW      $1, (BX), X6, X6 \
+	VPINSRW      $2, (BX)(R13*1), X6, X6 \
+	VPINSRW      $3, (BX)(R13*2), X6, X6 \
+	VPINSRW      $4, (BX)(R10*1), X6, X6 \
+	VCVTPH2PS    X6, Y6 /* dw, da0-da3 */ \
+	VBROADCASTSS X6, Y7 \
+	VMULPS       Y6, Y7, Y7 \
+	VMOVUPS      Y7, d-32(SP) /* dw*da of rows 0-3 at d+4 ... d+16 */ \
+	Q32X4_ROW((BX), Y1, d0-28(SP)) \
+	Q32X4_ROW((BX)(R13*1), Y2, d1-24(SP)) \
+	Q32X4_ROW((BX)(R13*2), Y3, d2-20(SP)) \
+	Q32X4_ROW((BX)(R10*1), Y8, d3-16(SP)) \
 	ADDQ $wlen, DI \
 	ADDQ $34, BX \
 	DECQ CX \
@@ -963,7 +975,7 @@ TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-48
 	MOVQ rows+40(FP), R12
 	Q32BODY(34, LOADQ8_0)
 
-TEXT ·dotQ8_0X4AVX2(SB), NOSPLIT, $0-64
+TEXT ·dotQ8_0X4AVX2(SB), NOSPLIT, $32-64
 	Q32X4ARGS
 	Q32X4BODY(34, LOADQ8_0)
 
@@ -986,7 +998,7 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-48
 	BYTES(0x08080808, Y12)
 	Q32BODY(18, LOADQ4_0)
 
-TEXT ·dotQ4_0X4AVX2(SB), NOSPLIT, $0-64
+TEXT ·dotQ4_0X4AVX2(SB), NOSPLIT, $32-64
 	Q32X4ARGS
 	BYTES(0x0f0f0f0f, Y13)
 	BYTES(0x08080808, Y12)
@@ -1009,7 +1021,7 @@ TEXT ·dotQ4_0X4AVX2(SB), NOSPLIT, $0-64
 	VPANDN         Y12, Y6, Y6 /* 0xf0 where it is clear */ \
 	VPOR           Y6, Y, Y
 
-TEXT ·dotQ5_0X4AVX2(SB), NOSPLIT, $0-64
+TEXT ·dotQ5_0X4AVX2(SB), NOSPLIT, $32-64
 	Q32X4ARGS
 	BYTES(0x0f0f0f0f, Y13)
 	BYTES(0xf0f0f0f0, Y12)
