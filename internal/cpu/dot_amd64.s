@@ -890,11 +890,13 @@ block: \
 	RET
 
 // Q32X4_ROW(base, F, D) adds the block at DI times the activation block
-// at base (an address operand) to the float lanes F; the weights are in
-// Y4 and the block's dw*da at D.
+// at base (an address operand) to the float lanes F, as Q8DOT would: the
+// weights are in Y4, their absolute values in Y5, the block's dw*da at D.
 #define Q32X4_ROW(base, F, D) \
-	VMOVDQA      Y4, Y5 \
-	Q8DOT(Y5, 2 base, Y0) \
+	VMOVDQU      2 base, Y7 \
+	VPSIGNB      Y4, Y7, Y7 \
+	VPMADDUBSW   Y7, Y5, Y0 \
+	VPMADDWD     Y11, Y0, Y0 \
 	VCVTDQ2PS    Y0, Y0 \
 	VBROADCASTSS D, Y14 \
 	VFMADD231PS  Y14, Y0, F
@@ -928,6 +930,7 @@ block: \
 	VBROADCASTSS X6, Y7 \
 	VMULPS       Y6, Y7, Y7 \
 	VMOVUPS      Y7, d-32(SP) /* dw*da of rows 0-3 at d+4 ... d+16 */ \
+	VPSIGNB      Y4, Y4, Y5 \
 	Q32X4_ROW((BX), Y1, d0-28(SP)) \
 	Q32X4_ROW((BX)(R13*1), Y2, d1-24(SP)) \
 	Q32X4_ROW((BX)(R13*2), Y3, d2-20(SP)) \
