@@ -47,12 +47,13 @@ func DotSupported(t gguf.GGMLType) bool {
 // for a type that DotSupported rejects. a must come from QuantizeRow: the
 // integer kernels rely on its quants lying in [-127, 127].
 //
-// On amd64 with AVX2, Q4_K, Q6_K, Q8_0, Q4_0, Q5_0, F32, F16 and BF16
-// rows use assembly kernels (dot_amd64.s); the other types, and other CPUs, the
-// pure-Go ones. Both compute the same exact integer block sums; the
-// assembly kernels for Q4_K and Q6_K sum the scaled blocks in a different
-// order, which changes only the float32 rounding of the result (tested to
-// within 1e-6 of the sum of |w_i*a_i|).
+// On amd64 with AVX2, Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q5_0, F32, F16 and
+// BF16 rows use assembly kernels (dot_amd64.s); the other types, and other
+// CPUs, the pure-Go ones. Both compute the same exact integer block sums.
+// The assembly kernels for the quantized types add the scaled sums in
+// ggml's AVX2 order (eight float lanes), the pure-Go ones block by block,
+// which changes only the float32 rounding of the result (tested to within
+// 1e-6 of the sum of |w_i*a_i|); for the float types both follow SumOrder.
 //
 // Dot does not allocate. It is safe for concurrent use.
 func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
@@ -77,10 +78,11 @@ func DotRows(t gguf.GGMLType, n int, w []byte, wStride, rows int, a []byte, out 
 // apart. Each pair of rows must meet Dot's requirements; DotMatrix also
 // panics if a count or stride is negative or an output falls outside out.
 //
-// Each result is exactly Dot's, however the matrix is tiled. With the
-// assembly kernels the loops run inside the kernel, and the Q4_K and Q6_K
-// kernels decode each weight block once for four activation rows; keeping
-// the weight tile small enough for the L1 or L2 cache is the caller's part.
+// Each result is exactly that of the pair alone (Dot's for VecOrder),
+// however the matrix is tiled. With the assembly kernels the loops run
+// inside the kernel, and the quantized kernels decode each weight block
+// once for four activation rows; keeping the weight tile small enough for
+// the L1 or L2 cache is the caller's part.
 func DotMatrix(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) {
 	if wRows < 0 || aRows < 0 || wStride < 0 || aStride < 0 || outStride < 0 {
 		panic(fmt.Sprintf("cpu.DotMatrix: negative count or stride: %d weight rows %d bytes apart, %d activation rows %d bytes apart, outputs %d apart",

@@ -10,11 +10,11 @@ import (
 
 // haveAVX2 reports whether the CPU and OS support the assembly kernels in
 // dot_amd64.s: AVX2 for the integer arithmetic, F16C for the fp16 scales
-// and F16 rows, FMA for the K-quants' float accumulation.
+// and F16 rows, FMA for the float accumulation.
 var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasF16C && cpu.X86.HasFMA
 
 // The kernels compute out[i] = Dot(t, n, w[i*wStride:], a) for i < rows,
-// with nb blocks per row (nb values for F16); the X4 kernels compute
+// with nb blocks per row (nb values for the float types); the X4 kernels compute
 // out[r*outStride+i] = Dot(t, n, w[i*wStride:], a[r*aStride:]) for i < rows
 // and four activation rows r, decoding each weight block once. They
 // require nb >= 1, rows >= 1 and every row to hold nb blocks, which

@@ -9,7 +9,7 @@
 //
 // for one weight type, so one call covers a whole matrix-vector product
 // (or a slice of one) and the activation row stays in L1 across rows. The
-// X4 kernels (Q4_K, Q6_K) do the same for four activation rows at once,
+// X4 kernels (the quantized types) do the same for four activation rows at once,
 // decoding each weight block once; their results equal the one-row
 // kernels' bit for bit.
 //
