@@ -28,14 +28,14 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 		vStep = gemmStep(c.typ)
 	}
 	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, c.ctx)
-		qBytes := make([]byte, 0, hd*c.elem)
-		pBytes := make([]byte, 0, c.ctx*c.elem)
+		buf := c.scratch.Get().(*attnScratch)
+		defer c.scratch.Put(buf)
+		scores := buf.scores
 		for job := lo; job < hi; job++ {
 			r, h := job/a.Heads, job%a.Heads
 			n := pos + r + 1 // causal: this row sees positions 0..pos+r
 			kvOff := h / group * hd
-			qh := QuantizeRow(c.typ, row(q, r)[h*hd:(h+1)*hd], qBytes[:0])
+			qh := QuantizeRow(c.typ, row(q, r)[h*hd:(h+1)*hd], buf.qBytes[:0])
 			// Position t's K row is at (t*kvDim + kvOff) * elem.
 			DotMatrix(c.typ, kqOrder, hd, c.k[layer][kvOff*c.elem:], c.kvDim*c.elem, n, qh, 0, 1, scores, 0)
 			Softmax(scores[:n], a.Scale)
@@ -44,7 +44,7 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			// no sum and keeps the values in the same lanes.
 			nv := min((n+vStep-1)/vStep*vStep, c.ctx)
 			clear(scores[n:nv])
-			pb := QuantizeRow(c.typ, scores[:nv], pBytes[:0])
+			pb := QuantizeRow(c.typ, scores[:nv], buf.prob[:0])
 			// Dimension d's row of the transposed V is at (kvOff + d) * ctx * elem.
 			DotMatrix(c.typ, vOrder, nv, c.v[layer][kvOff*c.ctx*c.elem:], c.ctx*c.elem, hd, pb, 0, 1, row(dst, r)[h*hd:], 0)
 		}

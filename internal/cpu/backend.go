@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
@@ -31,7 +32,15 @@ type kvCache struct {
 	typ        gguf.GGMLType
 	elem       int // bytes per element
 	k, v       [][]byte
-	vRow       []byte // one converted V row, reused by StoreKV
+	vRow       []byte    // one converted V row, reused by StoreKV
+	scratch    sync.Pool // *attnScratch for Attend's workers
+}
+
+// attnScratch is one attention worker's buffers: a row of scores and the
+// converted q and probability rows.
+type attnScratch struct {
+	scores       []float32
+	qBytes, prob []byte
 }
 
 // New returns a CPU backend using threads worker goroutines (0 = one per core).
@@ -82,6 +91,13 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (en
 		c.typ, c.elem = gguf.TypeF16, 2
 	}
 	c.vRow = make([]byte, 0, c.kvDim*c.elem)
+	c.scratch.New = func() any {
+		return &attnScratch{
+			scores: make([]float32, ctx),
+			qBytes: make([]byte, 0, a.HeadDim*c.elem),
+			prob:   make([]byte, 0, ctx*c.elem),
+		}
+	}
 	for range layers {
 		c.k = append(c.k, make([]byte, ctx*c.kvDim*c.elem))
 		c.v = append(c.v, make([]byte, ctx*c.kvDim*c.elem))
