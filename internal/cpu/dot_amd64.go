@@ -13,6 +13,11 @@ import (
 // and F16 rows, FMA for the float accumulation.
 var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasF16C && cpu.X86.HasFMA
 
+// AssemblyKernels reports whether Dot and DotMatrix run the assembly
+// kernels, which add in the orders of llama.cpp's x86 kernels (and so give
+// its results bit for bit), rather than the pure-Go ones.
+func AssemblyKernels() bool { return haveAVX2 }
+
 // The kernels compute out[i] = Dot(t, n, w[i*wStride:], a) for i < rows,
 // with nb blocks per row (nb values for the float types); the X4 kernels compute
 // out[r*outStride+i] = Dot(t, n, w[i*wStride:], a[r*aStride:]) for i < rows

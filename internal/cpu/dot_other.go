@@ -15,3 +15,6 @@ func f16RowSIMD(x []float32, dst []byte) int { return 0 }
 
 // expfRowSIMD computes nothing: this build has no assembly kernels.
 func expfRowSIMD(dst, src []float32, k, sub float32) int { return 0 }
+
+// AssemblyKernels reports false: this build has no assembly kernels.
+func AssemblyKernels() bool { return false }

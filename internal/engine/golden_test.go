@@ -78,6 +78,12 @@ func TestGoldenLogits(t *testing.T) {
 			if maxDiff > maxTol || mean > meanTol {
 				t.Errorf("logits differ: max abs %.4g (limit %g), mean abs %.4g (limit %g)", maxDiff, maxTol, mean, meanTol)
 			}
+			// The assembly kernels add in llama.cpp's orders: every model
+			// but stories260K (whose 172-wide FFN differs in the last bits
+			// for a reason not yet found) must give its logits exactly.
+			if cpu.AssemblyKernels() && gm.name != "stories260K" && identical != len(got) {
+				t.Errorf("%d of %d logits differ from llama.cpp's in the last bits; the assembly kernels reproduce them exactly", len(got)-identical, len(got))
+			}
 			checkGreedy(t, gm, maxDiff)
 		})
 	}
