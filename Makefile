@@ -7,14 +7,16 @@ DEMO_DIR := bin/demo
 # The Metal kernels are checked on Linux by running their MSL source as C++.
 MSL_CXX  ?= clang++-16
 MSL_CC   ?= clang-16
+# arm64 test binaries run under user-mode emulation.
+QEMU_ARM64 ?= qemu-aarch64
 
-.PHONY: build test unit vet fmt-check cross kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
+.PHONY: build test unit vet fmt-check cross arm64-test kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/quant
 
 # Everything CI runs.
-test: fmt-check vet cross unit kernels-test kernels-asan
+test: fmt-check vet cross unit arm64-test kernels-test kernels-asan
 
 unit:
 	$(GO) test ./...
@@ -32,6 +34,12 @@ cross:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/quant
+
+# The CPU backend as an arm64 CPU (a Mac's) runs it: the pure-Go kernels,
+# against the golden logits, under qemu. Go fuses multiply-adds on arm64,
+# which must not change the float sums' order.
+arm64-test:
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -short -exec $(QEMU_ARM64) ./internal/cpu ./internal/engine
 
 # The Metal kernels and the Metal backend's dispatches, run by the MSL emulator.
 kernels-test:

@@ -77,7 +77,9 @@ func dotFloat(t gguf.GGMLType, order SumOrder, n int, w, a []byte) float32 {
 	sum := pairwiseSum(acc[:])
 	if t == gguf.TypeF32 {
 		for i := body; i < n; i++ {
-			sum += load(w[size*i:]) * load(a[size*i:])
+			// The conversion rounds the product: without it, Go may
+			// fuse the multiply-add (it does on arm64), and ggml does not.
+			sum += float32(load(w[size*i:]) * load(a[size*i:]))
 		}
 		return sum
 	}
