@@ -145,6 +145,12 @@ func (r *Runner) encode(tokens []int32, pos int) {
 		b.StoreKV(r.cache, i, k, v, pos)
 		b.Attend(att, q, r.cache, i, pos, &r.attn)
 		b.MatMul(h, l.O, att)
+		if i == len(m.Layers)-1 && !r.opts.AllLogits {
+			// Only the last token's logits are wanted: as llama.cpp does,
+			// finish the last layer for that row alone.
+			x, h = x.RowRange(n-1, 1), h.RowRange(n-1, 1)
+			gate, up = gate.RowRange(0, 1), up.RowRange(0, 1)
+		}
 		b.Add(x, h)
 
 		// Feed-forward block: x += Down · (silu(Gate·h) * Up·h).
@@ -156,10 +162,7 @@ func (r *Runner) encode(tokens []int32, pos int) {
 		b.Add(x, h)
 	}
 
-	// Logits: only the last token's unless every position is scored.
-	if !r.opts.AllLogits {
-		x = x.RowRange(n-1, 1)
-	}
+	// Logits: of the rows left (every position, or the last).
 	out := h.RowRange(0, x.Rows)
 	b.RMSNorm(out, x, m.OutputNorm, m.NormEps)
 	b.MatMul(r.logits.RowRange(0, x.Rows), m.Output, out)
