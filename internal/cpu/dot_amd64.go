@@ -90,13 +90,21 @@ func f32ToF16AVX2(dst *byte, src *float32, n int)
 // dst with F16C and returns how many it converted (none without
 // AVX2/F16C); the caller converts the rest.
 func f16RowSIMD(x []float32, dst []byte) int {
-	n := len(x) &^ 7
-	if !haveAVX2 || n == 0 {
+	n := rowPrefix(len(x))
+	if n > 0 {
+		_ = dst[2*n-1]
+		f32ToF16AVX2(&dst[0], &x[0], n)
+	}
+	return n
+}
+
+// rowPrefix is how many of n values the 8-lane row kernels take: the
+// largest multiple of 8, or none without AVX2.
+func rowPrefix(n int) int {
+	if !haveAVX2 {
 		return 0
 	}
-	_ = dst[2*n-1]
-	f32ToF16AVX2(&dst[0], &x[0], n)
-	return n
+	return n &^ 7
 }
 
 //go:noescape
@@ -105,12 +113,11 @@ func expfAVX2(dst, src *float32, n int, k, sub float32)
 // expfRowSIMD sets dst[i] = VecExpf(k*src[i] - sub) for the first
 // len(src)&^7 values and returns how many it did (none without AVX2).
 func expfRowSIMD(dst, src []float32, k, sub float32) int {
-	n := len(src) &^ 7
-	if !haveAVX2 || n == 0 {
-		return 0
+	n := rowPrefix(len(src))
+	if n > 0 {
+		_ = dst[n-1]
+		expfAVX2(&dst[0], &src[0], n, k, sub)
 	}
-	_ = dst[n-1]
-	expfAVX2(&dst[0], &src[0], n, k, sub)
 	return n
 }
 
@@ -157,21 +164,9 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 	}
 	pw := &w[0]
 	r := 0
-	for ; r+4 <= aRows && hasX4Kernel(t); r += 4 {
-		pa, po := &a[r*aStride], &out[r*outStride]
-		switch t {
-		case gguf.TypeQ4_K:
-			dotQ4KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		case gguf.TypeQ5_K:
-			dotQ5KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		case gguf.TypeQ6_K:
-			dotQ6KX4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		case gguf.TypeQ8_0:
-			dotQ8_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		case gguf.TypeQ4_0:
-			dotQ4_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
-		case gguf.TypeQ5_0:
-			dotQ5_0X4AVX2(pw, wStride, wRows, pa, aStride, nb, po, outStride)
+	for ; r+4 <= aRows; r += 4 {
+		if !dotX4AVX2(t, pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride) {
+			break
 		}
 	}
 	for ; r < aRows; r++ {
@@ -215,11 +210,24 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 	}
 }
 
-// hasX4Kernel reports whether type t has a four-activation-row kernel.
-func hasX4Kernel(t gguf.GGMLType) bool {
+// dotX4AVX2 runs the four-activation-row kernel for type t and reports
+// whether t has one.
+func dotX4AVX2(t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
 	switch t {
-	case gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
-		return true
+	case gguf.TypeQ4_K:
+		dotQ4KX4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	case gguf.TypeQ5_K:
+		dotQ5KX4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	case gguf.TypeQ6_K:
+		dotQ6KX4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	case gguf.TypeQ8_0:
+		dotQ8_0X4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	case gguf.TypeQ4_0:
+		dotQ4_0X4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	case gguf.TypeQ5_0:
+		dotQ5_0X4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)
+	default:
+		return false
 	}
-	return false
+	return true
 }

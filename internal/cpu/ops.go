@@ -78,14 +78,9 @@ func Softmax(x []float32, scale float32) {
 	}
 }
 
-// SiLU is x / (1 + exp(-x)), with ggml's vectorised exponential.
-func SiLU(x float32) float32 {
-	return x / (1 + VecExpf(-x))
-}
-
 // VecExpf is e^x as ggml's vectorised ggml_v_expf computes it on AVX-512 (a
 // polynomial after range reduction, scaled by 2^n), value for value, so
-// that softmax and SiLU round as llama.cpp's do. ggml bounds its error by
+// that softmax and SwiGLU round as llama.cpp's do. ggml bounds its error by
 // 1.46 ulp plus the final rounding.
 func VecExpf(x float32) float32 {
 	const shift = 0x1.8p23
@@ -113,8 +108,8 @@ func expRow(dst, src []float32, k, sub float32) {
 	}
 }
 
-// SwiGLU sets dst = silu(gate) * up for one row as ggml does: with its
-// vectorised SiLU in groups of 16 from the row's start, and the C
+// SwiGLU sets dst = silu(gate) * up, silu(x) = x / (1 + exp(-x)), for one
+// row as ggml does: with its vectorised exponential in groups of 16 from the row's start, and the C
 // library's expf for the last len%16 values. dst may alias gate or up.
 func SwiGLU(dst, gate, up []float32) {
 	body := len(dst) &^ 15

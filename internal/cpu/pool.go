@@ -29,6 +29,7 @@ type pool struct {
 type loop struct {
 	fn      func(lo, hi int)
 	n, size int
+	chunks  int64        // ceil(n/size)
 	next    atomic.Int64 // next chunk to claim
 	pending atomic.Int64 // chunks not finished
 }
@@ -90,10 +91,9 @@ func (p *pool) await(last *loop) *loop {
 
 // run claims and runs chunks until none are left.
 func (l *loop) run() {
-	chunks := int64((l.n + l.size - 1) / l.size)
 	for {
 		c := l.next.Add(1) - 1
-		if c >= chunks {
+		if c >= l.chunks {
 			return
 		}
 		lo := int(c) * l.size
@@ -114,8 +114,8 @@ func (p *pool) parallelFor(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	size := (n + chunks - 1) / chunks
-	l := &loop{fn: fn, n: n, size: size}
-	l.pending.Store(int64((n + size - 1) / size))
+	l := &loop{fn: fn, n: n, size: size, chunks: int64((n + size - 1) / size)}
+	l.pending.Store(l.chunks)
 	p.current.Store(l)
 	if p.sleepers.Load() > 0 {
 		p.mu.Lock()
