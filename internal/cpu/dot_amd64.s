@@ -261,68 +261,76 @@ block: \
 	VPADDD     Y4, Y0, Y0 \
 	VPADDD     Y5, Y0, Y0
 
-TEXT ·dotQ4KAVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ out+32(FP), R11
-	MOVQ rows+40(FP), R12
-	BYTES(0x0f0f0f0f, Y13)
-
-q4kRow:
-	MOVQ   SI, DI
-	MOVQ   a+16(FP), BX
-	MOVQ   nb+24(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS X9, X9, X9
-
-q4kBlock:
-	Q4K_UNPACK
-
-	// msum: bsums summed in pairs (one per 32 values), times the mins.
-	VMOVQ     DX, X2
-	VPMOVZXBW X2, X2            // 8 mins, int16
-	VMOVDQU   260(BX), X3       // bsums 0-7, int16 (each |.| <= 16*127)
-	VPHADDW   276(BX), X3, X3   // bsums[2k] + bsums[2k+1], k = 0..7
-	VPMADDWD  X3, X2, X2        // 4 int32 lanes of msum
-
-	VMOVQ      AX, X1
-	VPMOVZXBW  X1, X1
-	VPERMQ     $0x44, Y1, Y1    // scales in both 128-bit lanes
-	VPXOR      Y0, Y0, Y0
-
-	Q4K_CHUNK(0)
-	Q4K_CHUNK(1)
-	Q4K_CHUNK(2)
-	Q4K_CHUNK(3)
-
-	// The same float operations, in the same order, as Q4KX4_FINISH.
-	VMOVD        (DI), X3
-	VCVTPH2PS    X3, X3          // d, dmin
-	VBROADCASTSS X3, Y6
-	VMOVSHDUP    X3, X3
-	VBROADCASTSS X3, Y7
-	VCVTDQ2PS    Y0, Y0
-	VBROADCASTSS (BX), Y4        // yd
-	VMULPS       Y4, Y6, Y5      // d*yd
-	VFMADD231PS  Y5, Y0, Y8
-	VCVTDQ2PS    X2, X2
-	VMULPS       X4, X7, X5      // dmin*yd
-	VFNMADD231PS X5, X2, X9
-
-	ADDQ $144, DI
-	ADDQ $292, BX
-	DECQ CX
-	JNZ  q4kBlock
-
-	HSUMF(Y8, X8, X3)
-	HSUM4F(X9, X3)
-	VADDSS X9, X8, X8
-	VMOVSS X8, (R11)
-	ADDQ   $4, R11
-	ADDQ   wStride+8(FP), SI
-	DECQ   R12
-	JNZ    q4kRow
-	VZEROUPPER
+// KBODY is the row and block loop of the one-row K-quant kernels (Q4_K,
+// Q5_K): SETUP loads the kernel's constants, BLOCK and MSUM prepare a
+// block (Q5_K's high bits, its single-integer msum), CHUNK(j) adds chunk
+// j's products to Y0, MINS subtracts dmin*yd*msum (X5 times X2) from the
+// mins' sum X9, ROWMINS reduces X9 to lane 0, and blen is the block length.
+#define KBODY(SETUP, BLOCK, MSUM, CHUNK, MINS, ROWMINS, blen) \
+	MOVQ w+0(FP), SI \
+	MOVQ out+32(FP), R11 \
+	MOVQ rows+40(FP), R12 \
+	BYTES(0x0f0f0f0f, Y13) \
+	SETUP \
+row: \
+	MOVQ   SI, DI \
+	MOVQ   a+16(FP), BX \
+	MOVQ   nb+24(FP), CX \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS X9, X9, X9 \
+block: \
+	Q4K_UNPACK \
+	VMOVQ     DX, X2 \
+	VPMOVZXBW X2, X2 /* 8 mins, int16 */ \
+	VMOVDQU   260(BX), X3 /* bsums 0-7, int16 (each |.| <= 16*127) */ \
+	VPHADDW   276(BX), X3, X3 /* bsums[2k] + bsums[2k+1], k = 0..7 */ \
+	VPMADDWD  X3, X2, X2 /* 4 int32 lanes of msum */ \
+	MSUM \
+	VMOVQ     AX, X1 \
+	VPMOVZXBW X1, X1 \
+	VPERMQ    $0x44, Y1, Y1 /* scales in both 128-bit lanes */ \
+	VPXOR     Y0, Y0, Y0 \
+	BLOCK \
+	CHUNK(0) \
+	CHUNK(1) \
+	CHUNK(2) \
+	CHUNK(3) \
+	VMOVD        (DI), X3 \
+	VCVTPH2PS    X3, X3 /* d, dmin */ \
+	VBROADCASTSS X3, Y6 \
+	VMOVSHDUP    X3, X3 \
+	VBROADCASTSS X3, Y7 \
+	VCVTDQ2PS    Y0, Y0 \
+	VBROADCASTSS (BX), Y4 /* yd */ \
+	VMULPS       Y4, Y6, Y5 /* d*yd */ \
+	VFMADD231PS  Y5, Y0, Y8 \
+	VCVTDQ2PS    X2, X2 \
+	VMULPS       X4, X7, X5 /* dmin*yd */ \
+	MINS \
+	ADDQ $blen, DI \
+	ADDQ $292, BX \
+	DECQ CX \
+	JNZ  block \
+	HSUMF(Y8, X8, X3) \
+	ROWMINS \
+	VADDSS X9, X8, X8 \
+	VMOVSS X8, (R11) \
+	ADDQ   $4, R11 \
+	ADDQ   wStride+8(FP), SI \
+	DECQ   R12 \
+	JNZ    row \
+	VZEROUPPER \
 	RET
+
+#define KNONE
+
+// Q4_K's mins: four float lanes, reduced at the end of the row with the
+// same float operations, in the same order, as Q4KX4_FINISH and _STORE.
+#define Q4K_MINS VFNMADD231PS X5, X2, X9
+#define Q4K_ROWMINS HSUM4F(X9, X3)
+
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $0-48
+	KBODY(KNONE, KNONE, KNONE, Q4K_CHUNK, Q4K_MINS, Q4K_ROWMINS, 144)
 
 // ---------------------------------------------------------------------
 // Q5_K x Q8_K. Weight block (176 bytes): fp16 d, fp16 dmin, 12 bytes of
@@ -364,71 +372,18 @@ q4kBlock:
 	Q5K_NIBBLES(j) \
 	KCHUNK_MUL(j)
 
+#define Q5K_SETUP BYTES(0x10101010, Y11)
+#define Q5K_BLOCK VMOVDQU 16(DI), Y10
+
+// Q5K_MSUM adds msum's four lanes into every lane.
+#define Q5K_MSUM \
+	VPSHUFD $0x4e, X2, X3 \
+	VPADDD  X3, X2, X2 \
+	VPSHUFD $0xb1, X2, X3 \
+	VPADDD  X3, X2, X2
+
 TEXT ·dotQ5KAVX2(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ out+32(FP), R11
-	MOVQ rows+40(FP), R12
-	BYTES(0x0f0f0f0f, Y13)
-	BYTES(0x10101010, Y11)
-
-q5kRow:
-	MOVQ   SI, DI
-	MOVQ   a+16(FP), BX
-	MOVQ   nb+24(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS X9, X9, X9
-
-q5kBlock:
-	Q4K_UNPACK
-
-	// msum: one integer per block.
-	VMOVQ     DX, X2
-	VPMOVZXBW X2, X2
-	VMOVDQU   260(BX), X3
-	VPHADDW   276(BX), X3, X3
-	VPMADDWD  X3, X2, X2
-	VPSHUFD   $0x4e, X2, X3
-	VPADDD    X3, X2, X2
-	VPSHUFD   $0xb1, X2, X3
-	VPADDD    X3, X2, X2
-
-	VMOVQ     AX, X1
-	VPMOVZXBW X1, X1
-	VPERMQ    $0x44, Y1, Y1
-	VPXOR     Y0, Y0, Y0
-	VMOVDQU   16(DI), Y10
-
-	Q5K_CHUNK(0)
-	Q5K_CHUNK(1)
-	Q5K_CHUNK(2)
-	Q5K_CHUNK(3)
-
-	VMOVD        (DI), X3
-	VCVTPH2PS    X3, X3          // d, dmin
-	VBROADCASTSS X3, Y6
-	VMOVSHDUP    X3, X7
-	VCVTDQ2PS    Y0, Y0
-	VBROADCASTSS (BX), Y4        // yd
-	VMULPS       Y4, Y6, Y5      // d*yd
-	VFMADD231PS  Y5, Y0, Y8
-	VCVTDQ2PS    X2, X2
-	VMULSS       X4, X7, X5      // dmin*yd
-	Q5K_MINS(X5, X2, X9)
-
-	ADDQ $176, DI
-	ADDQ $292, BX
-	DECQ CX
-	JNZ  q5kBlock
-
-	HSUMF(Y8, X8, X3)
-	VADDSS X9, X8, X8
-	VMOVSS X8, (R11)
-	ADDQ   $4, R11
-	ADDQ   wStride+8(FP), SI
-	DECQ   R12
-	JNZ    q5kRow
-	VZEROUPPER
-	RET
+	KBODY(Q5K_SETUP, Q5K_BLOCK, Q5K_MSUM, Q5K_CHUNK, Q5K_MINS(X5, X2, X9), KNONE, 176)
 
 // Q4_K x Q8_K for four activation rows at once (the prompt's matrix
 // products): each weight block is loaded, its nibbles split and its
