@@ -157,6 +157,11 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 		cos, sin := make([]float32, rp.Dims/2), make([]float32, rp.Dims/2)
 		for r := lo; r < hi; r++ {
 			RopeAngles(cos, sin, pos+r, rp.Dims, rp.Base, rp.FreqScale, ff)
+			for i := range cos {
+				if !rp.Rotates(i) {
+					cos[i], sin[i] = 1, 0
+				}
+			}
 			xr := row(x, r)
 			for h := range heads {
 				Rope(xr[h*headDim:(h+1)*headDim], cos, sin, rp.NeoX)

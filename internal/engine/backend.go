@@ -55,6 +55,12 @@ func (r Role) String() string {
 // KVCache is backend-owned storage for the keys and values of every layer.
 type KVCache any
 
+// RecurrentState is backend-owned storage for the state that recurrent
+// (DeltaNet) layers carry from token to token: per layer, the last
+// ConvKernel-1 inputs of the convolution and one StateDim x StateDim
+// matrix per value head.
+type RecurrentState any
+
 // Rope describes rotary position embedding as llama.cpp applies it.
 type Rope struct {
 	// Dims is the number of leading dimensions of each head that rotate.
@@ -66,6 +72,39 @@ type Rope struct {
 	NeoX bool
 	// FreqFactors, when set, divides each pair's frequency (Llama 3 scaling).
 	FreqFactors *Weight
+	// Sections, when any is non-zero, is interleaved multimodal RoPE
+	// (Qwen3.5): pair i takes the position component of sector
+	// i mod sum(Sections). Text has t = h = w = pos and e = 0, so a pair
+	// whose sector falls to e does not rotate (see Rotates).
+	Sections [4]int
+}
+
+// Rotates reports whether dimension pair i turns with the position. Only
+// interleaved multimodal RoPE has pairs that do not: those whose sector
+// reads the fourth (e) position component, which is 0 for text. The rule
+// is ggml's: sector s = i mod sum(Sections) reads h when s%3 == 1 and
+// s < 3*Sections[1], w when s%3 == 2 and s < 3*Sections[2], t when
+// s%3 == 0 and s < 3*Sections[0], and e otherwise.
+func (r *Rope) Rotates(i int) bool {
+	sum := r.Sections[0] + r.Sections[1] + r.Sections[2] + r.Sections[3]
+	if sum == 0 {
+		return true
+	}
+	s := i % sum
+	return s < 3*r.Sections[s%3]
+}
+
+// DeltaNet describes the Gated DeltaNet layers of a hybrid model (Qwen3.5):
+// their convolution, their heads and the recurrent state each one carries.
+type DeltaNet struct {
+	// KHeads query/key heads and VHeads value heads of StateDim values
+	// each; value head h reads key head h mod KHeads.
+	KHeads, VHeads, StateDim int
+	// ConvKernel taps of the causal depthwise convolution over the
+	// q, k and v channels (Channels of them).
+	ConvKernel, Channels int
+	// Eps bounds the L2 norms of q and k from below.
+	Eps float32
 }
 
 // Attention describes one layer's multi-head attention.
@@ -111,6 +150,36 @@ type Backend interface {
 	SwiGLU(dst, gate, up Tensor)
 	// Add sets dst += x.
 	Add(dst, x Tensor)
+
+	// SplitHeads undoes a per-head interleaving: src rows hold, for each
+	// head h, width values for a then width values for b; a and b get
+	// them head after head.
+	SplitHeads(a, b, src Tensor, width int)
+	// SigmoidMul sets dst *= sigmoid(gate).
+	SigmoidMul(dst, gate Tensor)
+
+	// NewRecurrentState allocates the state of layers DeltaNet layers,
+	// zeroed.
+	NewRecurrentState(layers int, d *DeltaNet) (RecurrentState, error)
+	// ResetState zeroes the state of every layer: a new sequence.
+	ResetState(s RecurrentState)
+	// ConvSiLU is the causal depthwise convolution of x (row r the input
+	// at the r-th position after those in the state) with w (one row of
+	// d.ConvKernel taps per channel, the last tap for the current input),
+	// followed by SiLU, into dst. It shifts the rows of x into layer's
+	// convolution state.
+	ConvSiLU(dst, x Tensor, s RecurrentState, layer int, w *Weight, d *DeltaNet)
+	// GatedDeltaRule runs the delta rule over the rows of x (the
+	// convolved q, k and v: KHeads*StateDim, KHeads*StateDim and
+	// VHeads*StateDim values) in order, updating layer's state, and
+	// writes each row's output (VHeads*StateDim values) into dst. beta
+	// and alpha are the raw per-value-head projections; the write
+	// strength is sigmoid(beta) and the decay exp(a*softplus(alpha+dtBias)).
+	// q and k heads are L2-normalised, outputs scaled by 1/sqrt(StateDim).
+	GatedDeltaRule(dst, x, beta, alpha Tensor, s RecurrentState, layer int, a, dtBias *Weight, d *DeltaNet)
+	// GatedRMSNorm sets dst = RMSNorm(x) * w * silu(z) over each group of
+	// len(w) values. dst may be x.
+	GatedRMSNorm(dst, x, z Tensor, w *Weight, eps float32)
 
 	// Sync runs or waits for all recorded work.
 	Sync() error

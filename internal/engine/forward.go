@@ -25,14 +25,44 @@ type Runner struct {
 	b     Backend
 	opts  Options
 	cache KVCache
+	// state is the recurrent layers' state (nil without such layers);
+	// it holds the sequence up to statePos.
+	state    RecurrentState
+	statePos int
 
-	x, h, q, k, v, att, gate, up, logits Tensor
-	attn                                 Attention
-	logitsHost                           []float32
+	act        activations
+	logits     Tensor
+	attn       Attention
+	logitsHost []float32
+}
+
+// activations are the forward pass's scratch tensors, one row per token of
+// a batch. Those a model's layers do not use stay empty.
+type activations struct {
+	x, h     Tensor // the residual stream; a block's normalised input and output
+	gate, up Tensor // feed-forward
+	// attention: projections and output; gated attention's Q projection
+	// (queries and gates interleaved per head) and gates.
+	q, k, v, att   Tensor
+	qGate, attGate Tensor
+	// DeltaNet: projections, convolved q/k/v, the recurrence's output.
+	qkv, z, beta, alpha, conv, delta Tensor
+}
+
+// rows returns the views of the first n rows.
+func (a *activations) rows(n int) activations {
+	v := *a
+	for _, t := range []*Tensor{&v.x, &v.h, &v.gate, &v.up, &v.q, &v.k, &v.v, &v.att, &v.qGate, &v.attGate,
+		&v.qkv, &v.z, &v.beta, &v.alpha, &v.conv, &v.delta} {
+		if t.Buf != nil {
+			*t = t.RowRange(0, n)
+		}
+	}
+	return v
 }
 
 // NewRunner checks every weight against the backend and allocates the
-// activations and the KV cache.
+// activations, the KV cache and the recurrent state.
 func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 	if opts.Context <= 0 || opts.Batch <= 0 {
 		return nil, fmt.Errorf("context %d and batch %d must be positive", opts.Context, opts.Batch)
@@ -57,25 +87,55 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 			*t, err = b.NewTensor(rows, cols)
 		}
 	}
-	n := opts.Batch
-	alloc(&r.x, n, c.Embd)
-	alloc(&r.h, n, c.Embd)
-	alloc(&r.q, n, c.Heads*c.HeadDim)
-	alloc(&r.k, n, c.KVHeads*c.HeadDim)
-	alloc(&r.v, n, c.KVHeads*c.HeadDim)
-	alloc(&r.att, n, c.Heads*c.HeadDim)
-	alloc(&r.gate, n, c.FFN)
-	alloc(&r.up, n, c.FFN)
+	n, a := opts.Batch, &r.act
+	alloc(&a.x, n, c.Embd)
+	alloc(&a.h, n, c.Embd)
+	alloc(&a.gate, n, c.FFN)
+	alloc(&a.up, n, c.FFN)
+	kinds := map[string]bool{}
+	for _, l := range m.Layers {
+		kinds[l.Mixer.Kind()] = true
+	}
+	if kinds["attention"] || kinds["gated attention"] {
+		alloc(&a.q, n, c.Heads*c.HeadDim)
+		alloc(&a.k, n, c.KVHeads*c.HeadDim)
+		alloc(&a.v, n, c.KVHeads*c.HeadDim)
+		alloc(&a.att, n, c.Heads*c.HeadDim)
+	}
+	if kinds["gated attention"] {
+		alloc(&a.qGate, n, 2*c.Heads*c.HeadDim)
+		alloc(&a.attGate, n, c.Heads*c.HeadDim)
+	}
+	if d := &c.DeltaNet; kinds["gated deltanet"] {
+		alloc(&a.qkv, n, d.Channels)
+		alloc(&a.conv, n, d.Channels)
+		alloc(&a.z, n, d.VHeads*d.StateDim)
+		alloc(&a.beta, n, d.VHeads)
+		alloc(&a.alpha, n, d.VHeads)
+		alloc(&a.delta, n, d.VHeads*d.StateDim)
+	}
 	alloc(&r.logits, logitRows, c.Vocab)
 	if err != nil {
 		return nil, err
 	}
-	if r.cache, err = b.NewKVCache(c.Layers, opts.Context, &r.attn, !opts.KVF32); err != nil {
-		return nil, err
+	if layers := c.AttentionLayers(); layers > 0 {
+		if r.cache, err = b.NewKVCache(layers, opts.Context, &r.attn, !opts.KVF32); err != nil {
+			return nil, err
+		}
+	}
+	if layers := c.Layers - c.AttentionLayers(); layers > 0 {
+		if r.state, err = b.NewRecurrentState(layers, &c.DeltaNet); err != nil {
+			return nil, err
+		}
 	}
 	r.logitsHost = make([]float32, logitRows*c.Vocab)
 	return r, nil
 }
+
+// Recurrent reports whether the model carries a recurrent state, which
+// holds only the latest position: such a runner can continue a sequence
+// or start a new one (at position 0), but not go back within one.
+func (r *Runner) Recurrent() bool { return r.state != nil }
 
 // Model returns the model being run.
 func (r *Runner) Model() *Model { return r.m }
@@ -99,6 +159,16 @@ func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
 			return nil, fmt.Errorf("token id %d is outside the vocabulary of %d", t, r.m.Vocab)
 		}
 	}
+	if r.state != nil {
+		switch pos {
+		case 0:
+			r.b.ResetState(r.state)
+		case r.statePos:
+		default:
+			return nil, fmt.Errorf("the recurrent state holds positions 0..%d: it cannot evaluate position %d", r.statePos-1, pos)
+		}
+		r.statePos = pos + n
+	}
 	r.encode(tokens, pos)
 	if err := r.b.Sync(); err != nil {
 		return nil, err
@@ -118,52 +188,34 @@ func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
 // bottom, as backend operations.
 func (r *Runner) encode(tokens []int32, pos int) {
 	b, m, n := r.b, r.m, len(tokens)
-	x, h := r.x.RowRange(0, n), r.h.RowRange(0, n)
-	q, k, v, att := r.q.RowRange(0, n), r.k.RowRange(0, n), r.v.RowRange(0, n), r.att.RowRange(0, n)
-	gate, up := r.gate.RowRange(0, n), r.up.RowRange(0, n)
+	a := r.act.rows(n)
 
-	b.Embed(x, m.TokenEmbd, tokens)
+	b.Embed(a.x, m.TokenEmbd, tokens)
 	for i := range m.Layers {
 		l := &m.Layers[i]
 
-		// Attention block: x += O · attend(rope(Q·h), rope(K·h), V·h).
-		b.RMSNorm(h, x, l.AttnNorm, m.NormEps)
-		b.MatMul(q, l.Q, h)
-		b.MatMul(k, l.K, h)
-		b.MatMul(v, l.V, h)
-		if l.QBias != nil {
-			b.AddBias(q, l.QBias)
-			b.AddBias(k, l.KBias)
-			b.AddBias(v, l.VBias)
-		}
-		if l.QNorm != nil {
-			b.RMSNorm(q, q, l.QNorm, m.NormEps)
-			b.RMSNorm(k, k, l.KNorm, m.NormEps)
-		}
-		b.RoPE(q, m.HeadDim, pos, &m.Rope)
-		b.RoPE(k, m.HeadDim, pos, &m.Rope)
-		b.StoreKV(r.cache, i, k, v, pos)
-		b.Attend(att, q, r.cache, i, pos, &r.attn)
-		b.MatMul(h, l.O, att)
+		// Token mixing: x += mixer(norm(x)).
+		b.RMSNorm(a.h, a.x, l.AttnNorm, m.NormEps)
+		l.Mixer.forward(r, &a, pos)
 		if i == len(m.Layers)-1 && !r.opts.AllLogits {
 			// Only the last token's logits are wanted: as llama.cpp does,
 			// finish the last layer for that row alone.
-			x, h = x.RowRange(n-1, 1), h.RowRange(n-1, 1)
-			gate, up = gate.RowRange(0, 1), up.RowRange(0, 1)
+			a.x, a.h = a.x.RowRange(n-1, 1), a.h.RowRange(n-1, 1)
+			a.gate, a.up = a.gate.RowRange(0, 1), a.up.RowRange(0, 1)
 		}
-		b.Add(x, h)
+		b.Add(a.x, a.h)
 
 		// Feed-forward block: x += Down · (silu(Gate·h) * Up·h).
-		b.RMSNorm(h, x, l.FFNNorm, m.NormEps)
-		b.MatMul(gate, l.Gate, h)
-		b.MatMul(up, l.Up, h)
-		b.SwiGLU(gate, gate, up)
-		b.MatMul(h, l.Down, gate)
-		b.Add(x, h)
+		b.RMSNorm(a.h, a.x, l.FFNNorm, m.NormEps)
+		b.MatMul(a.gate, l.Gate, a.h)
+		b.MatMul(a.up, l.Up, a.h)
+		b.SwiGLU(a.gate, a.gate, a.up)
+		b.MatMul(a.h, l.Down, a.gate)
+		b.Add(a.x, a.h)
 	}
 
 	// Logits: of the rows left (every position, or the last).
-	out := h.RowRange(0, x.Rows)
-	b.RMSNorm(out, x, m.OutputNorm, m.NormEps)
-	b.MatMul(r.logits.RowRange(0, x.Rows), m.Output, out)
+	out := a.h.RowRange(0, a.x.Rows)
+	b.RMSNorm(out, a.x, m.OutputNorm, m.NormEps)
+	b.MatMul(r.logits.RowRange(0, a.x.Rows), m.Output, out)
 }

@@ -38,6 +38,11 @@ func (s *Session) Rewind(tokens []int32) []int32 {
 	if n == len(tokens) && n > 0 {
 		n-- // re-evaluate the last token to get its logits
 	}
+	if s.r.Recurrent() && n < len(s.history) {
+		// A recurrent state holds only the latest position: going back
+		// means evaluating the whole sequence again.
+		n = 0
+	}
 	s.history = s.history[:n]
 	return tokens[n:]
 }

@@ -3,35 +3,63 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
 // Config holds a model's hyper-parameters, read from GGUF metadata.
 type Config struct {
-	Arch      string
-	Embd      int // n_embd
-	Layers    int
-	Heads     int
-	KVHeads   int
-	HeadDim   int
-	FFN       int
-	Vocab     int
-	Context   int // training context length
-	NormEps   float32
-	Rope      Rope
-	QKNorm    bool // qwen3: RMS-norm each head of Q and K
-	QKVBias   bool // qwen2: biases on Q, K, V
-	TiedEmbed bool // no output.weight: token_embd is the LM head
+	Arch    string
+	Embd    int // n_embd
+	Layers  int
+	FFN     int
+	Vocab   int
+	Context int // training context length
+	NormEps float32
+	// The attention layers' shape (every layer's, in a llama-family model).
+	Heads, KVHeads, HeadDim int
+	Rope                    Rope
+	TiedEmbed               bool // no output.weight: token_embd is the LM head
+	// Recurrent marks the DeltaNet layers of a hybrid model (nil when
+	// every layer is attention), and DeltaNet is their shape.
+	Recurrent []bool
+	DeltaNet  DeltaNet
 }
 
-// Layer holds one transformer block's weights.
+// AttentionLayers counts the layers that keep a KV cache.
+func (c *Config) AttentionLayers() int {
+	n := c.Layers
+	for _, r := range c.Recurrent {
+		if r {
+			n--
+		}
+	}
+	return n
+}
+
+// Layer is one block: a token mixer (attention, or a recurrence) and a
+// SwiGLU feed-forward network, each behind an RMSNorm and a residual add.
 type Layer struct {
-	AttnNorm, Q, K, V, O *Weight
-	QBias, KBias, VBias  *Weight
-	QNorm, KNorm         *Weight
-	FFNNorm              *Weight
-	Gate, Up, Down       *Weight
+	AttnNorm       *Weight
+	Mixer          Mixer
+	FFNNorm        *Weight
+	Gate, Up, Down *Weight
+}
+
+// Mixer is the part of a layer that mixes information across positions.
+// Each kind is written as its own block of Backend calls (llama.go,
+// qwen35.go).
+type Mixer interface {
+	// forward records the mixer on the normalised rows in a.h and leaves
+	// its output there; row r is at position pos+r.
+	forward(r *Runner, a *activations, pos int)
+	// weights lists the mixer's weights with their roles.
+	weights() []WeightUse
+	// Kind names the mixer for people: "attention", "gated attention",
+	// "gated deltanet".
+	Kind() string
 }
 
 // Model is a loaded model: configuration and weights viewing the file.
@@ -44,74 +72,86 @@ type Model struct {
 	Layers     []Layer
 }
 
-// archTraits says how an architecture differs from plain llama.
-type archTraits struct {
-	neox, qkNorm, qkvBias bool
+// architecture is what one model family adds to the common loading code.
+type architecture struct {
+	// configure reads the family's own hyper-parameters.
+	configure func(f *gguf.File, c *Config) error
+	// ffnNorm is the name of the norm in front of the feed-forward block.
+	ffnNorm string
+	// mixer binds layer i's token mixer.
+	mixer func(b *binder, c *Config, i int) Mixer
 }
 
-var architectures = map[string]archTraits{
-	"llama": {},
-	"qwen2": {neox: true, qkvBias: true},
-	"qwen3": {neox: true, qkNorm: true},
+var architectures = map[string]architecture{
+	"llama":  llamaFamily(llamaTraits{}),
+	"qwen2":  llamaFamily(llamaTraits{neox: true, qkvBias: true}),
+	"qwen3":  llamaFamily(llamaTraits{neox: true, qkNorm: true}),
+	"qwen35": qwen35,
+}
+
+func architectureNames() string {
+	var names []string
+	for n := range architectures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // LoadModel binds the weights of f for its architecture. Anything the
 // engine cannot run is an error naming the architecture, key or tensor.
 func LoadModel(f *gguf.File) (*Model, error) {
-	cfg, err := readConfig(f)
+	cfg, arch, err := readConfig(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	m := &Model{Config: cfg, File: f}
-	if err := m.bind(); err != nil {
+	if err := m.bind(arch); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	return m, nil
 }
 
-func readConfig(f *gguf.File) (Config, error) {
-	arch := f.Architecture()
-	traits, ok := architectures[arch]
+// ReadConfig reads the hyper-parameters of f's architecture and checks
+// that they are consistent, without binding any tensor.
+func ReadConfig(f *gguf.File) (Config, error) {
+	c, _, err := readConfig(f)
+	return c, err
+}
+
+func readConfig(f *gguf.File) (Config, architecture, error) {
+	name := f.Architecture()
+	arch, ok := architectures[name]
 	if !ok {
-		if arch == "" {
-			return Config{}, fmt.Errorf("no general.architecture key")
+		if name == "" {
+			return Config{}, arch, fmt.Errorf("no general.architecture key")
 		}
-		return Config{}, fmt.Errorf("unsupported architecture %q (supported: llama, qwen2, qwen3)", arch)
+		return Config{}, arch, fmt.Errorf("unsupported architecture %q (supported: %s)", name, architectureNames())
 	}
-	c := Config{Arch: arch, QKNorm: traits.qkNorm, QKVBias: traits.qkvBias}
-	var err error
-	need := func(suffix string) int {
-		v, ok := f.ArchInt(suffix)
-		if !ok && err == nil {
-			err = fmt.Errorf("missing metadata %s.%s", arch, suffix)
-		}
-		if ok && (v <= 0 || v > 1<<24) && err == nil {
-			err = fmt.Errorf("metadata %s.%s = %d is out of range", arch, suffix, v)
-		}
-		return int(v)
-	}
-	c.Embd = need("embedding_length")
-	c.Layers = need("block_count")
-	c.Heads = need("attention.head_count")
-	c.FFN = need("feed_forward_length")
-	if err != nil {
-		return c, err
+	c := Config{Arch: name}
+	k := keys{f: f}
+	c.Embd = k.need("embedding_length")
+	c.Layers = k.need("block_count")
+	c.Heads = k.need("attention.head_count")
+	c.FFN = k.need("feed_forward_length")
+	if k.err != nil {
+		return c, arch, k.err
 	}
 	c.KVHeads = c.Heads
 	if v, ok := f.ArchInt("attention.head_count_kv"); ok {
 		c.KVHeads = int(v)
 	} else if _, present := f.ArchValue("attention.head_count_kv"); present {
-		return c, fmt.Errorf("per-layer %s.attention.head_count_kv is not supported", arch)
+		return c, arch, fmt.Errorf("per-layer %s.attention.head_count_kv is not supported", name)
 	}
 	c.HeadDim = c.Embd / c.Heads
 	if v, ok := f.ArchInt("attention.key_length"); ok {
 		c.HeadDim = int(v)
 	}
 	if v, ok := f.ArchInt("attention.value_length"); ok && int(v) != c.HeadDim {
-		return c, fmt.Errorf("value_length %d differs from key_length %d", v, c.HeadDim)
+		return c, arch, fmt.Errorf("value_length %d differs from key_length %d", v, c.HeadDim)
 	}
 	if c.KVHeads <= 0 || c.Heads%c.KVHeads != 0 || c.HeadDim <= 0 || c.HeadDim%2 != 0 {
-		return c, fmt.Errorf("inconsistent attention shape: %d heads, %d KV heads, head dim %d", c.Heads, c.KVHeads, c.HeadDim)
+		return c, arch, fmt.Errorf("inconsistent attention shape: %d heads, %d KV heads, head dim %d", c.Heads, c.KVHeads, c.HeadDim)
 	}
 	if v, ok := f.ArchInt("context_length"); ok {
 		c.Context = int(v)
@@ -120,17 +160,20 @@ func readConfig(f *gguf.File) (Config, error) {
 	if v, ok := f.ArchFloat("attention.layer_norm_rms_epsilon"); ok {
 		c.NormEps = float32(v)
 	}
-	c.Rope = Rope{Dims: c.HeadDim, Base: 10000, FreqScale: 1, NeoX: traits.neox}
+	if !(c.NormEps > 0 && c.NormEps < 1) {
+		return c, arch, fmt.Errorf("%s.attention.layer_norm_rms_epsilon = %v is out of range", name, c.NormEps)
+	}
+	c.Rope = Rope{Dims: c.HeadDim, Base: 10000, FreqScale: 1}
 	if v, ok := f.ArchInt("rope.dimension_count"); ok {
 		c.Rope.Dims = int(v)
 	}
 	if c.Rope.Dims <= 0 || c.Rope.Dims > c.HeadDim || c.Rope.Dims%2 != 0 {
-		return c, fmt.Errorf("rope.dimension_count %d does not fit head dim %d", c.Rope.Dims, c.HeadDim)
+		return c, arch, fmt.Errorf("rope.dimension_count %d does not fit head dim %d", c.Rope.Dims, c.HeadDim)
 	}
 	if v, ok := f.ArchFloat("rope.freq_base"); ok {
 		c.Rope.Base = float32(v)
 	}
-	if typ, ok := f.String(arch + ".rope.scaling.type"); ok && typ != "none" {
+	if typ, ok := f.String(name + ".rope.scaling.type"); ok && typ != "none" {
 		factor, _ := f.ArchFloat("rope.scaling.factor")
 		switch {
 		case typ == "linear" && factor > 0:
@@ -138,35 +181,37 @@ func readConfig(f *gguf.File) (Config, error) {
 		case typ == "llama3":
 			// Llama 3 scaling ships as the rope_freqs tensor, bound below.
 		default:
-			return c, fmt.Errorf("unsupported rope scaling %q", typ)
+			return c, arch, fmt.Errorf("unsupported rope scaling %q", typ)
 		}
 	}
 	if math.IsNaN(float64(c.Rope.Base)) || c.Rope.Base <= 0 {
-		return c, fmt.Errorf("bad rope.freq_base %v", c.Rope.Base)
+		return c, arch, fmt.Errorf("bad rope.freq_base %v", c.Rope.Base)
 	}
-	return c, nil
+	return c, arch, arch.configure(f, &c)
 }
 
-func (m *Model) bind() error {
-	f := m.File
-	var err error
-	get := func(name string, rows, cols int, optional bool) *Weight {
-		if err != nil {
-			return nil
-		}
-		t, ok := f.Tensor(name)
-		if !ok {
-			if !optional {
-				err = fmt.Errorf("missing tensor %s", name)
-			}
-			return nil
-		}
-		w, e := weightOf(f, t, rows, cols)
-		if e != nil {
-			err = e
-		}
-		return w
+// keys reads required integer hyper-parameters, keeping the first error.
+type keys struct {
+	f   *gguf.File
+	err error
+}
+
+// need returns "<arch>.<suffix>", which must be a positive integer.
+func (k *keys) need(suffix string) int {
+	v, ok := k.f.ArchInt(suffix)
+	key := k.f.Architecture() + "." + suffix
+	switch {
+	case k.err != nil:
+	case !ok:
+		k.err = fmt.Errorf("missing metadata %s", key)
+	case v <= 0 || v > 1<<24:
+		k.err = fmt.Errorf("metadata %s = %d is out of range", key, v)
 	}
+	return int(v)
+}
+
+func (m *Model) bind(arch architecture) error {
+	f := m.File
 	c := &m.Config
 	te, ok := f.Tensor("token_embd.weight")
 	if !ok {
@@ -176,38 +221,67 @@ func (m *Model) bind() error {
 		return fmt.Errorf("tensor token_embd.weight has shape %v", te.Dims)
 	}
 	c.Vocab = int(te.Dims[1])
-	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	m.TokenEmbd = get("token_embd.weight", c.Vocab, c.Embd, false)
-	m.OutputNorm = get("output_norm.weight", 1, c.Embd, false)
-	m.Output = get("output.weight", c.Vocab, c.Embd, true)
-	if m.Output == nil && err == nil {
+	b := &binder{f: f}
+	m.TokenEmbd = b.need("token_embd.weight", c.Vocab, c.Embd)
+	m.OutputNorm = b.need("output_norm.weight", 1, c.Embd)
+	m.Output = b.optional("output.weight", c.Vocab, c.Embd)
+	if m.Output == nil && b.err == nil {
 		c.TiedEmbed = true
 		m.Output = m.TokenEmbd
 	}
-	c.Rope.FreqFactors = get("rope_freqs.weight", 1, c.Rope.Dims/2, true)
+	c.Rope.FreqFactors = b.optional("rope_freqs.weight", 1, c.Rope.Dims/2)
 	m.Layers = make([]Layer, c.Layers)
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		p := fmt.Sprintf("blk.%d.", i)
-		l.AttnNorm = get(p+"attn_norm.weight", 1, c.Embd, false)
-		l.Q = get(p+"attn_q.weight", qDim, c.Embd, false)
-		l.K = get(p+"attn_k.weight", kvDim, c.Embd, false)
-		l.V = get(p+"attn_v.weight", kvDim, c.Embd, false)
-		l.O = get(p+"attn_output.weight", c.Embd, qDim, false)
-		l.QBias = get(p+"attn_q.bias", 1, qDim, !c.QKVBias)
-		l.KBias = get(p+"attn_k.bias", 1, kvDim, !c.QKVBias)
-		l.VBias = get(p+"attn_v.bias", 1, kvDim, !c.QKVBias)
-		if c.QKNorm {
-			l.QNorm = get(p+"attn_q_norm.weight", 1, c.HeadDim, false)
-			l.KNorm = get(p+"attn_k_norm.weight", 1, c.HeadDim, false)
-		}
-		l.FFNNorm = get(p+"ffn_norm.weight", 1, c.Embd, false)
-		l.Gate = get(p+"ffn_gate.weight", c.FFN, c.Embd, false)
-		l.Up = get(p+"ffn_up.weight", c.FFN, c.Embd, false)
-		l.Down = get(p+"ffn_down.weight", c.Embd, c.FFN, false)
+		l.AttnNorm = b.need(p+"attn_norm.weight", 1, c.Embd)
+		l.Mixer = arch.mixer(b, c, i)
+		l.FFNNorm = b.need(p+arch.ffnNorm+".weight", 1, c.Embd)
+		l.Gate = b.need(p+"ffn_gate.weight", c.FFN, c.Embd)
+		l.Up = b.need(p+"ffn_up.weight", c.FFN, c.Embd)
+		l.Down = b.need(p+"ffn_down.weight", c.Embd, c.FFN)
 	}
-	return err
+	return b.err
 }
+
+// binder views tensors of the file as weights, keeping the first error.
+type binder struct {
+	f   *gguf.File
+	err error
+	// attention and recurrent count the layers bound so far that keep a
+	// KV cache and a recurrent state: a layer's index into either.
+	attention, recurrent int
+}
+
+// need binds a tensor that must exist with rows x cols values.
+func (b *binder) need(name string, rows, cols int) *Weight {
+	w := b.optional(name, rows, cols)
+	if w == nil && b.err == nil {
+		b.err = fmt.Errorf("missing tensor %s", name)
+	}
+	return w
+}
+
+// optional binds a tensor that may be absent (nil then).
+func (b *binder) optional(name string, rows, cols int) *Weight {
+	if b.err != nil {
+		return nil
+	}
+	t, ok := b.f.Tensor(name)
+	if !ok {
+		return nil
+	}
+	w, err := weightOf(b.f, t, rows, cols)
+	if err != nil {
+		b.err = err
+	}
+	return w
+}
+
+// nextAttention and nextRecurrent hand out cache and state slots in layer
+// order.
+func (b *binder) nextAttention() int { b.attention++; return b.attention - 1 }
+func (b *binder) nextRecurrent() int { b.recurrent++; return b.recurrent - 1 }
 
 // weightOf checks that t has the expected shape and views its data.
 func weightOf(f *gguf.File, t *gguf.TensorInfo, rows, cols int) (*Weight, error) {
@@ -235,13 +309,19 @@ func (m *Model) Weights() []WeightUse {
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		for _, w := range []*Weight{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down} {
-			out = append(out, WeightUse{w, RoleMatMul})
-		}
-		for _, w := range []*Weight{l.AttnNorm, l.FFNNorm, l.QNorm, l.KNorm, l.QBias, l.KBias, l.VBias} {
-			if w != nil {
-				out = append(out, WeightUse{w, RoleVector})
-			}
+		out = append(out, l.Mixer.weights()...)
+		out = append(out, WeightUse{l.AttnNorm, RoleVector}, WeightUse{l.FFNNorm, RoleVector},
+			WeightUse{l.Gate, RoleMatMul}, WeightUse{l.Up, RoleMatMul}, WeightUse{l.Down, RoleMatMul})
+	}
+	return out
+}
+
+// uses lists ws in one role, skipping absent (nil) weights.
+func uses(role Role, ws ...*Weight) []WeightUse {
+	var out []WeightUse
+	for _, w := range ws {
+		if w != nil {
+			out = append(out, WeightUse{w, role})
 		}
 	}
 	return out

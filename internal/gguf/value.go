@@ -168,3 +168,46 @@ func asFloat64(v any) (float64, bool) {
 	i, ok := asInt64(v)
 	return float64(i), ok
 }
+
+// Ints returns the elements of an array of integers or booleans (true is
+// 1) as int64s; ok is false for any other element type and for uint64
+// values beyond int64.
+func (a Array) Ints() (out []int64, ok bool) {
+	switch v := a.Values.(type) {
+	case []bool:
+		out = make([]int64, len(v))
+		for i, b := range v {
+			if b {
+				out[i] = 1
+			}
+		}
+		return out, true
+	case []uint8:
+		return widen(v)
+	case []int8:
+		return widen(v)
+	case []uint16:
+		return widen(v)
+	case []int16:
+		return widen(v)
+	case []uint32:
+		return widen(v)
+	case []int32:
+		return widen(v)
+	case []uint64:
+		return widen(v)
+	case []int64:
+		return v, true
+	}
+	return nil, false
+}
+
+func widen[T uint8 | int8 | uint16 | int16 | uint32 | int32 | uint64](v []T) ([]int64, bool) {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		if out[i] = int64(x); out[i] < 0 && x > 0 {
+			return nil, false
+		}
+	}
+	return out, true
+}

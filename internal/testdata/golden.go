@@ -1,7 +1,6 @@
 package testdata
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -63,15 +62,7 @@ func (g *Golden) ReferenceLogits(t testing.TB) (file string, logits []float32) {
 	if g.Eval.NoRepack != nil {
 		file = g.Eval.NoRepack.LogitsFile
 	}
-	raw, err := os.ReadFile(Path(t, "golden", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits = make([]float32, len(raw)/4)
-	for i := range logits {
-		logits[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	return file, logits
+	return file, readFloats(t, Path(t, "golden", file))
 }
 
 // MaxMeanAbsDiff returns the largest and the mean absolute difference.
