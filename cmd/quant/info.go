@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
@@ -47,23 +48,33 @@ func newInfoCmd() *cobra.Command {
 
 // modelInfo is what `quant info` reports.
 type modelInfo struct {
-	File          string            `json:"file"`
-	FileBytes     uint64            `json:"file_bytes"`
-	GGUFVersion   uint32            `json:"gguf_version"`
-	Architecture  string            `json:"architecture"`
-	Name          string            `json:"name,omitempty"`
-	Params        uint64            `json:"params"`
-	ContextLength int64             `json:"context_length,omitempty"`
-	Layers        int64             `json:"layers,omitempty"`
-	EmbeddingDim  int64             `json:"embedding_length,omitempty"`
-	FFNDim        int64             `json:"feed_forward_length,omitempty"`
-	Heads         int64             `json:"head_count,omitempty"`
-	KVHeads       int64             `json:"head_count_kv,omitempty"`
-	VocabSize     int               `json:"vocab_size"`
-	Tokenizer     string            `json:"tokenizer,omitempty"`
-	PreTokenizer  string            `json:"pre_tokenizer,omitempty"`
-	TensorTypes   []typeCount       `json:"tensor_types"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
+	File          string `json:"file"`
+	FileBytes     uint64 `json:"file_bytes"`
+	GGUFVersion   uint32 `json:"gguf_version"`
+	Architecture  string `json:"architecture"`
+	Name          string `json:"name,omitempty"`
+	Params        uint64 `json:"params"`
+	ContextLength int    `json:"context_length,omitempty"`
+	// The hyper-parameters as the engine reads them; Unsupported says why
+	// not when it cannot.
+	Layers       int    `json:"layers,omitempty"`
+	EmbeddingDim int    `json:"embedding_length,omitempty"`
+	FFNDim       int    `json:"feed_forward_length,omitempty"`
+	Heads        int    `json:"head_count,omitempty"`
+	KVHeads      int    `json:"head_count_kv,omitempty"`
+	HeadDim      int    `json:"head_dim,omitempty"`
+	Unsupported  string `json:"unsupported,omitempty"`
+	// Hybrid models: which layers are recurrent, their shape and the
+	// state they carry in place of a KV cache.
+	RecurrentLayers []int            `json:"recurrent_layers,omitempty"`
+	DeltaNet        *engine.DeltaNet `json:"deltanet,omitempty"`
+	StateBytes      int              `json:"recurrent_state_bytes,omitempty"`
+
+	VocabSize    int               `json:"vocab_size"`
+	Tokenizer    string            `json:"tokenizer,omitempty"`
+	PreTokenizer string            `json:"pre_tokenizer,omitempty"`
+	TensorTypes  []typeCount       `json:"tensor_types"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
 }
 
 type typeCount struct {
@@ -75,12 +86,22 @@ type typeCount struct {
 func describe(f *gguf.File) modelInfo {
 	info := modelInfo{File: f.Path, FileBytes: f.Size, GGUFVersion: f.Version, Architecture: f.Architecture()}
 	info.Name, _ = f.String("general.name")
-	info.ContextLength, _ = f.ArchInt("context_length")
-	info.Layers, _ = f.ArchInt("block_count")
-	info.EmbeddingDim, _ = f.ArchInt("embedding_length")
-	info.FFNDim, _ = f.ArchInt("feed_forward_length")
-	info.Heads, _ = f.ArchInt("attention.head_count")
-	info.KVHeads, _ = f.ArchInt("attention.head_count_kv")
+	if c, err := engine.ReadConfig(f); err != nil {
+		info.Unsupported = err.Error()
+	} else {
+		info.ContextLength, info.Layers, info.EmbeddingDim, info.FFNDim = c.Context, c.Layers, c.Embd, c.FFN
+		info.Heads, info.KVHeads, info.HeadDim = c.Heads, c.KVHeads, c.HeadDim
+		for i, r := range c.Recurrent {
+			if r {
+				info.RecurrentLayers = append(info.RecurrentLayers, i)
+			}
+		}
+		if len(info.RecurrentLayers) > 0 {
+			d := c.DeltaNet
+			info.DeltaNet = &d
+			info.StateBytes = 4 * len(info.RecurrentLayers) * (d.Channels*(d.ConvKernel-1) + d.VHeads*d.StateDim*d.StateDim)
+		}
+	}
 	if tokens, ok := f.Array("tokenizer.ggml.tokens"); ok {
 		info.VocabSize = tokens.Len()
 	}
@@ -113,21 +134,26 @@ func printInfo(w io.Writer, m modelInfo) {
 		row("name", m.Name)
 	}
 	row("parameters", fmt.Sprintf("%s (%d)", humanCount(m.Params), m.Params))
+	if m.Unsupported != "" {
+		row("runs", "no: "+m.Unsupported)
+	}
 	if m.ContextLength > 0 {
 		row("context", m.ContextLength)
 	}
 	if m.Layers > 0 {
-		row("layers", m.Layers)
+		row("layers", layerSummary(m))
 		row("embedding", m.EmbeddingDim)
 		row("feed-forward", m.FFNDim)
 		heads := fmt.Sprint(m.Heads)
-		if m.KVHeads > 0 && m.KVHeads != m.Heads {
+		if m.KVHeads != m.Heads {
 			heads += fmt.Sprintf(" (%d KV)", m.KVHeads)
 		}
-		if m.Heads > 0 {
-			heads += fmt.Sprintf(", head dim %d", m.EmbeddingDim/m.Heads)
-		}
-		row("heads", heads)
+		row("heads", fmt.Sprintf("%s, head dim %d", heads, m.HeadDim))
+	}
+	if d := m.DeltaNet; d != nil {
+		row("deltanet", fmt.Sprintf("%d key heads, %d value heads of %d, conv kernel %d", d.KHeads, d.VHeads, d.StateDim, d.ConvKernel))
+		row("state", fmt.Sprintf("%s (%s per recurrent layer), instead of a KV cache in those layers",
+			humanBytes(uint64(m.StateBytes)), humanBytes(uint64(m.StateBytes/len(m.RecurrentLayers)))))
 	}
 	tok := m.Tokenizer
 	if m.PreTokenizer != "" {
@@ -138,6 +164,46 @@ func printInfo(w io.Writer, m modelInfo) {
 	for _, c := range m.TensorTypes {
 		fmt.Fprintf(w, "  %-6s %4d tensors %10.2f MiB\n", c.Type, c.Count, float64(c.Bytes)/(1<<20))
 	}
+}
+
+// layerSummary is the layer count and, for a hybrid, which layers are
+// recurrent: "4 (0-2 gated deltanet, 3 gated attention)".
+func layerSummary(m modelInfo) string {
+	if len(m.RecurrentLayers) == 0 {
+		return fmt.Sprint(m.Layers)
+	}
+	recurrent := map[int]bool{}
+	for _, i := range m.RecurrentLayers {
+		recurrent[i] = true
+	}
+	var attention []int
+	for i := range m.Layers {
+		if !recurrent[i] {
+			attention = append(attention, i)
+		}
+	}
+	return fmt.Sprintf("%d: gated deltanet %s; gated attention %s", m.Layers, ranges(m.RecurrentLayers), ranges(attention))
+}
+
+// ranges writes sorted integers as "0-2,4-6,8".
+func ranges(v []int) string {
+	var parts []string
+	for i := 0; i < len(v); {
+		j := i
+		for j+1 < len(v) && v[j+1] == v[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(v[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", v[i], v[j]))
+		}
+		i = j + 1
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
 }
 
 func printMetadata(w io.Writer, f *gguf.File) {

@@ -142,3 +142,43 @@ func TestQwen35Perplexity(t *testing.T) {
 		})
 	}
 }
+
+// TestQwen35Session: a recurrent state cannot go back, so a session that
+// continues a conversation evaluates only the new tokens, and one whose
+// history diverges starts over; both give the logits of a fresh run.
+func TestQwen35Session(t *testing.T) {
+	q := testdata.Qwen35Models(t)[0]
+	tokens := q.Input.Tokens
+	fresh := func(prefix []int32) []float32 {
+		r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
+		logits, err := engine.NewSession(r).Prefill(context.Background(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), logits...)
+	}
+	r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
+	s := engine.NewSession(r)
+	for _, step := range []struct {
+		name string
+		seq  []int32
+		eval int // tokens Rewind leaves to evaluate
+	}{
+		{"first turn", tokens[:20], 20},
+		{"continued", tokens[:35], 15},
+		{"the same again", tokens[:35], 35},
+		{"diverged", append(append([]int32(nil), tokens[:30]...), tokens[40:44]...), 34},
+	} {
+		rest := s.Rewind(step.seq)
+		if len(rest) != step.eval {
+			t.Fatalf("%s: %d tokens to evaluate, want %d", step.name, len(rest), step.eval)
+		}
+		got, err := s.Prefill(context.Background(), rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := testdata.MaxMeanAbsDiff(got, fresh(step.seq)); d > 1e-4 {
+			t.Errorf("%s: logits differ from a fresh run by %.3g", step.name, d)
+		}
+	}
+}
