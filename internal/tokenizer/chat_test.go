@@ -15,6 +15,11 @@ var chatConversation = []Message{
 	{Role: "user", Content: "What is 2+2?"},
 }
 
+// chatMLConversation is chatConversation in ChatML up to the assistant's
+// header, as the SmolLM2 and Qwen templates render it.
+const chatMLConversation = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
+	"<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+
 func readTemplate(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "chat", name))
@@ -31,18 +36,25 @@ func TestRenderChatTemplate(t *testing.T) {
 	// Llama 3.x templates print today's date via strftime_now, as in transformers.
 	today := time.Now().Format("02 Jan 2006")
 	noSystem := chatConversation[1:]
+	// Qwen3.5 keeps an assistant turn's reasoning only after the last user
+	// message; before it, the text up to </think> is dropped. A reply
+	// generated after an open "<think>\n" prompt has no opening tag.
+	reasoned := "<think>\nThe user greets me.\n</think>\n\nHi there! How can I help?"
+	withReasoning := []Message{chatConversation[0], chatConversation[1], {Role: "assistant", Content: reasoned}, chatConversation[3]}
+	lastReasoned := []Message{chatConversation[0], chatConversation[1], {Role: "assistant", Content: reasoned}}
+	lastGenerated := []Message{chatConversation[0], chatConversation[1], {Role: "assistant", Content: strings.TrimPrefix(reasoned, "<think>\n")}}
+	const qwenGreeting = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
 	tests := []struct {
 		name     string
 		template string
 		msgs     []Message
 		addGen   bool
+		opts     []ChatOption
 		bos, eos string
 		want     string
 	}{
 		{
-			name: "smollm2", template: "smollm2.jinja", msgs: chatConversation, addGen: true,
-			want: "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
-				"<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+			name: "smollm2", template: "smollm2.jinja", msgs: chatConversation, addGen: true, want: chatMLConversation,
 		},
 		{
 			name: "smollm2 default system", template: "smollm2.jinja", msgs: noSystem[:1], addGen: false,
@@ -61,9 +73,7 @@ func TestRenderChatTemplate(t *testing.T) {
 				"\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>",
 		},
 		{
-			name: "qwen2.5", template: "qwen2.5.jinja", msgs: chatConversation, addGen: true,
-			want: "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
-				"<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+			name: "qwen2.5", template: "qwen2.5.jinja", msgs: chatConversation, addGen: true, want: chatMLConversation,
 		},
 		{
 			name: "qwen2.5 default system", template: "qwen2.5.jinja", msgs: noSystem[:1], addGen: true,
@@ -71,9 +81,7 @@ func TestRenderChatTemplate(t *testing.T) {
 				"<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n",
 		},
 		{
-			name: "qwen3", template: "qwen3.jinja", msgs: chatConversation, addGen: true,
-			want: "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
-				"<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+			name: "qwen3", template: "qwen3.jinja", msgs: chatConversation, addGen: true, want: chatMLConversation,
 		},
 		{
 			// The last assistant turn (after the last user message) keeps an
@@ -82,10 +90,47 @@ func TestRenderChatTemplate(t *testing.T) {
 			want: "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
 				"<|im_start|>assistant\n<think>\n\n</think>\n\nHi there! How can I help?<|im_end|>\n",
 		},
+		// Qwen3.5 opens a thinking block in the generation prompt, or closes an
+		// empty one when thinking is off; the large models default to on, the
+		// small ones to off.
+		{name: "qwen3.5", template: "qwen3.5.jinja", msgs: chatConversation, addGen: true, want: chatMLConversation + "<think>\n"},
 		{
-			name: "qwen3.5", template: "qwen3.5.jinja", msgs: chatConversation, addGen: true,
-			want: "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n" +
-				"<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n",
+			name: "qwen3.5 thinking", template: "qwen3.5.jinja", msgs: chatConversation, addGen: true, opts: []ChatOption{EnableThinking(true)},
+			want: chatMLConversation + "<think>\n",
+		},
+		{
+			name: "qwen3.5 no thinking", template: "qwen3.5.jinja", msgs: chatConversation, addGen: true, opts: []ChatOption{EnableThinking(false)},
+			want: chatMLConversation + "<think>\n\n</think>\n\n",
+		},
+		{name: "qwen3.5-small", template: "qwen3.5-small.jinja", msgs: chatConversation, addGen: true, want: chatMLConversation + "<think>\n\n</think>\n\n"},
+		{
+			name: "qwen3.5-small thinking", template: "qwen3.5-small.jinja", msgs: chatConversation, addGen: true, opts: []ChatOption{EnableThinking(true)},
+			want: chatMLConversation + "<think>\n",
+		},
+		{
+			name: "qwen3.5-small no thinking", template: "qwen3.5-small.jinja", msgs: chatConversation, addGen: true, opts: []ChatOption{EnableThinking(false)},
+			want: chatMLConversation + "<think>\n\n</think>\n\n",
+		},
+		{
+			name: "qwen3.5 reasoning in history", template: "qwen3.5.jinja", msgs: withReasoning, addGen: true, opts: []ChatOption{EnableThinking(false)},
+			want: chatMLConversation + "<think>\n\n</think>\n\n",
+		},
+		{
+			name: "qwen3.5 final assistant", template: "qwen3.5-small.jinja", msgs: chatConversation[:3], addGen: false,
+			want: qwenGreeting + "<think>\n\n</think>\n\nHi there! How can I help?<|im_end|>\n",
+		},
+		{
+			name: "qwen3.5 final assistant reasoning", template: "qwen3.5-small.jinja", msgs: lastReasoned, addGen: false,
+			want: qwenGreeting + "<think>\nThe user greets me.\n</think>\n\nHi there! How can I help?<|im_end|>\n",
+		},
+		{
+			name: "qwen3.5 final assistant as generated", template: "qwen3.5.jinja", msgs: lastGenerated, addGen: false,
+			want: qwenGreeting + "<think>\nThe user greets me.\n</think>\n\nHi there! How can I help?<|im_end|>\n",
+		},
+		{
+			// Every message's text is trimmed.
+			name: "qwen3.5 trims", template: "qwen3.5.jinja", msgs: []Message{{Role: "system", Content: "  Be brief.\n"}, {Role: "user", Content: " Hi "}}, addGen: true,
+			want: "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n",
 		},
 		{
 			name: "phi3", template: "phi3.jinja", msgs: chatConversation, addGen: true, bos: "<s>", eos: "<|endoftext|>",
@@ -103,7 +148,49 @@ func TestRenderChatTemplate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := RenderChatTemplate(readTemplate(t, tc.template), tc.msgs, tc.addGen, tc.bos, tc.eos)
+			got, err := RenderChatTemplate(readTemplate(t, tc.template), tc.msgs, tc.addGen, tc.bos, tc.eos, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestApplyChatTemplateQwen35 checks that options reach a model's template
+// and that a conversation the template refuses (raise_exception) is an
+// error, not a reason to fall back to a built-in ChatML.
+func TestApplyChatTemplateQwen35(t *testing.T) {
+	tok := &Tokenizer{chatTemplate: readTemplate(t, "qwen3.5-small.jinja"), bos: noToken, eos: noToken}
+	tests := []struct {
+		name    string
+		msgs    []Message
+		opts    []ChatOption
+		want    string
+		wantErr string
+	}{
+		{name: "default", msgs: chatConversation, want: chatMLConversation + "<think>\n\n</think>\n\n"},
+		{name: "thinking", msgs: chatConversation, opts: []ChatOption{EnableThinking(true)}, want: chatMLConversation + "<think>\n"},
+		{
+			name: "no user message", msgs: chatConversation[:1],
+			wantErr: "the chat template rejects the conversation: No user query found in messages.",
+		},
+		{
+			name: "system not first", msgs: []Message{chatConversation[1], chatConversation[0]},
+			wantErr: "the chat template rejects the conversation: System message must be at the beginning.",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tok.ApplyChatTemplate(tc.msgs, true, tc.opts...)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %q, error %v; want error %q", got, err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
