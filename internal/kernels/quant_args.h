@@ -38,6 +38,9 @@ struct RMSNormArgs {
 // position pos0 + r. Pair i (i < n_dims/2) of a head is (x[2i], x[2i+1]), or
 // (x[i], x[i + n_dims/2]) when neox; theta = (pos / ff[i]) * freq_scale *
 // freq_base^(-2i/n_dims) (ff = 1 unless has_ff). Dimensions >= n_dims untouched.
+// Interleaved multimodal RoPE (any sec* non-zero, text positions): pair i
+// does not rotate when its sector s = i % (sec0+sec1+sec2+sec3) has
+// s >= 3*sec[s % 3] (it reads the e position component, 0 for text).
 // buffers: 1 x (float*, in/out), 2 ff (const float*, n_dims/2 values).
 // grid (rows, heads, 1), threadgroup (min(64, n_dims/2), 1, 1).
 struct RopeArgs {
@@ -49,6 +52,10 @@ struct RopeArgs {
     float   freq_scale;
     int32_t neox;
     int32_t has_ff;
+    int32_t sec0;
+    int32_t sec1;
+    int32_t sec2;
+    int32_t sec3;
 };
 
 // kernel_mul_mv_<type> and kernel_mul_mm_<type>:
@@ -72,6 +79,60 @@ struct MulMVArgs {
 // kernel_cpy_f32_f32:  buffers 1 src, 2 dst:                 dst[i] = src[i]
 struct CopyArgs {
     int32_t n;
+};
+
+// kernel_sigmoid_mul: dst[i] *= sigmoid(gate[i]) for i < n.
+// buffers 1 dst (in/out), 2 gate; grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1).
+// (uses CopyArgs)
+
+// kernel_split_heads: each row of src holds, head after head, width values
+// for a then width values for b; a and b (ne0 values per row, n values in
+// all) get them head after head: a[r][h*width + e] = src[r][2*h*width + e],
+// b[r][h*width + e] = src[r][(2*h+1)*width + e].
+// buffers 1 src, 2 a, 3 b; grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1).
+struct SplitHeadsArgs {
+    int32_t width;
+    int32_t ne0;      // values per row of a and b
+    int32_t src_ne0;  // values per row of src
+    int32_t n;        // values of a
+};
+
+// kernel_gated_rms_norm: dst = x / sqrt(mean(x^2) + eps) * w * silu(z) over
+// each group of ne0 values; buffers 1 x, 2 w, 3 dst (may alias x), 4 z (laid
+// out as x). threadgroup(0): 32 floats; launched as kernel_rms_norm.
+// (uses RMSNormArgs)
+
+// kernel_ssm_conv_silu: causal depthwise convolution of n_rows rows of
+// channels values, each channel's kernel taps w[c*kernel + t] (the last one
+// for the current input) sliding over its state (kernel-1 previous inputs,
+// oldest first) then the rows, followed by SiLU; the state is advanced past
+// the rows. buffers 1 x, 2 w, 3 state (in/out, channels*(kernel-1) floats),
+// 4 dst. kernel <= 16. grid (ceil(channels/256), 1, 1), threadgroup (256, 1, 1).
+struct ConvArgs {
+    int32_t channels;
+    int32_t kernel;
+    int32_t n_rows;
+};
+
+// kernel_gated_delta_rule: the gated delta rule over n_rows rows, in order.
+// x rows hold q (k_heads*state_dim), k (k_heads*state_dim), v
+// (v_heads*state_dim); beta and alpha rows v_heads values; a and dt_bias
+// v_heads values. Value head h reads q/k head h % k_heads; q and k are
+// divided by max(|.|, eps); its state S (element (i, j) at
+// state[h*dim*dim + j*dim + i]) becomes S*exp(a*softplus(alpha+dt_bias)),
+// then S += k (sigmoid(beta) * (v - S^T k))^T; out = scale * S^T q.
+// buffers 1 x, 2 beta, 3 alpha, 4 a, 5 dt_bias, 6 state (in/out), 7 dst
+// (n_rows rows of v_heads*state_dim). state_dim <= 256.
+// grid (v_heads, ceil(state_dim/T), 1), threadgroup (T, 1, 1), T a multiple
+// of 32; threadgroup(0): 2*state_dim floats (q and k), threadgroup(1): 2
+// floats per simdgroup.
+struct DeltaArgs {
+    int32_t k_heads;
+    int32_t v_heads;
+    int32_t state_dim;
+    int32_t n_rows;
+    float   eps;
+    float   scale;
 };
 
 // kernel_add_bias: x[i] += b[i % ne0] for i < n. buffers 1 x (in/out), 2 b.

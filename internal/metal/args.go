@@ -28,6 +28,9 @@ type RopeArgs struct {
 	FreqScale float32
 	NeoX      int32
 	HasFF     int32 // buffer 2 holds frequency factors
+	// Sections of interleaved multimodal RoPE (all 0 otherwise): pairs
+	// whose sector reads the e component do not rotate (engine.Rope.Rotates).
+	Sec0, Sec1, Sec2, Sec3 int32
 }
 
 // MulMVArgs: dst[r][o] = sum_i w[o][i] * x[r][i] for matrix-vector and
@@ -61,6 +64,32 @@ type AttnArgs struct {
 	NRows    int32
 	Scale    float32
 	Chunk    int32 // positions per split for the split kernels
+}
+
+// SplitHeadsArgs: per row, runs of Width values alternate between a and b.
+type SplitHeadsArgs struct {
+	Width  int32
+	Ne0    int32 // values per row of a and b
+	SrcNe0 int32 // values per row of src
+	N      int32 // values of a (rows * Ne0)
+}
+
+// ConvArgs: causal depthwise convolution with SiLU over NRows rows of
+// Channels values, with Kernel taps per channel.
+type ConvArgs struct {
+	Channels int32
+	Kernel   int32
+	NRows    int32
+}
+
+// DeltaArgs: the gated delta rule over NRows rows.
+type DeltaArgs struct {
+	KHeads   int32
+	VHeads   int32
+	StateDim int32
+	NRows    int32
+	Eps      float32 // lower bound of the q and k norms
+	Scale    float32 // of the outputs: 1/sqrt(StateDim)
 }
 
 // argBytes views an args struct as the bytes setBytes sends. Every field is

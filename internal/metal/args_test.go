@@ -14,7 +14,8 @@ import (
 func TestArgsLayout(t *testing.T) {
 	structs := parseHeaderStructs(t, kernels.Source())
 	cTypes := map[string]reflect.Kind{"int32_t": reflect.Int32, "uint32_t": reflect.Uint32, "float": reflect.Float32}
-	for _, v := range []any{GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MulMVArgs{}, CopyArgs{}, BiasArgs{}, AttnArgs{}} {
+	for _, v := range []any{GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MulMVArgs{}, CopyArgs{}, BiasArgs{}, AttnArgs{},
+		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{}} {
 		typ := reflect.TypeOf(v)
 		fields, ok := structs[typ.Name()]
 		if !ok {

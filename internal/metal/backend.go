@@ -245,9 +245,13 @@ func (b *Backend) RMSNorm(dst, x engine.Tensor, w *engine.Weight, eps float32) {
 		Args:        argBytes(&args),
 		Buffers:     []Binding{bind(x), wb, bind(dst)},
 		Threadgroup: []int{4 * simdWidth},
-		Grid:        grid(groups, 1, 1), Group: grid(min(normThreads, ceilDiv(w.Cols, simdWidth)*simdWidth), 1, 1),
+		Grid:        grid(groups, 1, 1), Group: grid(normGroup(w.Cols), 1, 1),
 	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(dst).Buf})
 }
+
+// normGroup is the threadgroup size of the norms over groups of cols
+// values: whole simdgroups, up to normThreads.
+func normGroup(cols int) int { return min(normThreads, ceilDiv(cols, simdWidth)*simdWidth) }
 
 func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	args := MulMVArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
@@ -277,7 +281,8 @@ func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
 
 func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
 	args := RopeArgs{Ne0: int32(x.Cols), HeadDim: int32(headDim), NDims: int32(r.Dims), Pos0: int32(pos),
-		FreqBase: r.Base, FreqScale: r.FreqScale}
+		FreqBase: r.Base, FreqScale: r.FreqScale,
+		Sec0: int32(r.Sections[0]), Sec1: int32(r.Sections[1]), Sec2: int32(r.Sections[2]), Sec3: int32(r.Sections[3])}
 	if r.NeoX {
 		args.NeoX = 1
 	}
@@ -356,10 +361,15 @@ func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
 }
 
 func (b *Backend) Add(dst, x engine.Tensor) {
+	b.elementwise("kernel_add", dst, x)
+}
+
+// elementwise records an in-place elementwise kernel: buffers 1 dst (in/out), 2 x.
+func (b *Backend) elementwise(kernel string, dst, x engine.Tensor) {
 	n := dst.Rows * dst.Cols
 	args := CopyArgs{N: int32(n)}
 	b.record(Dispatch{
-		Kernel: "kernel_add", Args: argBytes(&args), Buffers: []Binding{bind(dst), bind(x)},
+		Kernel: kernel, Args: argBytes(&args), Buffers: []Binding{bind(dst), bind(x)},
 		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(dst).Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
 }
