@@ -1,8 +1,11 @@
 // Command synth writes a GGUF model with random weights (fixed seed) and the
 // exact shapes, metadata, tensor-type mix and tokenizer size of a real one,
-// so quant can be run and benchmarked at real sizes without downloads.
+// so quant can be run and benchmarked at real sizes without downloads. The
+// presets are llama-architecture models (SmolLM2, Llama 3.2) and Qwen3.5's
+// hybrid DeltaNet/attention architecture (GGUF qwen35).
 //
 //	go run ./scripts/synth -preset smollm2-1.7b -type q4_k_m -o smollm2-1.7b-q4_k_m.gguf
+//	go run ./scripts/synth -preset qwen3.5-4b -type q4_k_m -o qwen3.5-4b-q4_k_m.gguf
 package main
 
 import (
@@ -15,7 +18,7 @@ import (
 
 func main() {
 	preset := flag.String("preset", "smollm2-135m", "model shape: "+strings.Join(presetNames(), ", "))
-	typ := flag.String("type", "q4_k_m", "weight format: f16, q8_0 or q4_k_m")
+	typ := flag.String("type", "q4_k_m", "weight format: f16, q8_0 or q4_k_m (per-tensor types as llama.cpp writes them)")
 	out := flag.String("o", "", "output .gguf file")
 	seed := flag.Uint64("seed", 1, "random seed")
 	flag.Parse()

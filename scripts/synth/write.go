@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -19,95 +20,163 @@ import (
 // values.
 const poolRows = 64
 
+// architecture writes what is specific to one GGUF general.architecture.
+type architecture interface {
+	// name is the general.architecture value and the hyper-parameter key prefix.
+	name() string
+	// hparams returns the architecture's hyper-parameter keys.
+	hparams(p preset) []gguf.KV
+	// tensors adds every tensor of the model, in file order.
+	tensors(t *tensorSet, p preset)
+}
+
 func write(w io.Writer, p preset, m mix, seed uint64) error {
-	tokens, types, merges := bpeVocab(p.vocab, p.specials)
-	bos, eos := int32(0), int32(0)
-	if len(p.specials) > 1 {
-		bos, eos = 1, 2
-	}
-	if p.pre == "llama-bpe" {
-		bos, eos = 0, 4 // <|begin_of_text|>, <|eot_id|>
+	tokMeta, err := tokenizerMeta(p)
+	if err != nil {
+		return err
 	}
 	meta := []gguf.KV{
-		{Key: "general.architecture", Value: "llama"},
+		{Key: "general.architecture", Value: p.arch.name()},
 		{Key: "general.name", Value: p.name},
 		{Key: "general.description", Value: "SYNTHETIC random weights written by quant's scripts/synth"},
 		{Key: "general.file_type", Value: m.fileType},
 		{Key: "general.quantization_version", Value: uint32(2)},
-		{Key: "llama.context_length", Value: uint32(p.context)},
-		{Key: "llama.embedding_length", Value: uint32(p.embd)},
-		{Key: "llama.block_count", Value: uint32(p.layers)},
-		{Key: "llama.feed_forward_length", Value: uint32(p.ffn)},
-		{Key: "llama.attention.head_count", Value: uint32(p.heads)},
-		{Key: "llama.attention.head_count_kv", Value: uint32(p.kvHead)},
-		{Key: "llama.rope.dimension_count", Value: uint32(p.embd / p.heads)},
-		{Key: "llama.rope.freq_base", Value: p.ropeBase},
-		{Key: "llama.attention.layer_norm_rms_epsilon", Value: float32(1e-5)},
-		{Key: "llama.vocab_size", Value: uint32(p.vocab)},
-		{Key: "tokenizer.ggml.model", Value: "gpt2"},
-		{Key: "tokenizer.ggml.pre", Value: p.pre},
-		{Key: "tokenizer.ggml.tokens", Value: gguf.Array{Elem: gguf.ValString, Values: tokens}},
-		{Key: "tokenizer.ggml.token_type", Value: gguf.Array{Elem: gguf.ValInt32, Values: types}},
-		{Key: "tokenizer.ggml.merges", Value: gguf.Array{Elem: gguf.ValString, Values: merges}},
-		{Key: "tokenizer.ggml.bos_token_id", Value: uint32(bos)},
-		{Key: "tokenizer.ggml.eos_token_id", Value: uint32(eos)},
-		{Key: "tokenizer.ggml.add_bos_token", Value: p.pre == "llama-bpe"},
-		{Key: "tokenizer.chat_template", Value: p.template},
 	}
+	meta = append(meta, p.arch.hparams(p)...)
+	meta = append(meta, tokMeta...)
 
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	var tensors []gguf.WriteTensor
-	var total int64
-	matrix := func(name string, layer, rows, cols int, std float32) {
-		t := m.pick(name, layer, p.layers, cols)
-		tensors = append(tensors, gguf.WriteTensor{Name: name, Type: t, Dims: []uint64{uint64(cols), uint64(rows)},
-			Data: randomMatrix(rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), t, rows, cols, std)})
-		n, _ := t.RowBytes(cols)
-		total += int64(n) * int64(rows)
-	}
-	vector := func(name string, n int, values func(i int) float32) {
-		tensors = append(tensors, gguf.WriteTensor{Name: name, Type: gguf.TypeF32, Dims: []uint64{uint64(n)},
-			Data: func() ([]byte, error) {
-				v := make([]float32, n)
-				for i := range v {
-					v[i] = values(i)
-				}
-				return gguf.Quantize(gguf.TypeF32, v, nil)
-			}})
-		total += int64(4 * n)
-	}
-	ones := func(int) float32 { return 1 }
-	headDim := p.embd / p.heads
-	// Scales keep activations finite through every layer: each matrix
-	// preserves the RMS of a normalised input to within a factor of two.
-	ws := func(cols int) float32 { return float32(0.5 / math.Sqrt(float64(cols))) }
+	t := &tensorSet{rng: rand.New(rand.NewPCG(seed, 0x5eed)), mix: m, layers: p.layers}
+	p.arch.tensors(t, p)
 
-	matrix("token_embd.weight", -1, p.vocab, p.embd, 0.05)
-	if !p.tied {
-		matrix("output.weight", -1, p.vocab, p.embd, ws(p.embd))
-	}
-	vector("output_norm.weight", p.embd, ones)
-	if p.llama3Rope {
-		vector("rope_freqs.weight", headDim/2, func(i int) float32 { return llama3RopeFactor(i, headDim, p.ropeBase) })
-	}
-	for l := range p.layers {
-		b := fmt.Sprintf("blk.%d.", l)
-		vector(b+"attn_norm.weight", p.embd, ones)
-		matrix(b+"attn_q.weight", l, p.heads*headDim, p.embd, ws(p.embd))
-		matrix(b+"attn_k.weight", l, p.kvHead*headDim, p.embd, ws(p.embd))
-		matrix(b+"attn_v.weight", l, p.kvHead*headDim, p.embd, ws(p.embd))
-		matrix(b+"attn_output.weight", l, p.embd, p.heads*headDim, ws(p.heads*headDim))
-		vector(b+"ffn_norm.weight", p.embd, ones)
-		matrix(b+"ffn_gate.weight", l, p.ffn, p.embd, ws(p.embd))
-		matrix(b+"ffn_up.weight", l, p.ffn, p.embd, ws(p.embd))
-		matrix(b+"ffn_down.weight", l, p.embd, p.ffn, ws(p.ffn))
-	}
-
-	bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr),
+	bar := progressbar.NewOptions64(t.total, progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription("writing "+p.name), progressbar.OptionShowBytes(true),
 		progressbar.OptionSetVisibility(term.IsTerminal(int(os.Stderr.Fd()))))
 	defer bar.Finish()
-	return gguf.Write(w, meta, tensors, func(n int) { bar.Add(n) })
+	return gguf.Write(w, meta, t.list, func(n int) { bar.Add(n) })
+}
+
+// tokenizerMeta is the tokenizer.* metadata of a byte-level BPE vocabulary
+// of the preset's size.
+func tokenizerMeta(p preset) ([]gguf.KV, error) {
+	tok := p.tok
+	tokens, types, merges := bpeVocab(p.vocab, tok.specials)
+	id := func(role, special string) (uint32, error) {
+		i := slices.Index(tok.specials, special)
+		if i < 0 {
+			return 0, fmt.Errorf("preset %s: %s token %q is not one of its specials", p.name, role, special)
+		}
+		return uint32(i), nil
+	}
+	bos, err := id("bos", tok.bos)
+	if err != nil {
+		return nil, err
+	}
+	eos, err := id("eos", tok.eos)
+	if err != nil {
+		return nil, err
+	}
+	meta := []gguf.KV{
+		{Key: "tokenizer.ggml.model", Value: "gpt2"},
+		{Key: "tokenizer.ggml.pre", Value: tok.pre},
+		{Key: "tokenizer.ggml.tokens", Value: gguf.Array{Elem: gguf.ValString, Values: tokens}},
+		{Key: "tokenizer.ggml.token_type", Value: gguf.Array{Elem: gguf.ValInt32, Values: types}},
+		{Key: "tokenizer.ggml.merges", Value: gguf.Array{Elem: gguf.ValString, Values: merges}},
+		{Key: "tokenizer.ggml.bos_token_id", Value: bos},
+		{Key: "tokenizer.ggml.eos_token_id", Value: eos},
+	}
+	if tok.pad != "" {
+		pad, err := id("pad", tok.pad)
+		if err != nil {
+			return nil, err
+		}
+		meta = append(meta, gguf.KV{Key: "tokenizer.ggml.padding_token_id", Value: pad})
+	}
+	return append(meta,
+		gguf.KV{Key: "tokenizer.ggml.add_bos_token", Value: tok.addBOS},
+		gguf.KV{Key: "tokenizer.chat_template", Value: tok.template},
+	), nil
+}
+
+// tensorSet collects a model's tensors in file order. Each tensor's data is
+// generated only when the writer reaches it, from a random source split
+// off the set's own when the tensor is added, so the bytes depend only on
+// the seed and the order of the tensors.
+type tensorSet struct {
+	rng    *rand.Rand
+	mix    mix
+	layers int
+	list   []gguf.WriteTensor
+	total  int64 // bytes of tensor data, for the progress bar
+}
+
+// split returns an independent random source for one tensor.
+func (t *tensorSet) split() *rand.Rand {
+	return rand.New(rand.NewPCG(t.rng.Uint64(), t.rng.Uint64()))
+}
+
+// matrix adds a rows x cols weight of normal values of standard deviation
+// std, in the type the mix picks for it. layer is -1 outside the blocks.
+func (t *tensorSet) matrix(name string, layer, rows, cols int, std float32) {
+	typ := t.mix.pick(name, layer, t.layers, cols)
+	t.list = append(t.list, gguf.WriteTensor{Name: name, Type: typ, Dims: []uint64{uint64(cols), uint64(rows)},
+		Data: randomMatrix(t.split(), typ, rows, cols, std)})
+	n, _ := typ.RowBytes(cols)
+	t.total += int64(n) * int64(rows)
+}
+
+// float32s adds an F32 tensor of shape dims (ggml order, innermost first)
+// whose i-th value is value(i).
+func (t *tensorSet) float32s(name string, dims []int, value func(i int) float32) {
+	n := 1
+	shape := make([]uint64, len(dims))
+	for i, d := range dims {
+		n *= d
+		shape[i] = uint64(d)
+	}
+	t.list = append(t.list, gguf.WriteTensor{Name: name, Type: gguf.TypeF32, Dims: shape,
+		Data: func() ([]byte, error) {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = value(i)
+			}
+			return gguf.Quantize(gguf.TypeF32, v, nil)
+		}})
+	t.total += int64(4 * n)
+}
+
+// vector adds a 1-D F32 tensor.
+func (t *tensorSet) vector(name string, n int, value func(i int) float32) {
+	t.float32s(name, []int{n}, value)
+}
+
+// uniform returns values drawn uniformly from [lo, hi), from a source split
+// off now so that the values do not depend on when they are generated.
+func (t *tensorSet) uniform(lo, hi float32) func(int) float32 {
+	rng := t.split()
+	return func(int) float32 { return lo + (hi-lo)*rng.Float32() }
+}
+
+func ones(int) float32 { return 1 }
+
+// ws is the standard deviation of a weight with cols inputs: each matrix
+// maps a normalised input to an output of RMS 0.5, which keeps activations
+// finite through every layer.
+func ws(cols int) float32 { return float32(0.5 / math.Sqrt(float64(cols))) }
+
+// embeddings adds the token embedding and, when the LM head is not tied to
+// it, the output matrix.
+func (t *tensorSet) embeddings(p preset) {
+	t.matrix("token_embd.weight", -1, p.vocab, p.embd, 0.05)
+	if !p.tied {
+		t.matrix("output.weight", -1, p.vocab, p.embd, ws(p.embd))
+	}
+}
+
+// ffn adds a layer's SwiGLU feed-forward weights (b is the "blk.N." prefix).
+func (t *tensorSet) ffn(p preset, layer int, b string) {
+	t.matrix(b+"ffn_gate.weight", layer, p.ffn, p.embd, ws(p.embd))
+	t.matrix(b+"ffn_up.weight", layer, p.ffn, p.embd, ws(p.embd))
+	t.matrix(b+"ffn_down.weight", layer, p.embd, p.ffn, ws(p.ffn))
 }
 
 // randomMatrix returns a generator of rows x cols normal values of standard
@@ -133,19 +202,7 @@ func randomMatrix(rng *rand.Rand, t gguf.GGMLType, rows, cols int, std float32) 
 	}
 }
 
-// llama3RopeFactor is the frequency divisor of dimension pair i under Llama
-// 3.1 rope scaling (factor 32, low 1, high 4, original context 8192), as
-// llama.cpp's converter computes rope_freqs.
-func llama3RopeFactor(i, headDim int, base float32) float32 {
-	const factor, low, high, orig = 32.0, 1.0, 4.0, 8192.0
-	freq := 1 / math.Pow(float64(base), float64(2*i)/float64(headDim))
-	wavelen := 2 * math.Pi / freq
-	switch {
-	case wavelen < orig/high:
-		return 1
-	case wavelen > orig/low:
-		return factor
-	}
-	smooth := (orig/wavelen - low) / (high - low)
-	return float32(1 / ((1-smooth)/factor + smooth))
+// archKey returns a constructor of keys in the architecture's namespace.
+func archKey(arch string) func(suffix string, v any) gguf.KV {
+	return func(suffix string, v any) gguf.KV { return gguf.KV{Key: arch + "." + suffix, Value: v} }
 }
