@@ -108,6 +108,33 @@ func rowPrefix(n int) int {
 }
 
 //go:noescape
+func scaleF32AVX2(x *float32, n int, s float32)
+
+//go:noescape
+func madF32AVX2(y, x *float32, n int, a float32)
+
+// scaleRowSIMD sets x[i] *= s for the first len(x)&^7 values and returns
+// how many it did (none without AVX2).
+func scaleRowSIMD(x []float32, s float32) int {
+	n := rowPrefix(len(x))
+	if n > 0 {
+		scaleF32AVX2(&x[0], n, s)
+	}
+	return n
+}
+
+// madRowSIMD sets y[i] = fma(x[i], a, y[i]) for the first n&^7 of n
+// values and returns how many it did (none without AVX2).
+func madRowSIMD(y, x []float32, n int, a float32) int {
+	m := rowPrefix(n)
+	if m > 0 {
+		_, _ = y[m-1], x[m-1]
+		madF32AVX2(&y[0], &x[0], m, a)
+	}
+	return m
+}
+
+//go:noescape
 func expfAVX2(dst, src *float32, n int, k, sub float32)
 
 // expfRowSIMD sets dst[i] = VecExpf(k*src[i] - sub) for the first

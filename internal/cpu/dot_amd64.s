@@ -1376,3 +1376,38 @@ expfLoop:
 	JNZ          expfLoop
 	VZEROUPPER
 	RET
+
+// func scaleF32AVX2(x *float32, n int, s float32): x[i] *= s for n (a
+// positive multiple of 8) values.
+TEXT ·scaleF32AVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+
+scaleLoop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     scaleLoop
+	VZEROUPPER
+	RET
+
+// func madF32AVX2(y, x *float32, n int, a float32): y[i] = x[i]*a + y[i],
+// rounded once (an FMA), for n (a positive multiple of 8) values.
+TEXT ·madF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y1
+
+madLoop:
+	VMOVUPS     (DI), Y0
+	VFMADD231PS (SI), Y1, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JNZ         madLoop
+	VZEROUPPER
+	RET

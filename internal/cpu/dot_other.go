@@ -18,3 +18,9 @@ func expfRowSIMD(dst, src []float32, k, sub float32) int { return 0 }
 
 // AssemblyKernels reports false: this build has no assembly kernels.
 func AssemblyKernels() bool { return false }
+
+// scaleRowSIMD scales nothing: this build has no assembly kernels.
+func scaleRowSIMD(x []float32, s float32) int { return 0 }
+
+// madRowSIMD computes nothing: this build has no assembly kernels.
+func madRowSIMD(y, x []float32, n int, a float32) int { return 0 }

@@ -3,8 +3,10 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/gguf"
 )
 
 // recurrentState is the CPU's engine.RecurrentState: per DeltaNet layer,
@@ -112,23 +114,40 @@ func deltaRuleHead(dst, x, beta, alpha, state, a, dtBias []float32, d *engine.De
 		v := row[(2*nk+h)*dim : (2*nk+h+1)*dim]
 		b := sigmoid(beta[r*nv+h])
 		decay := Expf(a[h] * softplus(alpha[r*nv+h]+dtBias[h]))
-		out := dst[(r*nv+h)*dim : (r*nv+h+1)*dim]
-		for j := range dim {
-			col := s[j*dim : (j+1)*dim]
-			var kS float32
-			for i := range col {
-				col[i] *= decay
-				kS += col[i] * k[i]
-			}
-			delta := b * (v[j] - kS)
-			var qS float32
-			for i := range col {
-				col[i] += k[i] * delta
-				qS += col[i] * q[i]
-			}
-			out[j] = qS * scale
-		}
+		deltaColumns(s, k, q, v, dst[(r*nv+h)*dim:(r*nv+h+1)*dim], decay, b, scale)
 	}
+}
+
+// deltaColumns is one token's delta rule on a head's state s, column j
+// (value j's weights over the keys) at s[j*dim:]: decay the column, read
+// the value it predicts for k, move it towards v[j] by beta, and read it
+// out for q. It adds as ggml's CPU op does: ggml_vec_dot_f32's order for
+// the two products (Dot), and ggml_vec_mad_f32's for the update (one FMA
+// per value in 64-value steps, the rest multiplied and added).
+func deltaColumns(s, k, q, v, out []float32, decay, beta, scale float32) {
+	dim := len(k)
+	body := dim &^ 63
+	kb, qb := floatBytes(k), floatBytes(q)
+	for j := range out {
+		col := s[j*dim : (j+1)*dim]
+		for i := scaleRowSIMD(col, decay); i < dim; i++ {
+			col[i] *= decay
+		}
+		cb := floatBytes(col)
+		delta := (v[j] - Dot(gguf.TypeF32, dim, cb, kb)) * beta
+		for i := madRowSIMD(col, k, body, delta); i < body; i++ {
+			col[i] = fma32(k[i], delta, col[i])
+		}
+		for i := body; i < dim; i++ {
+			col[i] += float32(k[i] * delta)
+		}
+		out[j] = Dot(gguf.TypeF32, dim, cb, qb) * scale
+	}
+}
+
+// floatBytes views float32s as the little-endian bytes Dot reads.
+func floatBytes(x []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
 }
 
 // l2Normalize sets dst = x / max(|x|, eps), as ggml_l2_norm does.
