@@ -37,19 +37,12 @@ import (
 // when +max and -max both occur; the golden "norepack" logits are the ones
 // this code reproduces most closely.
 
-// Layouts of the activation formats (ggml-common.h block_q8_0, block_q8_1,
-// block_q8_K).
+// Field offsets of a Q8_K block (gguf.BlockQ8_K bytes).
 const (
-	qk8     = 32            // values per Q8_0 / Q8_1 block
-	qkK     = 256           // values per K-quant super-block
-	q8_0Len = 2 + qk8       // fp16 d, 32 x int8
-	q8_1Len = 2 + 2 + qk8   // fp16 d, fp16 s, 32 x int8
-	q8KDOff = 0             // fp32 d
-	q8KQOff = 4             // 256 x int8
-	q8KBOff = q8KQOff + qkK // 16 x int16 bsums
-	q8KLen  = q8KBOff + qkK/16*2
-	maxQ8   = 127      // largest activation quant magnitude
-	magicRN = 12582912 // 1.5 * 2^23, see nearestInt
+	q8KDOff = 0                   // fp32 d
+	q8KQOff = 4                   // 256 x int8
+	q8KBOff = q8KQOff + gguf.QK_K // 16 x int16 bsums
+	maxQ8   = 127                 // largest activation quant magnitude
 )
 
 // QuantizeRow converts x to format vt (a value returned by VecDotType) and
@@ -63,21 +56,21 @@ const (
 func QuantizeRow(vt gguf.GGMLType, x []float32, dst []byte) []byte {
 	switch vt {
 	case gguf.TypeQ8_0, gguf.TypeQ8_1:
-		if len(x)%qk8 != 0 {
-			panic(fmt.Sprintf("cpu.QuantizeRow: %d values are not a multiple of the %v block size %d", len(x), vt, qk8))
+		if len(x)%gguf.QK8_0 != 0 {
+			panic(fmt.Sprintf("cpu.QuantizeRow: %d values are not a multiple of the %v block size %d", len(x), vt, gguf.QK8_0))
 		}
-		blockLen := q8_0Len
+		blockLen := gguf.BlockQ8_0
 		if vt == gguf.TypeQ8_1 {
-			blockLen = q8_1Len
+			blockLen = gguf.BlockQ8_1
 		}
 		start := len(dst)
-		dst = slices.Grow(dst, len(x)/qk8*blockLen)[:start+len(x)/qk8*blockLen]
+		dst = slices.Grow(dst, len(x)/gguf.QK8_0*blockLen)[:start+len(x)/gguf.QK8_0*blockLen]
 		out := dst[start:]
-		for i := 0; i < len(x); i += qk8 {
+		for i := 0; i < len(x); i += gguf.QK8_0 {
 			if vt == gguf.TypeQ8_0 {
-				quantizeQ8_0((*[qk8]float32)(x[i:]), (*[q8_0Len]byte)(out[i/qk8*q8_0Len:]))
+				quantizeQ8_0((*[gguf.QK8_0]float32)(x[i:]), (*[gguf.BlockQ8_0]byte)(out[i/gguf.QK8_0*gguf.BlockQ8_0:]))
 			} else {
-				quantizeQ8_1((*[qk8]float32)(x[i:]), (*[q8_1Len]byte)(out[i/qk8*q8_1Len:]))
+				quantizeQ8_1((*[gguf.QK8_0]float32)(x[i:]), (*[gguf.BlockQ8_1]byte)(out[i/gguf.QK8_0*gguf.BlockQ8_1:]))
 			}
 		}
 		return dst
@@ -101,19 +94,9 @@ func QuantizeRow(vt gguf.GGMLType, x []float32, dst []byte) []byte {
 	panic(fmt.Sprintf("cpu.QuantizeRow: %v is not an activation format", vt))
 }
 
-// nearestInt rounds v to the nearest integer, ties to even, exactly like
-// ggml's nearest_int and like the AVX rounding instruction with
-// _MM_ROUND_NEAREST: adding 1.5*2^23 pushes the fraction bits out of a
-// float32 mantissa under the default round-to-nearest-even mode. Valid for
-// |v| < 2^22, which activation quants (|v| <= 127) always satisfy.
-func nearestInt(v float32) int32 {
-	f := float32(v + magicRN) // the conversion forces float32 rounding
-	return int32(math.Float32bits(f)&0x007fffff) - 0x00400000
-}
-
 // absMax32 returns the largest |x[j]| of a 32-value block, as the AVX max
 // reduction computes it (NaNs are skipped).
-func absMax32(x *[qk8]float32) float32 {
+func absMax32(x *[gguf.QK8_0]float32) float32 {
 	var amax float32
 	for _, v := range x {
 		if a := float32(math.Abs(float64(v))); a > amax {
@@ -129,7 +112,7 @@ func absMax32(x *[qk8]float32) float32 {
 // the multiplier is 127/amax instead of 1/(amax/127), which can differ in
 // the last bit, and ties round to even (_mm256_round_ps) instead of away
 // from zero (roundf). The scale d = amax/127 is the same, stored as fp16.
-func quantizeQ8_0(x *[qk8]float32, out *[q8_0Len]byte) {
+func quantizeQ8_0(x *[gguf.QK8_0]float32, out *[gguf.BlockQ8_0]byte) {
 	amax := absMax32(x)
 	d := amax / maxQ8
 	var id float32
@@ -137,9 +120,9 @@ func quantizeQ8_0(x *[qk8]float32, out *[q8_0Len]byte) {
 		id = maxQ8 / amax
 	}
 	binary.LittleEndian.PutUint16(out[0:], gguf.FP32ToFP16(d))
-	q := (*[qk8]byte)(out[2:])
+	q := (*[gguf.QK8_0]byte)(out[2:])
 	for j, v := range x {
-		q[j] = byte(int8(nearestInt(v * id)))
+		q[j] = byte(int8(gguf.NearestInt(v * id)))
 	}
 }
 
@@ -148,17 +131,17 @@ func quantizeQ8_0(x *[qk8]float32, out *[q8_0Len]byte) {
 // s = d*sum(q) with the unrounded fp32 d, stored as fp16. s lets a Q4_1 or
 // Q5_1 dot product apply the weights' offset m to the whole block at once:
 // sum((d_w*q_w + m) * d_a*q_a) = d_w*d_a*sum(q_w*q_a) + m*s.
-func quantizeQ8_1(x *[qk8]float32, out *[q8_1Len]byte) {
+func quantizeQ8_1(x *[gguf.QK8_0]float32, out *[gguf.BlockQ8_1]byte) {
 	amax := absMax32(x)
 	d := amax / maxQ8
 	var id float32
 	if amax != 0 {
 		id = maxQ8 / amax
 	}
-	q := (*[qk8]byte)(out[4:])
+	q := (*[gguf.QK8_0]byte)(out[4:])
 	var sum int32
 	for j, v := range x {
-		v := nearestInt(v * id)
+		v := int32(gguf.NearestInt(v * id))
 		q[j] = byte(int8(v))
 		sum += v
 	}

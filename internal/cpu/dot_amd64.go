@@ -160,17 +160,17 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 	var qk, wLen, aLen int
 	switch t {
 	case gguf.TypeQ4_K:
-		qk, wLen, aLen = qkK, q4KLen, q8KLen
+		qk, wLen, aLen = gguf.QK_K, gguf.BlockQ4_K, gguf.BlockQ8_K
 	case gguf.TypeQ5_K:
-		qk, wLen, aLen = qkK, q5KLen, q8KLen
+		qk, wLen, aLen = gguf.QK_K, gguf.BlockQ5_K, gguf.BlockQ8_K
 	case gguf.TypeQ6_K:
-		qk, wLen, aLen = qkK, q6KLen, q8KLen
+		qk, wLen, aLen = gguf.QK_K, gguf.BlockQ6_K, gguf.BlockQ8_K
 	case gguf.TypeQ8_0:
-		qk, wLen, aLen = qk8, q8_0Len, q8_0Len
+		qk, wLen, aLen = gguf.QK8_0, gguf.BlockQ8_0, gguf.BlockQ8_0
 	case gguf.TypeQ4_0:
-		qk, wLen, aLen = qk8, q4_0Len, q8_0Len
+		qk, wLen, aLen = gguf.QK8_0, gguf.BlockQ4_0, gguf.BlockQ8_0
 	case gguf.TypeQ5_0:
-		qk, wLen, aLen = qk8, q5_0Len, q8_0Len
+		qk, wLen, aLen = gguf.QK8_0, gguf.BlockQ5_0, gguf.BlockQ8_0
 	case gguf.TypeF32:
 		qk, wLen, aLen = 1, 4, 4
 	case gguf.TypeF16, gguf.TypeBF16:

@@ -13,19 +13,11 @@ import (
 // then float32 d*isum (minus dmin * sum of min * bsum for the types with
 // mins).
 
-const (
-	q2KLen = qkK/16 + qkK/4 + 2 + 2     // scales+mins, 2-bit quants, fp16 d, dmin
-	q3KLen = qkK/8 + qkK/4 + 12 + 2     // high-bit mask, 2-bit quants, 6-bit scales, fp16 d
-	q4KLen = 2 + 2 + 12 + qkK/2         // fp16 d, dmin, 6-bit scales+mins, nibbles
-	q5KLen = 2 + 2 + 12 + qkK/8 + qkK/2 // as Q4_K plus a high-bit plane
-	q6KLen = qkK/2 + qkK/4 + qkK/16 + 2 // low nibbles, high 2 bits, int8 scales, fp16 d
-)
-
 // q8KScale is the fp32 scale d of a Q8_K block.
-func q8KScale(y *[q8KLen]byte) float32 { return loadF32(y[q8KDOff:]) }
+func q8KScale(y *[gguf.BlockQ8_K]byte) float32 { return loadF32(y[q8KDOff:]) }
 
 // bsum returns Q8_K bsums[j].
-func bsum(y *[q8KLen]byte, j int) int32 {
+func bsum(y *[gguf.BlockQ8_K]byte, j int) int32 {
 	return int32(int16(binary.LittleEndian.Uint16(y[q8KBOff+2*j:])))
 }
 
@@ -46,7 +38,7 @@ func scalesQ4K(s []byte) (scales, mins uint64) {
 
 // minsTerm is sum_j bsums[2j]+bsums[2j+1] times min j: the offset part of a
 // Q4_K / Q5_K block, whose mins apply to 32 values.
-func minsTerm(y *[q8KLen]byte, mins uint64) int32 {
+func minsTerm(y *[gguf.BlockQ8_K]byte, mins uint64) int32 {
 	var s int32
 	for j := range 8 {
 		s += int32(mins>>(8*j)&0xff) * (bsum(y, 2*j) + bsum(y, 2*j+1))
@@ -55,11 +47,11 @@ func minsTerm(y *[q8KLen]byte, mins uint64) int32 {
 }
 
 func vecDotQ4K(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ4_K, n, qkK, q4KLen, q8KLen, w, a)
+	nb := rowBlocks(gguf.TypeQ4_K, n, gguf.QK_K, gguf.BlockQ4_K, gguf.BlockQ8_K, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q4KLen]byte)(w[i*q4KLen:])
-		y := (*[q8KLen]byte)(a[i*q8KLen:])
+		x := (*[gguf.BlockQ4_K]byte)(w[i*gguf.BlockQ4_K:])
+		y := (*[gguf.BlockQ8_K]byte)(a[i*gguf.BlockQ8_K:])
 		scales, mins := scalesQ4K(x[4:16])
 		var isum int32
 		// Each 32 bytes of nibbles hold 64 values: the low nibbles
@@ -91,11 +83,11 @@ func vecDotQ4K(n int, w, a []byte) float32 {
 }
 
 func vecDotQ5K(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ5_K, n, qkK, q5KLen, q8KLen, w, a)
+	nb := rowBlocks(gguf.TypeQ5_K, n, gguf.QK_K, gguf.BlockQ5_K, gguf.BlockQ8_K, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q5KLen]byte)(w[i*q5KLen:])
-		y := (*[q8KLen]byte)(a[i*q8KLen:])
+		x := (*[gguf.BlockQ5_K]byte)(w[i*gguf.BlockQ5_K:])
+		y := (*[gguf.BlockQ8_K]byte)(a[i*gguf.BlockQ8_K:])
 		scales, mins := scalesQ4K(x[4:16])
 		qh := (*[32]byte)(x[16:])
 		h0, h1, h2, h3 := load64(qh[0:]), load64(qh[8:]), load64(qh[16:]), load64(qh[24:])
@@ -134,11 +126,11 @@ func vecDotQ5K(n int, w, a []byte) float32 {
 }
 
 func vecDotQ6K(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ6_K, n, qkK, q6KLen, q8KLen, w, a)
+	nb := rowBlocks(gguf.TypeQ6_K, n, gguf.QK_K, gguf.BlockQ6_K, gguf.BlockQ8_K, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q6KLen]byte)(w[i*q6KLen:])
-		y := (*[q8KLen]byte)(a[i*q8KLen:])
+		x := (*[gguf.BlockQ6_K]byte)(w[i*gguf.BlockQ6_K:])
+		y := (*[gguf.BlockQ8_K]byte)(a[i*gguf.BlockQ8_K:])
 		var isum int32
 		// Each half of the block holds 128 values: value 32g+l (g = 0..3,
 		// l = 0..31) is the low (g < 2) or high (g >= 2) nibble of
@@ -173,11 +165,11 @@ func vecDotQ6K(n int, w, a []byte) float32 {
 }
 
 func vecDotQ2K(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ2_K, n, qkK, q2KLen, q8KLen, w, a)
+	nb := rowBlocks(gguf.TypeQ2_K, n, gguf.QK_K, gguf.BlockQ2_K, gguf.BlockQ8_K, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q2KLen]byte)(w[i*q2KLen:])
-		y := (*[q8KLen]byte)(a[i*q8KLen:])
+		x := (*[gguf.BlockQ2_K]byte)(w[i*gguf.BlockQ2_K:])
+		y := (*[gguf.BlockQ8_K]byte)(a[i*gguf.BlockQ8_K:])
 		sc := (*[16]byte)(x[0:])
 		// Each byte of sc is a 4-bit scale (low) and a 4-bit min (high)
 		// for 16 values.
@@ -231,12 +223,12 @@ func scalesQ3K(s []byte, out *[16]int8) {
 }
 
 func vecDotQ3K(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ3_K, n, qkK, q3KLen, q8KLen, w, a)
+	nb := rowBlocks(gguf.TypeQ3_K, n, gguf.QK_K, gguf.BlockQ3_K, gguf.BlockQ8_K, w, a)
 	var sum float32
 	var scales [16]int8
 	for i := range nb {
-		x := (*[q3KLen]byte)(w[i*q3KLen:])
-		y := (*[q8KLen]byte)(a[i*q8KLen:])
+		x := (*[gguf.BlockQ3_K]byte)(w[i*gguf.BlockQ3_K:])
+		y := (*[gguf.BlockQ8_K]byte)(a[i*gguf.BlockQ8_K:])
 		scalesQ3K(x[96:108], &scales)
 		hm := (*[32]byte)(x[0:])
 		m0, m1, m2, m3 := load64(hm[0:]), load64(hm[8:]), load64(hm[16:]), load64(hm[24:])

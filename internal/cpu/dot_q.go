@@ -10,23 +10,16 @@ import (
 // following ggml_vec_dot_*_q8_0 / *_q8_1 in ggml/src/ggml-cpu/quants.c:
 // an exact integer dot product per block, then one float32 scale product.
 
-const (
-	q4_0Len = 2 + 16         // fp16 d, 16 bytes of nibbles
-	q4_1Len = 2 + 2 + 16     // fp16 d, fp16 m, nibbles
-	q5_0Len = 2 + 4 + 16     // fp16 d, 32 high bits, nibbles
-	q5_1Len = 2 + 2 + 4 + 16 // fp16 d, fp16 m, high bits, nibbles
-)
-
 // Nibble j of a 32-value block holds value j (low half of byte j) and value
 // j+16 (high half). For 8 bytes X: X&lane4 are the even low nibbles, X>>8
 // the odd ones, X>>4 and X>>12 the even and odd high nibbles.
 
 func vecDotQ4_0(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ4_0, n, qk8, q4_0Len, q8_0Len, w, a)
+	nb := rowBlocks(gguf.TypeQ4_0, n, gguf.QK8_0, gguf.BlockQ4_0, gguf.BlockQ8_0, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q4_0Len]byte)(w[i*q4_0Len:])
-		y := (*[q8_0Len]byte)(a[i*q8_0Len:])
+		x := (*[gguf.BlockQ4_0]byte)(w[i*gguf.BlockQ4_0:])
+		y := (*[gguf.BlockQ8_0]byte)(a[i*gguf.BlockQ8_0:])
 		// Weights q-8 in [-8, 7]: 32 products of at most 8*127 sum to
 		// at most 32512, so the whole block fits one lane sum.
 		x0, x1 := load64(x[2:]), load64(x[10:])
@@ -44,11 +37,11 @@ func vecDotQ4_0(n int, w, a []byte) float32 {
 }
 
 func vecDotQ4_1(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ4_1, n, qk8, q4_1Len, q8_1Len, w, a)
+	nb := rowBlocks(gguf.TypeQ4_1, n, gguf.QK8_0, gguf.BlockQ4_1, gguf.BlockQ8_1, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q4_1Len]byte)(w[i*q4_1Len:])
-		y := (*[q8_1Len]byte)(a[i*q8_1Len:])
+		x := (*[gguf.BlockQ4_1]byte)(w[i*gguf.BlockQ4_1:])
+		y := (*[gguf.BlockQ8_1]byte)(a[i*gguf.BlockQ8_1:])
 		// Weights in [0, 15]: 16 products sum to at most 30480.
 		x0, x1 := load64(x[4:]), load64(x[12:])
 		e0, o0 := actLanes(y[4:])
@@ -71,11 +64,11 @@ func q5High(b uint32) (even, odd uint64) {
 }
 
 func vecDotQ5_0(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ5_0, n, qk8, q5_0Len, q8_0Len, w, a)
+	nb := rowBlocks(gguf.TypeQ5_0, n, gguf.QK8_0, gguf.BlockQ5_0, gguf.BlockQ8_0, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q5_0Len]byte)(w[i*q5_0Len:])
-		y := (*[q8_0Len]byte)(a[i*q8_0Len:])
+		x := (*[gguf.BlockQ5_0]byte)(w[i*gguf.BlockQ5_0:])
+		y := (*[gguf.BlockQ8_0]byte)(a[i*gguf.BlockQ8_0:])
 		qh := binary.LittleEndian.Uint32(x[2:])
 		x0, x1 := load64(x[6:]), load64(x[14:])
 		h0e, h0o := q5High(qh)
@@ -97,11 +90,11 @@ func vecDotQ5_0(n int, w, a []byte) float32 {
 }
 
 func vecDotQ5_1(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ5_1, n, qk8, q5_1Len, q8_1Len, w, a)
+	nb := rowBlocks(gguf.TypeQ5_1, n, gguf.QK8_0, gguf.BlockQ5_1, gguf.BlockQ8_1, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q5_1Len]byte)(w[i*q5_1Len:])
-		y := (*[q8_1Len]byte)(a[i*q8_1Len:])
+		x := (*[gguf.BlockQ5_1]byte)(w[i*gguf.BlockQ5_1:])
+		y := (*[gguf.BlockQ8_1]byte)(a[i*gguf.BlockQ8_1:])
 		qh := binary.LittleEndian.Uint32(x[4:])
 		x0, x1 := load64(x[8:]), load64(x[16:])
 		h0e, h0o := q5High(qh)
@@ -127,13 +120,13 @@ func vecDotQ5_1(n int, w, a []byte) float32 {
 // four lanes, so this is a plain unrolled loop (the compiler turns each
 // term into two sign-extending loads, a multiply and an add).
 func vecDotQ8_0(n int, w, a []byte) float32 {
-	nb := rowBlocks(gguf.TypeQ8_0, n, qk8, q8_0Len, q8_0Len, w, a)
+	nb := rowBlocks(gguf.TypeQ8_0, n, gguf.QK8_0, gguf.BlockQ8_0, gguf.BlockQ8_0, w, a)
 	var sum float32
 	for i := range nb {
-		x := (*[q8_0Len]byte)(w[i*q8_0Len:])
-		y := (*[q8_0Len]byte)(a[i*q8_0Len:])
+		x := (*[gguf.BlockQ8_0]byte)(w[i*gguf.BlockQ8_0:])
+		y := (*[gguf.BlockQ8_0]byte)(a[i*gguf.BlockQ8_0:])
 		var s0, s1, s2, s3 int32
-		for j := 0; j < qk8; j += 8 {
+		for j := 0; j < gguf.QK8_0; j += 8 {
 			p := (*[8]byte)(x[2+j:])
 			q := (*[8]byte)(y[2+j:])
 			s0 += int32(int8(p[0]))*int32(int8(q[0])) + int32(int8(p[4]))*int32(int8(q[4]))

@@ -70,12 +70,12 @@ func TestBlockSizes(t *testing.T) {
 		t          gguf.GGMLType
 		elems, len int
 	}{
-		{gguf.TypeQ4_0, qk8, q4_0Len}, {gguf.TypeQ4_1, qk8, q4_1Len},
-		{gguf.TypeQ5_0, qk8, q5_0Len}, {gguf.TypeQ5_1, qk8, q5_1Len},
-		{gguf.TypeQ8_0, qk8, q8_0Len}, {gguf.TypeQ8_1, qk8, q8_1Len},
-		{gguf.TypeQ2_K, qkK, q2KLen}, {gguf.TypeQ3_K, qkK, q3KLen},
-		{gguf.TypeQ4_K, qkK, q4KLen}, {gguf.TypeQ5_K, qkK, q5KLen},
-		{gguf.TypeQ6_K, qkK, q6KLen}, {gguf.TypeQ8_K, qkK, q8KLen},
+		{gguf.TypeQ4_0, gguf.QK8_0, gguf.BlockQ4_0}, {gguf.TypeQ4_1, gguf.QK8_0, gguf.BlockQ4_1},
+		{gguf.TypeQ5_0, gguf.QK8_0, gguf.BlockQ5_0}, {gguf.TypeQ5_1, gguf.QK8_0, gguf.BlockQ5_1},
+		{gguf.TypeQ8_0, gguf.QK8_0, gguf.BlockQ8_0}, {gguf.TypeQ8_1, gguf.QK8_0, gguf.BlockQ8_1},
+		{gguf.TypeQ2_K, gguf.QK_K, gguf.BlockQ2_K}, {gguf.TypeQ3_K, gguf.QK_K, gguf.BlockQ3_K},
+		{gguf.TypeQ4_K, gguf.QK_K, gguf.BlockQ4_K}, {gguf.TypeQ5_K, gguf.QK_K, gguf.BlockQ5_K},
+		{gguf.TypeQ6_K, gguf.QK_K, gguf.BlockQ6_K}, {gguf.TypeQ8_K, gguf.QK_K, gguf.BlockQ8_K},
 	} {
 		if c.t.BlockElems() != c.elems || c.t.BlockBytes() != c.len {
 			t.Errorf("%v: kernel block %d values / %d bytes, gguf %d / %d",
@@ -198,9 +198,9 @@ func actErrBound(vt gguf.GGMLType, x []float32) []float64 {
 			e[i] = math.Abs(float64(v)) * 0x1p-8
 		}
 	case gguf.TypeQ8_0, gguf.TypeQ8_1:
-		block(qk8, 0x1p-11) // d is stored as fp16: 127 * rel. error 2^-11 * d
+		block(gguf.QK8_0, 0x1p-11) // d is stored as fp16: 127 * rel. error 2^-11 * d
 	case gguf.TypeQ8_K:
-		block(qkK, 1e-6)
+		block(gguf.QK_K, 1e-6)
 	}
 	return e
 }
@@ -277,11 +277,11 @@ func testDotMatchesReference(t *testing.T, dot dotFunc, typ, vt gguf.GGMLType, n
 // |m*s|, with m the weight block's offset (bytes 2-3) and s the activation
 // block's sum.
 func q8_1OffsetCorrection(w, a []byte, af []float32, wLen int) (fix, mag float64) {
-	for b := range len(af) / qk8 {
+	for b := range len(af) / gguf.QK8_0 {
 		m := float64(gguf.FP16ToFP32(binary.LittleEndian.Uint16(w[b*wLen+2:])))
-		s := float64(gguf.FP16ToFP32(binary.LittleEndian.Uint16(a[b*q8_1Len+2:])))
+		s := float64(gguf.FP16ToFP32(binary.LittleEndian.Uint16(a[b*gguf.BlockQ8_1+2:])))
 		var sum float64
-		for _, v := range af[b*qk8 : (b+1)*qk8] {
+		for _, v := range af[b*gguf.QK8_0 : (b+1)*gguf.QK8_0] {
 			sum += float64(v)
 		}
 		fix += m * (s - sum)
@@ -357,18 +357,18 @@ func constActivations(vt gguf.GGMLType, n int, q int8) []byte {
 	var out []byte
 	switch vt {
 	case gguf.TypeQ8_0, gguf.TypeQ8_1:
-		for range n / qk8 {
+		for range n / gguf.QK8_0 {
 			out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(1.0/64))
 			if vt == gguf.TypeQ8_1 {
-				out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(float32(q)*qk8/64))
+				out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(float32(q)*gguf.QK8_0/64))
 			}
-			out = append(out, bytes.Repeat([]byte{byte(q)}, qk8)...)
+			out = append(out, bytes.Repeat([]byte{byte(q)}, gguf.QK8_0)...)
 		}
 	case gguf.TypeQ8_K:
-		for range n / qkK {
+		for range n / gguf.QK_K {
 			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(1.0/64))
-			out = append(out, bytes.Repeat([]byte{byte(q)}, qkK)...)
-			for range qkK / 16 {
+			out = append(out, bytes.Repeat([]byte{byte(q)}, gguf.QK_K)...)
+			for range gguf.QK_K / 16 {
 				out = binary.LittleEndian.AppendUint16(out, uint16(int16(q)*16))
 			}
 		}
@@ -381,21 +381,21 @@ func constActivations(vt gguf.GGMLType, n int, q int8) []byte {
 // differ by one only where x*127/amax is within rounding of a half-integer.
 func TestQuantizeRowQ8_0VersusReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	x := randVec(r, 64*qk8, 1)
+	x := randVec(r, 64*gguf.QK8_0, 1)
 	want, err := gguf.Quantize(gguf.TypeQ8_0, x, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := QuantizeRow(gguf.TypeQ8_0, x, nil)
 	diffs := 0
-	for b := range len(x) / qk8 {
-		g, w := got[b*q8_0Len:], want[b*q8_0Len:]
+	for b := range len(x) / gguf.QK8_0 {
+		g, w := got[b*gguf.BlockQ8_0:], want[b*gguf.BlockQ8_0:]
 		if g[0] != w[0] || g[1] != w[1] {
 			t.Fatalf("block %d: scale %#04x, reference %#04x", b, g[:2], w[:2])
 		}
-		blk := (*[qk8]float32)(x[b*qk8:])
+		blk := (*[gguf.QK8_0]float32)(x[b*gguf.QK8_0:])
 		amax := absMax32(blk)
-		for j := range qk8 {
+		for j := range gguf.QK8_0 {
 			qg, qw := int8(g[2+j]), int8(w[2+j])
 			if qg == qw {
 				continue
@@ -415,7 +415,7 @@ func TestQuantizeRowQ8_0VersusReference(t *testing.T) {
 func TestQuantizeRowExact(t *testing.T) {
 	// Q8_0: amax 127 makes the multiplier exactly 1; 2.5 and -0.5 are ties,
 	// rounded to even (the reference's roundf gives 3 and -1).
-	x := make([]float32, qk8)
+	x := make([]float32, gguf.QK8_0)
 	x[0], x[1], x[2], x[3] = 127, 2.5, -0.5, 3.5
 	b := QuantizeRow(gguf.TypeQ8_0, x, nil)
 	if d := gguf.FP16ToFP32(binary.LittleEndian.Uint16(b)); d != 1 {
@@ -433,7 +433,7 @@ func TestQuantizeRowExact(t *testing.T) {
 
 	// Q8_K: the scale follows the signed maximum: here -254 maps to -127
 	// (d = 2), so +254 would map to +127; 3 is a tie (1.5) rounded to 2.
-	xk := make([]float32, qkK)
+	xk := make([]float32, gguf.QK_K)
 	xk[5], xk[6], xk[7] = -254, 3, 254
 	b = QuantizeRow(gguf.TypeQ8_K, xk, nil)
 	if d := math.Float32frombits(binary.LittleEndian.Uint32(b)); d != 2 {
@@ -465,17 +465,6 @@ func TestQuantizeRowExact(t *testing.T) {
 	b = QuantizeRow(gguf.TypeBF16, []float32{1 + 0x1p-8, 1 + 3*0x1p-8}, nil)
 	if got := []uint16{binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:])}; got[0] != 0x3f80 || got[1] != 0x3f82 {
 		t.Errorf("BF16 %#04x, want [0x3f80 0x3f82]", got)
-	}
-}
-
-func TestNearestInt(t *testing.T) {
-	for _, c := range []struct {
-		v    float32
-		want int32
-	}{{0, 0}, {0.5, 0}, {1.5, 2}, {2.5, 2}, {-0.5, 0}, {-1.5, -2}, {-2.5, -2}, {126.5, 126}, {-127.4, -127}, {0.49999997, 0}} {
-		if got := nearestInt(c.v); got != c.want {
-			t.Errorf("nearestInt(%g) = %d, want %d", c.v, got, c.want)
-		}
 	}
 }
 
@@ -511,8 +500,8 @@ func TestDotDoesNotAllocate(t *testing.T) {
 }
 
 func TestBadSizesPanic(t *testing.T) {
-	w := make([]byte, 2*q4KLen)
-	a := make([]byte, 2*q8KLen)
+	w := make([]byte, 2*gguf.BlockQ4_K)
+	a := make([]byte, 2*gguf.BlockQ8_K)
 	mustPanic(t, "not a multiple of the block size 256", func() { Dot(gguf.TypeQ4_K, 300, w, a) })
 	mustPanic(t, "not a multiple of the block size 256", func() { Dot(gguf.TypeQ4_K, -256, w, a) })
 	mustPanic(t, "needs 288 weight and 584 activation bytes, got 287 and 584",
@@ -572,20 +561,20 @@ func testActivations(r *rand.Rand, vt gguf.GGMLType, n int, mode string) []byte 
 	}
 	var out []byte
 	if vt == gguf.TypeQ8_0 {
-		for b := 0; b < n; b += qk8 {
+		for b := 0; b < n; b += gguf.QK8_0 {
 			out = binary.LittleEndian.AppendUint16(out, gguf.FP32ToFP16(float32(0.001+0.01*r.Float64())))
-			for _, v := range q[b : b+qk8] {
+			for _, v := range q[b : b+gguf.QK8_0] {
 				out = append(out, byte(v))
 			}
 		}
 		return out
 	}
-	for b := 0; b < n; b += qkK {
+	for b := 0; b < n; b += gguf.QK_K {
 		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(float32(0.001+0.01*r.Float64())))
-		for _, v := range q[b : b+qkK] {
+		for _, v := range q[b : b+gguf.QK_K] {
 			out = append(out, byte(v))
 		}
-		for j := b; j < b+qkK; j += 16 {
+		for j := b; j < b+gguf.QK_K; j += 16 {
 			var s int16
 			for _, v := range q[j : j+16] {
 				s += int16(v)
@@ -714,7 +703,7 @@ func TestDotSIMDExactArithmetic(t *testing.T) {
 	for _, typ := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		r := rand.New(rand.NewPCG(14, uint64(typ)))
 		for blocks := 1; blocks <= 4; blocks++ {
-			n := blocks * qkK
+			n := blocks * gguf.QK_K
 			for _, fill := range []int{-1, -1, -1, 0x00, 0xff, 0x80, 0x7f, 0x55, 0xaa} {
 				w := testWeights(r, typ, n, fill)
 				bs := typ.BlockBytes()
@@ -730,16 +719,16 @@ func TestDotSIMDExactArithmetic(t *testing.T) {
 				}
 				for _, q := range []int{0, 15, -15} {
 					a := testActivations(r, gguf.TypeQ8_K, n, "random")
-					for b := 0; b < len(a); b += q8KLen {
+					for b := 0; b < len(a); b += gguf.BlockQ8_K {
 						binary.LittleEndian.PutUint32(a[b:], math.Float32bits(1))
-						for j := range qkK {
+						for j := range gguf.QK_K {
 							v := int8(r.IntN(31) - 15)
 							if q != 0 {
 								v = int8(q)
 							}
 							a[b+q8KQOff+j] = byte(v)
 						}
-						for j := range qkK / 16 {
+						for j := range gguf.QK_K / 16 {
 							var s int16
 							for _, v := range a[b+q8KQOff+16*j : b+q8KQOff+16*j+16] {
 								s += int16(int8(v))
@@ -833,29 +822,33 @@ func testMatrix(t *testing.T, r *rand.Rand, typ gguf.GGMLType, n, rows int, row 
 }
 
 func TestDotMatrixArguments(t *testing.T) {
-	w := make([]byte, 3*q4KLen)
-	a := make([]byte, 2*q8KLen)
+	w := make([]byte, 3*gguf.BlockQ4_K)
+	a := make([]byte, 2*gguf.BlockQ8_K)
 	out := make([]float32, 6)
 	DotRows(gguf.TypeQ4_K, 0, nil, 0, 0, nil, nil) // no rows: nothing to check
-	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 3, a, q8KLen, 0, nil, 0)
-	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 3, a, q8KLen, 2, out, 3)
+	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 3, a, gguf.BlockQ8_K, 0, nil, 0)
+	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 3, a, gguf.BlockQ8_K, 2, out, 3)
 	for i, v := range out {
 		if v != 0 {
 			t.Errorf("zero rows: out[%d] = %g", i, v)
 		}
 	}
-	mustPanic(t, "-1 weight rows", func() { DotRows(gguf.TypeQ4_K, 256, w, q4KLen, -1, a, out) })
-	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 4, a, q8KLen, 2, out, 3) })
+	mustPanic(t, "-1 weight rows", func() { DotRows(gguf.TypeQ4_K, 256, w, gguf.BlockQ4_K, -1, a, out) })
+	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 4, a, gguf.BlockQ8_K, 2, out, 3) })
 	mustPanic(t, "-1 bytes apart", func() { DotRows(gguf.TypeQ4_K, 256, w, -1, 2, a, out) })
 	mustPanic(t, "3 activation rows 292 bytes apart in 583 bytes",
-		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 3, out, 1) })
+		func() {
+			DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a[:2*gguf.BlockQ8_K-1], gguf.BlockQ8_K, 3, out, 1)
+		})
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 432 and 0",
-		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a, q8KLen, 3, out, 1) })
+		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a, gguf.BlockQ8_K, 3, out, 1) })
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 143",
-		func() { DotRows(gguf.TypeQ4_K, 256, w[:3*q4KLen-1], q4KLen, 3, a, out) })
+		func() { DotRows(gguf.TypeQ4_K, 256, w[:3*gguf.BlockQ4_K-1], gguf.BlockQ4_K, 3, a, out) })
 	mustPanic(t, "got 432 and 291",
-		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, q4KLen, 1, a[:2*q8KLen-1], q8KLen, 2, out, 1) })
-	mustPanic(t, "not supported", func() { DotRows(gguf.TypeQ8_K, 256, w, q4KLen, 3, a, out) })
+		func() {
+			DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a[:2*gguf.BlockQ8_K-1], gguf.BlockQ8_K, 2, out, 1)
+		})
+	mustPanic(t, "not supported", func() { DotRows(gguf.TypeQ8_K, 256, w, gguf.BlockQ4_K, 3, a, out) })
 }
 
 // TestF16ConversionMatchesHardware multiplies every finite half by 1.0

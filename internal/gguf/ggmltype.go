@@ -27,8 +27,25 @@ const (
 	TypeBF16 GGMLType = 30
 )
 
-// QK_K is the number of weights in one K-quant super-block.
-const QK_K = 256
+// Block layouts, ggml's QK_* and sizeof(block_*): the values in one block
+// and the bytes that store them.
+const (
+	QK8_0 = 32  // values per block of the 32-value types (Q4_0 ... Q8_1)
+	QK_K  = 256 // values per K-quant super-block
+
+	BlockQ4_0 = 2 + QK8_0/2                   // fp16 d, nibbles
+	BlockQ4_1 = 2 + 2 + QK8_0/2               // fp16 d, fp16 m, nibbles
+	BlockQ5_0 = 2 + 4 + QK8_0/2               // fp16 d, 32 high bits, nibbles
+	BlockQ5_1 = 2 + 2 + 4 + QK8_0/2           // fp16 d, fp16 m, high bits, nibbles
+	BlockQ8_0 = 2 + QK8_0                     // fp16 d, int8 values
+	BlockQ8_1 = 2 + 2 + QK8_0                 // fp16 d, fp16 d*sum, int8 values
+	BlockQ2_K = QK_K/16 + QK_K/4 + 2 + 2      // scales+mins, 2-bit quants, fp16 d, dmin
+	BlockQ3_K = QK_K/8 + QK_K/4 + 12 + 2      // high-bit mask, 2-bit quants, 6-bit scales, fp16 d
+	BlockQ4_K = 2 + 2 + 12 + QK_K/2           // fp16 d, dmin, 6-bit scales+mins, nibbles
+	BlockQ5_K = 2 + 2 + 12 + QK_K/8 + QK_K/2  // as Q4_K plus a high-bit plane
+	BlockQ6_K = QK_K/2 + QK_K/4 + QK_K/16 + 2 // low nibbles, high 2 bits, int8 scales, fp16 d
+	BlockQ8_K = 4 + QK_K + QK_K/16*2          // f32 d, int8 values, int16 sums of 16
+)
 
 // typeTraits describes the storage of one type: BlockElems values are stored
 // in BlockBytes bytes.
@@ -42,18 +59,18 @@ var traits = map[GGMLType]typeTraits{
 	TypeF32:  {"F32", 1, 4},
 	TypeF16:  {"F16", 1, 2},
 	TypeBF16: {"BF16", 1, 2},
-	TypeQ4_0: {"Q4_0", 32, 2 + 16},
-	TypeQ4_1: {"Q4_1", 32, 2 + 2 + 16},
-	TypeQ5_0: {"Q5_0", 32, 2 + 4 + 16},
-	TypeQ5_1: {"Q5_1", 32, 2 + 2 + 4 + 16},
-	TypeQ8_0: {"Q8_0", 32, 2 + 32},
-	TypeQ8_1: {"Q8_1", 32, 4 + 32},
-	TypeQ2_K: {"Q2_K", QK_K, QK_K/16 + QK_K/4 + 2 + 2},
-	TypeQ3_K: {"Q3_K", QK_K, QK_K/8 + QK_K/4 + 12 + 2},
-	TypeQ4_K: {"Q4_K", QK_K, 2 + 2 + 12 + QK_K/2},
-	TypeQ5_K: {"Q5_K", QK_K, 2 + 2 + 12 + QK_K/8 + QK_K/2},
-	TypeQ6_K: {"Q6_K", QK_K, QK_K/2 + QK_K/4 + QK_K/16 + 2},
-	TypeQ8_K: {"Q8_K", QK_K, 4 + QK_K + QK_K/16*2},
+	TypeQ4_0: {"Q4_0", QK8_0, BlockQ4_0},
+	TypeQ4_1: {"Q4_1", QK8_0, BlockQ4_1},
+	TypeQ5_0: {"Q5_0", QK8_0, BlockQ5_0},
+	TypeQ5_1: {"Q5_1", QK8_0, BlockQ5_1},
+	TypeQ8_0: {"Q8_0", QK8_0, BlockQ8_0},
+	TypeQ8_1: {"Q8_1", QK8_0, BlockQ8_1},
+	TypeQ2_K: {"Q2_K", QK_K, BlockQ2_K},
+	TypeQ3_K: {"Q3_K", QK_K, BlockQ3_K},
+	TypeQ4_K: {"Q4_K", QK_K, BlockQ4_K},
+	TypeQ5_K: {"Q5_K", QK_K, BlockQ5_K},
+	TypeQ6_K: {"Q6_K", QK_K, BlockQ6_K},
+	TypeQ8_K: {"Q8_K", QK_K, BlockQ8_K},
 }
 
 // Known reports whether quant knows the storage layout of t.

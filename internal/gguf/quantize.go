@@ -95,10 +95,11 @@ func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) 
 // correctly rounded float32 square root.
 func sqrt32(f float32) float32 { return float32(math.Sqrt(float64(f))) }
 
-// nearestInt is ggml's nearest_int: adding 1.5·2²³ makes the float32 adder
-// round to an integer (ties to even), which is then read from the mantissa.
-// Valid for |f| ≤ 4194303, like the original.
-func nearestInt(f float32) int {
+// NearestInt is ggml's nearest_int (and the AVX rounding of its activation
+// quantizers): adding 1.5·2²³ makes the float32 adder round to an integer
+// (ties to even), which is then read from the mantissa. Valid for
+// |f| ≤ 4194303, like the original.
+func NearestInt(f float32) int {
 	// float32(f) rounds a product passed in as f before the addition, so
 	// the inlined call cannot be fused into an FMA.
 	i := math.Float32bits(float32(f) + 12582912)
@@ -266,7 +267,7 @@ func quantQ8_K(x []float32, b []byte) {
 	iscale := -127 / vmax
 	qs := b[4 : 4+QK_K]
 	for j, v := range x {
-		qs[j] = uint8(int8(min(127, nearestInt(iscale*v))))
+		qs[j] = uint8(int8(min(127, NearestInt(iscale*v))))
 	}
 	for j := 0; j < QK_K/16; j++ {
 		sum := 0
@@ -316,7 +317,7 @@ func makeQKX2Quants(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta
 	scale = 1 / iscale
 	var bestErr float32
 	for i := range n {
-		l := max(0, min(nmax, nearestInt(iscale*(x[i]-lo))))
+		l := max(0, min(nmax, NearestInt(iscale*(x[i]-lo))))
 		L[i] = uint8(l)
 		diff := float32(scale*float32(l)) + lo - x[i]
 		bestErr += float32(weights[i] * errOf(diff))
@@ -328,7 +329,7 @@ func makeQKX2Quants(nmax int, x, weights []float32, L, aux []uint8, rmin, rdelta
 		iscale = (rmin + float32(rdelta*float32(is)) + float32(nmax)) / (hi - lo)
 		var sumL, sumL2, sumXL float32
 		for i := range n {
-			l := max(0, min(nmax, nearestInt(iscale*(x[i]-lo))))
+			l := max(0, min(nmax, NearestInt(iscale*(x[i]-lo))))
 			aux[i] = uint8(l)
 			w, fl := weights[i], float32(l)
 			sumL += float32(w * fl)
@@ -369,7 +370,7 @@ func makeQXQuants(nmax int, x []float32, L []int8) float32 {
 		clear(L[:len(x)])
 		return 0
 	}
-	level := func(iscale, v float32) int { return max(-nmax, min(nmax-1, nearestInt(iscale*v))) }
+	level := func(iscale, v float32) int { return max(-nmax, min(nmax-1, NearestInt(iscale*v))) }
 	iscale := float32(-nmax) / vmax
 	var sumlx, suml2 float32
 	for i, v := range x {
@@ -419,7 +420,7 @@ func makeQ3Quants(nmax int, x []float32, L []int8) float32 {
 	iscale := float32(-nmax) / vmax
 	var sumlx, suml2 float32
 	for i, v := range x {
-		l := clampL(nearestInt(iscale * v))
+		l := clampL(NearestInt(iscale * v))
 		L[i] = int8(l)
 		w, fl := v*v, float32(l)
 		sumlx += float32(w * v * fl)
@@ -434,7 +435,7 @@ func makeQ3Quants(nmax int, x []float32, L []int8) float32 {
 				continue
 			}
 			sl2 := suml2 - float32(w*fl*fl)
-			newL := clampL(nearestInt(v * sl2 / slx))
+			newL := clampL(NearestInt(v * sl2 / slx))
 			if newL == int(L[i]) {
 				continue
 			}
@@ -493,7 +494,7 @@ func quantQ2_K(x []float32, b []byte) {
 	if maxScale > 0 {
 		iscale := 15 / maxScale
 		for j := range scales {
-			sc[j] = uint8(nearestInt(iscale * scales[j]))
+			sc[j] = uint8(NearestInt(iscale * scales[j]))
 		}
 		putHalf(b[80:], maxScale/15)
 	} else {
@@ -502,7 +503,7 @@ func quantQ2_K(x []float32, b []byte) {
 	if maxMin > 0 {
 		iscale := 15 / maxMin
 		for j := range mins {
-			sc[j] |= uint8(nearestInt(iscale*mins[j]) << 4)
+			sc[j] |= uint8(NearestInt(iscale*mins[j]) << 4)
 		}
 		putHalf(b[82:], maxMin/15)
 	} else {
@@ -516,7 +517,7 @@ func quantQ2_K(x []float32, b []byte) {
 		}
 		dm := float32(mAll * float32(sc[j]>>4))
 		for i, v := range x[16*j : 16*j+16] {
-			L[16*j+i] = uint8(max(0, min(3, nearestInt((v+dm)/d))))
+			L[16*j+i] = uint8(max(0, min(3, NearestInt((v+dm)/d))))
 		}
 	}
 	packQ2Bits(&L, b[16:80])
@@ -540,7 +541,7 @@ func quantQ3_K(x []float32, b []byte) {
 	if maxScale != 0 {
 		iscale := -32 / maxScale
 		for j := range scales {
-			l := int(int8(nearestInt(iscale * scales[j]))) // C stores it in an int8_t first
+			l := int(int8(NearestInt(iscale * scales[j]))) // C stores it in an int8_t first
 			l = max(-32, min(31, l)) + 32
 			if j < 8 {
 				packed[j] = uint8(l & 0xf)
@@ -561,7 +562,7 @@ func quantQ3_K(x []float32, b []byte) {
 			continue
 		}
 		for i, v := range x[16*j : 16*j+16] {
-			Ls[16*j+i] = int8(max(-4, min(3, nearestInt(v/d))) + 4)
+			Ls[16*j+i] = int8(max(-4, min(3, NearestInt(v/d))) + 4)
 		}
 	}
 	// The high bit of value j goes to bit j/32 of hmask[j%32].
@@ -611,8 +612,8 @@ func quantKScalesMins(x []float32, b []byte, L *[QK_K]uint8, nmax int, rmin, rde
 	}
 	packed := b[4:16]
 	for j := range scales {
-		ls := min(63, uint8(nearestInt(invScale*scales[j])))
-		lm := min(63, uint8(nearestInt(invMin*mins[j])))
+		ls := min(63, uint8(NearestInt(invScale*scales[j])))
+		lm := min(63, uint8(NearestInt(invMin*mins[j])))
 		if j < 4 {
 			packed[j] = ls
 			packed[j+4] = lm
@@ -633,7 +634,7 @@ func quantKScalesMins(x []float32, b []byte, L *[QK_K]uint8, nmax int, rmin, rde
 		}
 		dm := float32(mAll * float32(m))
 		for i, v := range x[32*j : 32*j+32] {
-			L[32*j+i] = uint8(max(0, min(nmax, nearestInt((v+dm)/d))))
+			L[32*j+i] = uint8(max(0, min(nmax, NearestInt((v+dm)/d))))
 		}
 	}
 }
@@ -685,7 +686,7 @@ func quantQ6_K(x []float32, b []byte) {
 	putHalf(b[208:], 1/iscale)
 	sc := b[192:208]
 	for j := range scales {
-		sc[j] = uint8(int8(min(127, nearestInt(iscale*scales[j]))))
+		sc[j] = uint8(int8(min(127, NearestInt(iscale*scales[j]))))
 	}
 	dAll := half(b, 208)
 	for j := range scales {
@@ -694,7 +695,7 @@ func quantQ6_K(x []float32, b []byte) {
 			continue
 		}
 		for i, v := range x[16*j : 16*j+16] {
-			Ls[16*j+i] = int8(max(-32, min(31, nearestInt(v/d))) + 32)
+			Ls[16*j+i] = int8(max(-32, min(31, NearestInt(v/d))) + 32)
 		}
 	}
 	for n := 0; n < 2; n++ {

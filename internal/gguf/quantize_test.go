@@ -222,8 +222,8 @@ func TestQuantizeNearestInt(t *testing.T) {
 		in   float32
 		want int
 	}{{0, 0}, {0.5, 0}, {1.5, 2}, {2.5, 2}, {-0.5, 0}, {-1.5, -2}, {0.49999997, 0}, {-7.6, -8}, {4194303, 4194303}} {
-		if got := nearestInt(c.in); got != c.want {
-			t.Errorf("nearestInt(%v) = %d, want %d", c.in, got, c.want)
+		if got := NearestInt(c.in); got != c.want {
+			t.Errorf("NearestInt(%v) = %d, want %d", c.in, got, c.want)
 		}
 	}
 }
@@ -394,5 +394,16 @@ func TestBF16Rounding(t *testing.T) {
 	}
 	if got := FP32ToBF16(math.Float32frombits(0x7f800001)); got != 0x7fc0 {
 		t.Errorf("signalling NaN 0x7f800001 -> %#04x, want 0x7fc0", got)
+	}
+}
+
+func TestNearestInt(t *testing.T) {
+	for _, c := range []struct {
+		v    float32
+		want int
+	}{{0, 0}, {0.5, 0}, {1.5, 2}, {2.5, 2}, {-0.5, 0}, {-1.5, -2}, {-2.5, -2}, {126.5, 126}, {-127.4, -127}, {0.49999997, 0}} {
+		if got := NearestInt(c.v); got != c.want {
+			t.Errorf("NearestInt(%g) = %d, want %d", c.v, got, c.want)
+		}
 	}
 }
