@@ -36,26 +36,11 @@ func DotSupported(t gguf.GGMLType) bool {
 }
 
 // Dot returns the dot product of n values: w is a weight row of type t and a
-// the activation row in VecDotType(t) format (made by QuantizeRow).
-//
-// Quantized types are multiplied as ggml's CPU backend does: integer dot
-// products per block, scaled by the two blocks' scales in float32. Float
-// types sum in VecOrder (ggml_vec_dot's order; see SumOrder).
-//
-// n must be a multiple of t's block size and w and a must hold at least the
-// n values (only those are read); Dot panics with the sizes otherwise, and
-// for a type that DotSupported rejects. a must come from QuantizeRow: the
-// integer kernels rely on its quants lying in [-127, 127].
-//
-// On amd64 with AVX2, Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q5_0, F32, F16 and
-// BF16 rows use assembly kernels (dot_amd64.s); the other types, and other
-// CPUs, the pure-Go ones. Both compute the same exact integer block sums.
-// The assembly kernels for the quantized types add the scaled sums in
-// ggml's AVX2 order (eight float lanes), the pure-Go ones block by block,
-// which changes only the float32 rounding of the result (tested to within
-// 1e-6 of the sum of |w_i*a_i|); for the float types both follow SumOrder.
-//
-// Dot does not allocate. It is safe for concurrent use.
+// the activation row in VecDotType(t) format (made by QuantizeRow), summed
+// as ggml's CPU backend sums it (integer block products scaled in float32;
+// float types in VecOrder). n must be a multiple of t's block size and w and
+// a must hold the n values; Dot panics otherwise. It does not allocate and is
+// safe for concurrent use.
 func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
 	var out [1]float32
 	if dotSIMD(t, VecOrder, n, w, 0, 1, a, 0, 1, out[:], 0) {

@@ -9,6 +9,40 @@ import (
 	"testing"
 )
 
+// How Sinf and Cosf (libm.go) were derived, and why they are not simply
+// float32(math.Sin(float64(x))): llama.cpp (ggml) computes its rotary-embedding angles with the C
+// library's cosf(theta) and sinf(theta), which on Linux is glibc. glibc's
+// results are not always correctly rounded, so float32(math.Cos(float64(x)))
+// differs from them in the last bit for 1-3% of rope angles; to reproduce
+// llama.cpp's rope bit for bit we must reproduce glibc's algorithm,
+// operation by operation. (GCC may merge the two calls into one sincosf
+// call; glibc's sincosf performs the same operations in two vector lanes and
+// returns the same bits as sinf and cosf for every float32.)
+//
+// The algorithm is ARM's optimized-routines sinf/cosf as shipped in glibc
+// (sysdeps/ieee754/flt-32/s_sinf.c, s_cosf.c, s_sincosf.h, s_sincosf_data.c,
+// with the x86 polynomial layout of sysdeps/x86/fpu/sincosf_poly.h):
+//
+//   - |x| < 0.75 (the test is on the top 12 bits of the float, against
+//     those of pi/4): evaluate the polynomial directly, with sin x = x and
+//     cos x = 1 for |x| < 2^-12;
+//   - |x| < 120: subtract the nearest multiple of pi/2, computed in double;
+//   - otherwise: reduce with a 192-bit table of 4/pi in integer arithmetic;
+//
+// followed by a degree-7 odd (sin) or degree-8 even (cos) polynomial in
+// double and one rounding to float32.
+//
+// On x86-64 CPUs with FMA (every AVX2-class CPU) glibc's ifunc selects the
+// variants compiled with -mfma (__sinf_fma, __cosf_fma), in which GCC has
+// contracted the reduction x - n*pi/2 and every polynomial step a + b*c into
+// fused multiply-adds. The math.FMA calls in libm.go mirror those contractions
+// exactly (as read from the disassembly of glibc 2.36's libm.so.6); the
+// remaining products feed only multiplicands, so the Go compiler cannot fuse
+// anything else. Only the fused reduction matters in practice: the plain-SSE2
+// variants glibc uses on CPUs without FMA differ from these functions on
+// just 34 of the 2^32 floats (12 for sinf, 22 for cosf, all with
+// 17 < |x| < 120), and unfusing the polynomial alone changes no result.
+
 // sameFloat32 reports whether got has the bits of want, treating every NaN
 // as equal (the NaN glibc returns for ±Inf is the x86 default NaN; other
 // architectures produce a different one).
