@@ -4,12 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/quant-llm/quant/internal/testdata"
 )
 
 // benchText is the first megabyte of wiki.test.raw (English prose).
 func benchText(b *testing.B) string {
 	b.Helper()
-	data, err := os.ReadFile(filepath.Join(testdataDir(b), "text", "wiki.test.raw"))
+	data, err := os.ReadFile(filepath.Join(testdata.Dir(b), "text", "wiki.test.raw"))
 	if err != nil {
 		b.Fatal(err)
 	}

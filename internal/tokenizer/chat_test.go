@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quant-llm/quant/internal/testdata"
 )
 
 var chatConversation = []Message{
@@ -204,7 +206,7 @@ func TestApplyChatTemplateQwen35(t *testing.T) {
 // TestApplyChatTemplateGolden renders tiny-bpe's template (SmolLM2's) and
 // compares with llama.cpp's llama_chat_apply_template result and its ids.
 func TestApplyChatTemplateGolden(t *testing.T) {
-	g := readGolden(t, filepath.Join(testdataDir(t), "golden", "tiny-bpe-q4_k_m.json"))
+	g := readGolden(t, filepath.Join(testdata.Dir(t), "golden", "tiny-bpe-q4_k_m.json"))
 	tok := openTokenizer(t, g.ModelFile)
 	if tok.ChatTemplate() != g.ChatTemplate {
 		t.Fatalf("tokenizer.chat_template differs from the golden copy")

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/quant-llm/quant/internal/testdata"
 )
 
 // goldenFile is the part of a golden/<model>.json this package checks.
@@ -74,7 +76,7 @@ func exact(t *testing.T, s, hexStr string) string {
 // TestGoldenPrompts reproduces llama.cpp's prompt token ids, pieces and
 // detokenized strings for every golden model.
 func TestGoldenPrompts(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testdata.Dir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "golden", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden JSON in %s", filepath.Join(dir, "golden"))
@@ -120,7 +122,7 @@ func TestGoldenPrompts(t *testing.T) {
 // TestGoldenWiki tokenizes the whole of wiki.test.raw (add_special=true,
 // parse_special=false, as llama-perplexity) for each distinct tokenizer.
 func TestGoldenWiki(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testdata.Dir(t)
 	text, err := os.ReadFile(filepath.Join(dir, "text", "wiki.test.raw"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/testdata"
 )
 
 // buildGGUF encodes metadata as a tensor-less GGUF and parses it back.
@@ -255,7 +256,7 @@ func TestIsEOG(t *testing.T) {
 // always concatenate to the input (SentencePiece adds one leading space);
 // Decode equals the input where the model does not clean up spaces.
 func TestRoundTrip(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testdata.Dir(t)
 	for _, name := range []string{"gpt-2", "llama-spm", "phi-3", "deepseek-coder", "deepseek-llm", "falcon", "mpt", "refact", "starcoder"} {
 		path := dir + "/vocab/ggml-vocab-" + name + ".gguf"
 		tok := openTokenizer(t, "vocab", "ggml-vocab-"+name+".gguf")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/quant-llm/quant/internal/testdata"
 )
 
 // vocabCase is one llama.cpp test-tokenizer-0 vector.
@@ -53,7 +55,7 @@ func readVocabCases(t *testing.T, ggufPath string) []vocabCase {
 // TestVocabVectors checks every llama.cpp vocabulary test vector
 // (add_special=false, parse_special=false, as test-tokenizer-0 does).
 func TestVocabVectors(t *testing.T) {
-	dir := testdataDir(t)
+	dir := testdata.Dir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "vocab", "ggml-vocab-*.gguf"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no vocabularies in %s", filepath.Join(dir, "vocab"))
