@@ -88,7 +88,10 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 		}
 	}
 	prefault(f, stderr)
-	opts := engine.Options{Context: ctx, Batch: lf.batch, KVF32: lf.kvF32, AllLogits: allLogits}
+	opts := engine.Options{Context: ctx, Batch: lf.batch, CacheK: gguf.TypeF16, CacheV: gguf.TypeF16, AllLogits: allLogits}
+	if lf.kvF32 {
+		opts.CacheK, opts.CacheV = gguf.TypeF32, gguf.TypeF32
+	}
 	r, err := engine.NewRunner(m, b, opts)
 	if err != nil && lf.backend == "auto" && b.Name() != "cpu" {
 		// auto never fails for want of a GPU kernel: say so and use the CPU.

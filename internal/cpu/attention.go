@@ -13,19 +13,24 @@ import (
 // sum in the order ggml's matrix product would choose (see SumOrder).
 func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos int, a *engine.Attention) {
 	c := cache.(*kvCache)
+	if c.flash {
+		b.attendFlash(dst, q, c, layer, pos, a)
+		return
+	}
+	typ, elem := c.kType, c.kRow/c.kvDim
 	group := a.Heads / a.KVHeads
 	hd := a.HeadDim
 	// ggml computes K·q with q as a strided view, which keeps it out of
 	// the sgemm kernels unless q is first converted to F16. Its cache has
 	// a multiple of 256 cells in use, padded with masked (zero) ones.
 	kqOrder := VecOrder
-	if c.typ == gguf.TypeF16 {
-		kqOrder = SumOrderFor(c.typ, kvPadding, hd, q.Rows)
+	if typ == gguf.TypeF16 {
+		kqOrder = SumOrderFor(typ, kvPadding, hd, q.Rows)
 	}
-	vOrder := SumOrderFor(c.typ, hd, kvPadding, q.Rows)
+	vOrder := SumOrderFor(typ, hd, kvPadding, q.Rows)
 	vStep := 64 // VecOrder's lanes
 	if vOrder == GemmOrder {
-		vStep = gemmStep(c.typ)
+		vStep = gemmStep(typ)
 	}
 	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
 		buf := c.scratch.Get().(*attnScratch)
@@ -35,18 +40,18 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			r, h := job/a.Heads, job%a.Heads
 			n := pos + r + 1 // causal: this row sees positions 0..pos+r
 			kvOff := h / group * hd
-			qh := QuantizeRow(c.typ, row(q, r)[h*hd:(h+1)*hd], buf.qBytes[:0])
+			qh := QuantizeRow(typ, row(q, r)[h*hd:(h+1)*hd], buf.qBytes[:0])
 			// Position t's K row is at (t*kvDim + kvOff) * elem.
-			DotMatrix(c.typ, kqOrder, hd, c.k[layer][kvOff*c.elem:], c.kvDim*c.elem, n, qh, 0, 1, scores, 0)
+			DotMatrix(typ, kqOrder, hd, c.k[layer][kvOff*elem:], c.kvDim*elem, n, qh, 0, 1, scores, 0)
 			Softmax(scores[:n], a.Scale)
 			// ggml sums over all its cells, the masked ones with zero
 			// probability. Adding zeros up to the kernels' step changes
 			// no sum and keeps the values in the same lanes.
 			nv := min((n+vStep-1)/vStep*vStep, c.ctx)
 			clear(scores[n:nv])
-			pb := QuantizeRow(c.typ, scores[:nv], buf.prob[:0])
+			pb := QuantizeRow(typ, scores[:nv], buf.prob[:0])
 			// Dimension d's row of the transposed V is at (kvOff + d) * ctx * elem.
-			DotMatrix(c.typ, vOrder, nv, c.v[layer][kvOff*c.ctx*c.elem:], c.ctx*c.elem, hd, pb, 0, 1, row(dst, r)[h*hd:], 0)
+			DotMatrix(typ, vOrder, nv, c.v[layer][kvOff*c.ctx*elem:], c.ctx*elem, hd, pb, 0, 1, row(dst, r)[h*hd:], 0)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package cpu
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
@@ -22,26 +21,6 @@ type Backend struct {
 
 // buffer is the CPU's engine.Buffer.
 type buffer struct{ data []float32 }
-
-// kvCache stores each layer's keys as one row of kvDim values per position
-// and its values transposed, one row of ctx positions per dimension, as
-// llama.cpp does without flash attention: both products of attention are
-// then dot products over contiguous memory. Elements are F16 or F32 bytes.
-type kvCache struct {
-	kvDim, ctx int
-	typ        gguf.GGMLType
-	elem       int // bytes per element
-	k, v       [][]byte
-	vRow       []byte    // one converted V row, reused by StoreKV
-	scratch    sync.Pool // *attnScratch for Attend's workers
-}
-
-// attnScratch is one attention worker's buffers: a row of scores and the
-// converted q and probability rows.
-type attnScratch struct {
-	scores       []float32
-	qBytes, prob []byte
-}
 
 // New returns a CPU backend using threads worker goroutines (0 = one per core).
 func New(threads int) *Backend {
@@ -83,26 +62,6 @@ func (b *Backend) CheckWeight(w *engine.Weight, role engine.Role) error {
 
 func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	return engine.Tensor{Buf: &buffer{data: make([]float32, rows*cols)}, Rows: rows, Cols: cols}, nil
-}
-
-func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (engine.KVCache, error) {
-	c := &kvCache{kvDim: a.KVHeads * a.HeadDim, ctx: ctx, typ: gguf.TypeF32, elem: 4}
-	if f16 {
-		c.typ, c.elem = gguf.TypeF16, 2
-	}
-	c.vRow = make([]byte, 0, c.kvDim*c.elem)
-	c.scratch.New = func() any {
-		return &attnScratch{
-			scores: make([]float32, ctx),
-			qBytes: make([]byte, 0, a.HeadDim*c.elem),
-			prob:   make([]byte, 0, ctx*c.elem),
-		}
-	}
-	for range layers {
-		c.k = append(c.k, make([]byte, ctx*c.kvDim*c.elem))
-		c.v = append(c.v, make([]byte, ctx*c.kvDim*c.elem))
-	}
-	return c, nil
 }
 
 // data returns the floats a tensor views.
@@ -168,22 +127,6 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 			}
 		}
 	})
-}
-
-func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
-	c := cache.(*kvCache)
-	rowBytes := c.kvDim * c.elem
-	for r := range k.Rows {
-		at := (pos + r) * rowBytes
-		QuantizeRow(c.typ, row(k, r), c.k[layer][at:at:at+rowBytes])
-		// V is stored transposed: convert the row once, then scatter its
-		// elements to position pos+r of each dimension's row.
-		c.vRow = QuantizeRow(c.typ, row(v, r), c.vRow[:0])
-		for d := range c.kvDim {
-			at := (d*c.ctx + pos + r) * c.elem
-			copy(c.v[layer][at:at+c.elem], c.vRow[d*c.elem:(d+1)*c.elem])
-		}
-	}
 }
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {

@@ -111,6 +111,9 @@ type DeltaNet struct {
 type Attention struct {
 	Heads, KVHeads, HeadDim int
 	Scale                   float32
+	// Flash asks for flash attention (an online softmax over positions),
+	// as llama.cpp's -fa on; backends use it for quantized caches anyway.
+	Flash bool
 }
 
 // Backend executes the operations of a forward pass. Tensors passed to one
@@ -124,10 +127,11 @@ type Backend interface {
 	// NewTensor allocates an activation matrix. Backends allocate at load
 	// only; the forward pass uses views.
 	NewTensor(rows, cols int) (Tensor, error)
-	// NewKVCache allocates keys and values for layers x ctx positions of
-	// a.KVHeads*a.HeadDim values each, in F16 when f16 is set, otherwise F32,
-	// and whatever scratch attention over it needs.
-	NewKVCache(layers, ctx int, a *Attention, f16 bool) (KVCache, error)
+	// NewKVCache allocates keys and values for layers x positions of
+	// a.KVHeads*a.HeadDim values each, stored as kType and vType (ggml's
+	// block layouts), and whatever scratch attention over it needs. A type
+	// the backend cannot store is an error naming it.
+	NewKVCache(layers, positions int, a *Attention, kType, vType gguf.GGMLType) (KVCache, error)
 
 	// Embed copies row ids[i] of table into row i of dst.
 	Embed(dst Tensor, table *Weight, ids []int32)

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"math"
+
+	"github.com/quant-llm/quant/internal/gguf"
 )
 
 // Options configures a Runner.
@@ -11,8 +13,12 @@ type Options struct {
 	Context int
 	// Batch is the most tokens one Forward call processes.
 	Batch int
-	// KVF32 keeps the KV cache in F32 instead of F16.
-	KVF32 bool
+	// CacheK and CacheV are the KV cache's types (llama.cpp's
+	// --cache-type-k/-v); the zero value is F32.
+	CacheK, CacheV gguf.GGMLType
+	// FlashAttention attends with flash attention (llama.cpp's -fa on)
+	// also where the cache types do not require it.
+	FlashAttention bool
 	// AllLogits makes Forward compute logits for every token of a batch
 	// (perplexity), not just the last (generation).
 	AllLogits bool
@@ -76,7 +82,7 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 	r := &Runner{m: m, b: b, opts: opts}
 	c := &m.Config
 	r.attn = Attention{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
-		Scale: float32(1 / math.Sqrt(float64(c.HeadDim)))}
+		Scale: float32(1 / math.Sqrt(float64(c.HeadDim))), Flash: opts.FlashAttention}
 	logitRows := 1
 	if opts.AllLogits {
 		logitRows = opts.Batch
@@ -119,7 +125,7 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 		return nil, err
 	}
 	if layers := c.AttentionLayers(); layers > 0 {
-		if r.cache, err = b.NewKVCache(layers, opts.Context, &r.attn, !opts.KVF32); err != nil {
+		if r.cache, err = b.NewKVCache(layers, opts.Context, &r.attn, opts.CacheK, opts.CacheV); err != nil {
 			return nil, err
 		}
 	}

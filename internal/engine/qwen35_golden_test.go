@@ -42,7 +42,7 @@ func TestQwen35Logits(t *testing.T) {
 				}
 			}
 			tokens := q.Input.Tokens
-			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64, KVF32: true, AllLogits: true})
+			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64, AllLogits: true})
 			batch, err := r.Forward(tokens, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +72,7 @@ func TestQwen35Greedy(t *testing.T) {
 	for _, q := range testdata.Qwen35Models(t) {
 		t.Run(q.Model, func(t *testing.T) {
 			g := q.Outputs.Greedy
-			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64, KVF32: true})
+			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64})
 			s := engine.NewSession(r)
 			logits, err := s.Prefill(context.Background(), g.Prompt)
 			if err != nil {
@@ -109,7 +109,7 @@ func TestQwen35Perplexity(t *testing.T) {
 			continue
 		}
 		t.Run(q.Model, func(t *testing.T) {
-			r, f := newRunner(t, q.Path, engine.Options{Context: 64, Batch: 64, KVF32: true, AllLogits: true})
+			r, f := newRunner(t, q.Path, engine.Options{Context: 64, Batch: 64, AllLogits: true})
 			tok, err := tokenizer.FromGGUF(f)
 			if err != nil {
 				t.Fatal(err)

@@ -157,7 +157,11 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 // maxHeadDim is the largest head the attention kernels handle (8 values per lane).
 const maxHeadDim = 256
 
-func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, f16 bool) (engine.KVCache, error) {
+func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType gguf.GGMLType) (engine.KVCache, error) {
+	if kType != vType || (kType != gguf.TypeF32 && kType != gguf.TypeF16) {
+		return nil, fmt.Errorf("metal: no KV cache of types %s/%s (have f32 and f16, the same for keys and values)", kType, vType)
+	}
+	f16 := kType == gguf.TypeF16
 	if a.HeadDim > maxHeadDim {
 		return nil, fmt.Errorf("metal: attention heads of %d values (the kernels handle up to %d)", a.HeadDim, maxHeadDim)
 	}

@@ -37,7 +37,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 			defer gpu.Close()
 			host := cpu.New(2)
 			defer host.Close()
-			opts := engine.Options{Context: 128, Batch: 128, KVF32: true, AllLogits: true}
+			opts := engine.Options{Context: 128, Batch: 128, AllLogits: true}
 			gr, err := engine.NewRunner(m, gpu, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 // identical, except after a step where the CPU's top-2 margin is below the
 // logit difference measured between the backends.
 func checkGreedyParity(t *testing.T, g *testdata.Golden, m *engine.Model, gpu, host engine.Backend, evalDiff float64) {
-	opts := engine.Options{Context: 128, Batch: 128, KVF32: true}
+	opts := engine.Options{Context: 128, Batch: 128}
 	gr, err := engine.NewRunner(m, gpu, opts)
 	if err != nil {
 		t.Fatal(err)
