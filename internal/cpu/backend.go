@@ -40,7 +40,7 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-func (b *Backend) CheckWeight(w *engine.Weight, role engine.Role) error {
+func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
 	switch role {
 	case engine.RoleMatMul:
 		if !DotSupported(w.Type) {

@@ -121,9 +121,9 @@ type Attention struct {
 // until Sync: results are only guaranteed visible to Read after Sync.
 type Backend interface {
 	Name() string
-	// CheckWeight reports whether the backend can use w in the given role;
-	// it is called for every weight at load.
-	CheckWeight(w *Weight, role Role) error
+	// PrepareWeight readies w for its role, once at load (a backend may
+	// convert it, e.g. vectors to F32), or says why the backend cannot use it.
+	PrepareWeight(w *Weight, role Role) error
 	// NewTensor allocates an activation matrix. Backends allocate at load
 	// only; the forward pass uses views.
 	NewTensor(rows, cols int) (Tensor, error)

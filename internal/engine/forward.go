@@ -75,7 +75,7 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 	}
 	opts.Batch = min(opts.Batch, opts.Context)
 	for _, u := range m.Weights() {
-		if err := b.CheckWeight(u.W, u.Role); err != nil {
+		if err := b.PrepareWeight(u.W, u.Role); err != nil {
 			return nil, fmt.Errorf("%s backend: tensor %s (%s): %w", b.Name(), u.W.Name, u.W.Type, err)
 		}
 	}

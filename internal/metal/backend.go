@@ -110,7 +110,7 @@ func (b *Backend) GPUTime() (time.Duration, int) { return b.gpuTime, b.commits }
 
 func (b *Backend) Close() error { return b.dev.Close() }
 
-func (b *Backend) CheckWeight(w *engine.Weight, role engine.Role) error {
+func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
 	switch role {
 	case engine.RoleMatMul, engine.RoleEmbed:
 		if _, ok := kernelType[w.Type]; !ok {
@@ -141,7 +141,7 @@ func (b *Backend) weight(w *engine.Weight) (Binding, error) {
 func (b *Backend) mustWeight(w *engine.Weight) Binding {
 	bind, err := b.weight(w)
 	if err != nil {
-		panic(err) // CheckWeight accepted every weight at load
+		panic(err) // PrepareWeight accepted every weight at load
 	}
 	return bind
 }

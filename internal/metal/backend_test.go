@@ -125,7 +125,7 @@ func TestFileViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range m.Weights() {
-		if err := b.CheckWeight(u.W, u.Role); err != nil {
+		if err := b.PrepareWeight(u.W, u.Role); err != nil {
 			t.Errorf("%s: %v", filepath.Base(path), err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestFileViews(t *testing.T) {
 
 func TestUnsupportedWeight(t *testing.T) {
 	b := &Backend{}
-	err := b.CheckWeight(&engine.Weight{Name: "blk.0.attn_q.weight", Type: gguf.TypeQ8_1}, engine.RoleMatMul)
+	err := b.PrepareWeight(&engine.Weight{Name: "blk.0.attn_q.weight", Type: gguf.TypeQ8_1}, engine.RoleMatMul)
 	if err == nil || !strings.Contains(err.Error(), "Q8_1") {
 		t.Errorf("err = %v", err)
 	}
