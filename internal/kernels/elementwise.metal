@@ -34,6 +34,41 @@ kernel void kernel_swiglu(
     dst[tpig] = g / (1.0f + exp(-g)) * up[tpig];
 }
 
+// Gated attention's output gate, in place: dst[i] *= sigmoid(gate[i]),
+// sigmoid(g) = 1 / (1 + exp(-g)).
+kernel void kernel_sigmoid_mul(
+        constant CopyArgs  & args [[buffer(0)]],
+        device       float * dst  [[buffer(1)]],
+        device const float * gate [[buffer(2)]],
+        uint tpig [[thread_position_in_grid]]) {
+    if (tpig >= (uint) args.n) {
+        return;
+    }
+    dst[tpig] *= 1.0f / (1.0f + exp(-gate[tpig]));
+}
+
+// Undo a per-head interleaving (gated attention's query and gate, which
+// one projection computes head after head): one thread per value of a, which
+// it copies together with the value of b at the same place. Row r of src
+// holds, for each head h, width values of a then width values of b.
+kernel void kernel_split_heads(
+        constant SplitHeadsArgs & args [[buffer(0)]],
+        device const float      * src  [[buffer(1)]],
+        device       float      * a    [[buffer(2)]],
+        device       float      * b    [[buffer(3)]],
+        uint tpig [[thread_position_in_grid]]) {
+    if (tpig >= (uint) args.n) {
+        return;
+    }
+    const uint r = tpig / (uint) args.ne0;
+    const uint c = tpig % (uint) args.ne0;
+    const uint h = c / (uint) args.width;
+    const uint e = c % (uint) args.width;
+    device const float * s = src + (ulong) r * args.src_ne0 + 2 * h * args.width + e;
+    a[tpig] = s[0];
+    b[tpig] = s[args.width];
+}
+
 // Bias of ne0 values added to each row: x[i] += b[i % ne0] for i < n.
 kernel void kernel_add_bias(
         constant BiasArgs  & args [[buffer(0)]],

@@ -103,14 +103,14 @@ struct SplitHeadsArgs {
 // (uses RMSNormArgs)
 
 // kernel_ssm_conv_silu: causal depthwise convolution of n_rows rows of
-// channels values, each channel's kernel taps w[c*kernel + t] (the last one
-// for the current input) sliding over its state (kernel-1 previous inputs,
+// channels values, each channel's taps w[c*taps + t] (the last one
+// for the current input) sliding over its state (taps-1 previous inputs,
 // oldest first) then the rows, followed by SiLU; the state is advanced past
-// the rows. buffers 1 x, 2 w, 3 state (in/out, channels*(kernel-1) floats),
-// 4 dst. kernel <= 16. grid (ceil(channels/256), 1, 1), threadgroup (256, 1, 1).
+// the rows. buffers 1 x, 2 w, 3 state (in/out, channels*(taps-1) floats),
+// 4 dst. taps <= 16. grid (ceil(channels/256), 1, 1), threadgroup (256, 1, 1).
 struct ConvArgs {
     int32_t channels;
-    int32_t kernel;
+    int32_t taps;  // per channel
     int32_t n_rows;
 };
 

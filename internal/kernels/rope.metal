@@ -17,6 +17,11 @@ using namespace metal;
 // least as accurate: the two agree to about i * 2^-23 relative, so within
 // 1e-5 relative of theta for n_dims <= 256. cos and sin are the precise
 // versions: fast-math ones lose accuracy for the large angles of late positions.
+//
+// Interleaved multimodal RoPE (Qwen3.5; sec0..sec3 not all 0) on text, where
+// the t, h and w positions are all pos and e is 0: pair i turns by the same
+// theta unless its sector s = i % (sec0+sec1+sec2+sec3) reads e, which is
+// when s >= 3*sec[s % 3] (engine.Rope.Rotates); such pairs are left as they are.
 kernel void kernel_rope(
         constant     RopeArgs & args [[buffer(0)]],
         device       float    * x    [[buffer(1)]],
@@ -27,9 +32,17 @@ kernel void kernel_rope(
     const int   n_dims = args.n_dims;
     const int   n_half = n_dims / 2;
     const float pos    = float(args.pos0 + (int) tgpig.x);
+    const int   sec_n  = args.sec0 + args.sec1 + args.sec2 + args.sec3;
     device float * xh = x + (ulong) tgpig.x * args.ne0 + (ulong) tgpig.y * args.head_dim;
 
     for (int i = tpitg; i < n_half; i += ntg) {
+        if (sec_n > 0) {
+            const int s   = i % sec_n;
+            const int sec = s % 3 == 0 ? args.sec0 : (s % 3 == 1 ? args.sec1 : args.sec2);
+            if (s >= 3 * sec) {
+                continue;
+            }
+        }
         float theta = pos * precise::pow(args.freq_base, float(-2 * i) / float(n_dims));
         if (args.has_ff != 0) {
             theta /= ff[i];

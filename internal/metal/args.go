@@ -78,7 +78,7 @@ type SplitHeadsArgs struct {
 // Channels values, with Kernel taps per channel.
 type ConvArgs struct {
 	Channels int32
-	Kernel   int32
+	Taps     int32 // per channel
 	NRows    int32
 }
 

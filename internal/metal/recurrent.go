@@ -71,7 +71,7 @@ const maxConvKernel = 16
 
 func (b *Backend) ConvSiLU(dst, x engine.Tensor, st engine.RecurrentState, layer int, w *engine.Weight, d *engine.DeltaNet) {
 	s := st.(*recurrentState)
-	args := ConvArgs{Channels: int32(d.Channels), Kernel: int32(d.ConvKernel), NRows: int32(x.Rows)}
+	args := ConvArgs{Channels: int32(d.Channels), Taps: int32(d.ConvKernel), NRows: int32(x.Rows)}
 	wb := b.mustWeight(w)
 	b.record(Dispatch{
 		Kernel: "kernel_ssm_conv_silu", Args: argBytes(&args),

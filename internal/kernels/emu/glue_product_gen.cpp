@@ -7,6 +7,7 @@
 
 namespace emu_product {
 #include "../attention.metal"
+#include "../deltanet.metal"
 #include "../elementwise.metal"
 #include "../get_rows.metal"
 #include "../mul_mm.metal"
@@ -72,6 +73,38 @@ static void glue_kernel_attn_reduce(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
 }
 
+static void glue_kernel_ssm_conv_silu(const emu_ctx* c) {
+  (void)c;
+  kernel_ssm_conv_silu(
+      *(constant ConvArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_gated_delta_rule(const emu_ctx* c) {
+  (void)c;
+  kernel_gated_delta_rule(
+      *(constant DeltaArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device const float *)c->buf[3],
+      (device const float *)c->buf[4],
+      (device const float *)c->buf[5],
+      (device float *)c->buf[6],
+      (device float *)c->buf[7],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 static void glue_kernel_add(const emu_ctx* c) {
   (void)c;
   kernel_add(
@@ -87,6 +120,25 @@ static void glue_kernel_swiglu(const emu_ctx* c) {
       *(constant CopyArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_sigmoid_mul(const emu_ctx* c) {
+  (void)c;
+  kernel_sigmoid_mul(
+      *(constant CopyArgs*)c->buf[0],
+      (device float *)c->buf[1],
+      (device const float *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+static void glue_kernel_split_heads(const emu_ctx* c) {
+  (void)c;
+  kernel_split_heads(
+      *(constant SplitHeadsArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device float *)c->buf[2],
       (device float *)c->buf[3],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
 }
@@ -643,6 +695,23 @@ static void glue_kernel_rms_norm(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+static void glue_kernel_gated_rms_norm(const emu_ctx* c) {
+  (void)c;
+  kernel_gated_rms_norm(
+      *(constant RMSNormArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      emu_bi<uint>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NTG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 static void glue_kernel_rope(const emu_ctx* c) {
   (void)c;
   kernel_rope(
@@ -661,8 +730,12 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_attn_split_f16", emu_product::glue_kernel_attn_split_f16, 0x0000001f, 0x00000000},
     {"kernel_attn_split_f32", emu_product::glue_kernel_attn_split_f32, 0x0000001f, 0x00000000},
     {"kernel_attn_reduce", emu_product::glue_kernel_attn_reduce, 0x00000007, 0x00000000},
+    {"kernel_ssm_conv_silu", emu_product::glue_kernel_ssm_conv_silu, 0x0000001f, 0x00000000},
+    {"kernel_gated_delta_rule", emu_product::glue_kernel_gated_delta_rule, 0x000000ff, 0x00000003},
     {"kernel_add", emu_product::glue_kernel_add, 0x00000007, 0x00000000},
     {"kernel_swiglu", emu_product::glue_kernel_swiglu, 0x0000000f, 0x00000000},
+    {"kernel_sigmoid_mul", emu_product::glue_kernel_sigmoid_mul, 0x00000007, 0x00000000},
+    {"kernel_split_heads", emu_product::glue_kernel_split_heads, 0x0000000f, 0x00000000},
     {"kernel_add_bias", emu_product::glue_kernel_add_bias, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_f16", emu_product::glue_kernel_cpy_f32_f16, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_f32", emu_product::glue_kernel_cpy_f32_f32, 0x00000007, 0x00000000},
@@ -707,6 +780,7 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_mul_mv_q5_K", emu_product::glue_kernel_mul_mv_q5_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_q6_K", emu_product::glue_kernel_mul_mv_q6_K, 0x0000000f, 0x00000000},
     {"kernel_rms_norm", emu_product::glue_kernel_rms_norm, 0x0000000f, 0x00000001},
+    {"kernel_gated_rms_norm", emu_product::glue_kernel_gated_rms_norm, 0x0000001f, 0x00000001},
     {"kernel_rope", emu_product::glue_kernel_rope, 0x00000007, 0x00000000},
     {nullptr, nullptr, 0, 0},
 };

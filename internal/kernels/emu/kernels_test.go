@@ -19,9 +19,11 @@ type kernelTest struct {
 }
 
 func kernelTests() []kernelTest {
-	return append(append(matmulKernelTests(), opsKernelTests()...), []kernelTest{ // matmul_test.go: kernel_mul_*; ops_test.go: the others
+	// matmul_test.go: kernel_mul_*; deltanet_test.go: Qwen3.5's; ops_test.go: the others
+	return append(append(append(matmulKernelTests(), opsKernelTests()...), deltaNetKernelTests()...), []kernelTest{
 		{"kernel_add", testAdd},
 		{"kernel_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_rms_norm", s, rng) }},
+		{"kernel_gated_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_gated_rms_norm", s, rng) }},
 	}...)
 }
 
@@ -103,10 +105,16 @@ type rmsNormArgs struct { // RMSNormArgs
 }
 
 // runRmsNorm runs an rms_norm-shaped kernel on random rows and returns its
-// output and the float64 reference.
+// output and the float64 reference. kernel_gated_rms_norm also multiplies
+// by silu(z), z at buffer 4 (values up to +-12, where silu saturates).
 func runRmsNorm(kernel string, rows, ne0, group int, s Schedule, rng *rand.Rand) (got, want []float32, err error) {
 	const eps = 1e-6
 	x, w := randF32(rng, rows*ne0), randF32(rng, ne0)
+	gated := kernel == "kernel_gated_rms_norm"
+	z := randF32(rng, rows*ne0)
+	for i := range z {
+		z[i] *= 12
+	}
 	want = make([]float32, rows*ne0)
 	for r := 0; r < rows; r++ {
 		row := x[r*ne0 : (r+1)*ne0]
@@ -116,14 +124,22 @@ func runRmsNorm(kernel string, rows, ne0, group int, s Schedule, rng *rand.Rand)
 		}
 		scale := 1 / math.Sqrt(ss/float64(ne0)+eps)
 		for i, v := range row {
-			want[r*ne0+i] = float32(float64(v) * scale * float64(w[i]))
+			y := float64(v) * scale * float64(w[i])
+			if g := float64(z[r*ne0+i]); gated {
+				y *= g / (1 + math.Exp(-g))
+			}
+			want[r*ne0+i] = float32(y)
 		}
 	}
 	dst := nanBuffer(rows * ne0)
+	bufs := map[int]Binding{1: {Data: f32Bytes(x)}, 2: {Data: f32Bytes(w)}, 3: {Data: dst}}
+	if gated {
+		bufs[4] = Binding{Data: f32Bytes(z)}
+	}
 	err = Run(Dispatch{
 		Kernel:      kernel,
 		Bytes:       map[int][]byte{0: argBytes(rmsNormArgs{int32(ne0), eps})},
-		Buffers:     map[int]Binding{1: {Data: f32Bytes(x)}, 2: {Data: f32Bytes(w)}, 3: {Data: dst}},
+		Buffers:     bufs,
 		Threadgroup: map[int]int{0: (ceilDiv(group, 32)*4 + 15) / 16 * 16}, // a float per simdgroup
 		Grid:        [3]int{rows, 1, 1},
 		Group:       [3]int{group, 1, 1},

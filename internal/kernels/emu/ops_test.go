@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/cpu"
+	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
@@ -180,13 +181,15 @@ type ropeArgs struct { // RopeArgs
 	Ne0, HeadDim, NDims, Pos0 int32
 	FreqBase, FreqScale       float32
 	NeoX, HasFF               int32
+	Sections                  [4]int32
 }
 
 type ropeCase struct {
 	heads, headDim, nDims, pos0, rows int
 	base, scale                       float32
 	neox, ff                          bool
-	group                             int // 0: min(64, nDims/2) as the backend does
+	group                             int    // 0: min(64, nDims/2) as the backend does
+	sections                          [4]int // interleaved multimodal RoPE
 }
 
 // ropeTol bounds the difference from the reference for a pair of inputs
@@ -207,7 +210,12 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 		{heads: 3, headDim: 32, nDims: 16, pos0: 3000, rows: 2, base: 10000, scale: 0.25},
 		{heads: 1, headDim: 80, nDims: 80, pos0: 4090, rows: 3, base: 130000, scale: 1, ff: true, group: 7},
 		{heads: 5, headDim: 64, nDims: 32, pos0: 17, rows: 1, base: 500000, scale: 0.5, neox: true, group: 32},
+		// Qwen3.5's sections (every pair turns) and sections whose e sectors do not.
+		{heads: 2, headDim: 256, nDims: 64, pos0: 5, rows: 3, base: 1e7, scale: 1, neox: true, sections: [4]int{11, 11, 10, 0}},
+		{heads: 3, headDim: 40, nDims: 40, pos0: 300, rows: 2, base: 10000, scale: 1, neox: true, sections: [4]int{2, 3, 1, 4}, group: 7},
+		{heads: 2, headDim: 24, nDims: 24, pos0: 9, rows: 2, base: 10000, scale: 1, sections: [4]int{1, 1, 1, 2}},
 	} {
+		rp := engine.Rope{Sections: tc.sections}
 		ne0 := tc.heads * tc.headDim
 		x := randF32(rng, tc.rows*ne0)
 		var ff []float32
@@ -227,6 +235,11 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 		for r := 0; r < tc.rows; r++ {
 			pos := tc.pos0 + r
 			cpu.RopeAngles(cos, sin, pos, tc.nDims, tc.base, tc.scale, ff)
+			for i := range cos {
+				if !rp.Rotates(i) {
+					cos[i], sin[i] = 1, 0
+				}
+			}
 			for h := 0; h < tc.heads; h++ {
 				head := want[r*ne0+h*tc.headDim : r*ne0+(h+1)*tc.headDim]
 				x0 := append([]float32(nil), head...)
@@ -240,7 +253,13 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 					if ff != nil {
 						theta /= float64(ff[i])
 					}
+					if !rp.Rotates(i) {
+						theta = 0
+					}
 					e := ropeTol(x0[a], x0[b], theta, i)
+					if !rp.Rotates(i) {
+						e = 0 // the pair must stay exactly as it is
+					}
 					o := r*ne0 + h*tc.headDim
 					tol[o+a], tol[o+b] = e, e
 					c, s := math.Cos(theta), math.Sin(theta)
@@ -249,7 +268,10 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 				}
 			}
 		}
-		args := ropeArgs{int32(ne0), int32(tc.headDim), int32(tc.nDims), int32(tc.pos0), tc.base, tc.scale, 0, 0}
+		args := ropeArgs{int32(ne0), int32(tc.headDim), int32(tc.nDims), int32(tc.pos0), tc.base, tc.scale, 0, 0, [4]int32{}}
+		for i, sec := range tc.sections {
+			args.Sections[i] = int32(sec)
+		}
 		if tc.neox {
 			args.NeoX = 1
 		}
@@ -300,13 +322,7 @@ var eltSizes = []int{1, 7, 255, 256, 1000, 4097}
 func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, n := range eltSizes {
 		for _, alias := range []bool{false, true} {
-			gate, up := randF32(rng, n), randF32(rng, n)
-			for i := range gate {
-				gate[i] *= 12
-				if i%97 == 5 {
-					gate[i] = []float32{-100, 100, -1e30, 89, -89}[i%5] // saturated and overflowing exp
-				}
-			}
+			gate, up := gateValues(rng, n), randF32(rng, n)
 			want := make([]float32, n)
 			cpu.SwiGLU(want, gate, up)
 			g := f32Bytes(gate)
@@ -316,13 +332,7 @@ func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
 				dst = nanBuffer(n)
 			}
 			bufs[3] = Binding{Data: dst}
-			err := Run(Dispatch{
-				Kernel:  "kernel_swiglu",
-				Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(n)})},
-				Buffers: bufs,
-				Grid:    [3]int{ceilDiv(n, 256), 1, 1},
-				Group:   [3]int{256, 1, 1},
-			}, s)
+			err := runElementwise("kernel_swiglu", copyArgs{int32(n)}, n, bufs, s)
 			if err != nil {
 				t.Fatalf("n=%d: %v", n, err)
 			}
@@ -331,6 +341,28 @@ func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
 			}
 		}
 	}
+}
+
+// runElementwise runs a kernel over n values as the backend launches the
+// elementwise kernels: threadgroups of 256 threads.
+func runElementwise(kernel string, args any, n int, bufs map[int]Binding, s Schedule) error {
+	return Run(Dispatch{
+		Kernel: kernel, Bytes: map[int][]byte{0: argBytes(args)}, Buffers: bufs,
+		Grid: [3]int{ceilDiv(n, 256), 1, 1}, Group: [3]int{256, 1, 1},
+	}, s)
+}
+
+// gateValues returns n random arguments of a sigmoid (or silu): within +-12,
+// with saturated and overflowing exponentials here and there.
+func gateValues(rng *rand.Rand, n int) []float32 {
+	gate := randF32(rng, n)
+	for i := range gate {
+		gate[i] *= 12
+		if i%97 == 5 {
+			gate[i] = []float32{-100, 100, -1e30, 89, -89}[i%5]
+		}
+	}
+	return gate
 }
 
 type biasArgs struct{ Ne0, N int32 } // BiasArgs
@@ -344,13 +376,7 @@ func testAddBias(t *testing.T, s Schedule, rng *rand.Rand) {
 			want[i] = x[i] + b[i%tc.ne0]
 		}
 		inout := f32Bytes(x)
-		err := Run(Dispatch{
-			Kernel:  "kernel_add_bias",
-			Bytes:   map[int][]byte{0: argBytes(biasArgs{int32(tc.ne0), int32(n)})},
-			Buffers: map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(b)}},
-			Grid:    [3]int{ceilDiv(n, 256), 1, 1},
-			Group:   [3]int{256, 1, 1},
-		}, s)
+		err := runElementwise("kernel_add_bias", biasArgs{int32(tc.ne0), int32(n)}, n, map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(b)}}, s)
 		if err != nil {
 			t.Fatalf("%+v: %v", tc, err)
 		}
@@ -385,13 +411,7 @@ func testCpy(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
 			cache[i] = byte(i*7 + 1)
 		}
 		orig := append([]byte(nil), cache...)
-		err := Run(Dispatch{
-			Kernel:  kernel,
-			Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(n)})},
-			Buffers: map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}},
-			Grid:    [3]int{ceilDiv(n, 256), 1, 1},
-			Group:   [3]int{256, 1, 1},
-		}, s)
+		err := runElementwise(kernel, copyArgs{int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}}, s)
 		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
 		}
