@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 )
 
 // Magic is the first four bytes of every GGUF file.
@@ -515,7 +516,8 @@ func readTensorInfo(d *decoder, name string) (TensorInfo, error) {
 }
 
 // placeData finds the data region after the header and checks that every
-// tensor lies inside it, aligned.
+// tensor lies inside it, aligned, and that no two tensors share bytes (as
+// llama.cpp, which requires them laid out one after another, refuses).
 func (f *File) placeData(headerEnd uint64) error {
 	f.DataOffset = (headerEnd + f.Alignment - 1) / f.Alignment * f.Alignment
 	if len(f.Tensors) == 0 {
@@ -532,6 +534,17 @@ func (f *File) placeData(headerEnd uint64) error {
 		}
 		if t.Offset > dataSize || t.Size > dataSize-t.Offset {
 			return fmt.Errorf("tensor %q: data [%d, +%d) lies outside the %d-byte data region (file truncated?)", t.Name, t.Offset, t.Size, dataSize)
+		}
+	}
+	byOffset := make([]*TensorInfo, len(f.Tensors))
+	for i := range f.Tensors {
+		byOffset[i] = &f.Tensors[i]
+	}
+	sort.Slice(byOffset, func(i, j int) bool { return byOffset[i].Offset < byOffset[j].Offset })
+	for i := 1; i < len(byOffset); i++ {
+		a, b := byOffset[i-1], byOffset[i]
+		if a.Offset+a.Size > b.Offset {
+			return fmt.Errorf("tensors %q [%d, +%d) and %q [%d, +%d) overlap in the data region", a.Name, a.Offset, a.Size, b.Name, b.Offset, b.Size)
 		}
 	}
 	return nil

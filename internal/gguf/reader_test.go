@@ -242,3 +242,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestOverlappingTensors: a tensor whose data starts inside another's is
+// refused with one line naming both, as llama.cpp refuses it; tensors that
+// merely touch are fine.
+func TestOverlappingTensors(t *testing.T) {
+	data := func() ([]byte, error) { return make([]byte, 64), nil }
+	var buf bytes.Buffer
+	err := Write(&buf, []KV{{Key: "general.architecture", Value: "llama"}}, []WriteTensor{
+		{Name: "first", Type: TypeF32, Dims: []uint64{16}, Data: data},
+		{Name: "second", Type: TypeF32, Dims: []uint64{16}, Data: data},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	if _, err := Parse(good); err != nil {
+		t.Fatalf("adjacent tensors: %v", err)
+	}
+	// The second tensor's info ends with its offset (64): move it to 32.
+	bad := append([]byte(nil), good...)
+	at := bytes.Index(bad, []byte("second")) + len("second") + 4 + 8 + 4
+	if got := binary.LittleEndian.Uint64(bad[at:]); got != 64 {
+		t.Fatalf("offset of second at %d reads %d", at, got)
+	}
+	binary.LittleEndian.PutUint64(bad[at:], 32)
+	_, err = Parse(bad)
+	if err == nil || !strings.Contains(err.Error(), `"first"`) || !strings.Contains(err.Error(), `"second"`) ||
+		!strings.Contains(err.Error(), "overlap") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("overlapping tensors: %v", err)
+	}
+}
