@@ -16,6 +16,9 @@ type Session struct {
 	r *Runner
 	// history holds the tokens whose keys and values are in the cache.
 	history []int32
+	// dirty is set when a forward pass failed or was interrupted part-way:
+	// a recurrent state then holds part of a batch that history does not.
+	dirty bool
 }
 
 // NewSession starts an empty session on r.
@@ -24,8 +27,12 @@ func NewSession(r *Runner) *Session { return &Session{r: r} }
 // Pos is the number of positions used so far.
 func (s *Session) Pos() int { return len(s.history) }
 
+// History is the tokens whose keys and values are in the cache (the
+// caller must not modify them).
+func (s *Session) History() []int32 { return s.history[:len(s.history):len(s.history)] }
+
 // Reset forgets the history.
-func (s *Session) Reset() { s.history = s.history[:0] }
+func (s *Session) Reset() { s.history, s.dirty = s.history[:0], false }
 
 // Rewind keeps the longest prefix of the history that tokens starts with
 // and returns the rest of tokens: what still needs evaluating. A chat
@@ -38,18 +45,25 @@ func (s *Session) Rewind(tokens []int32) []int32 {
 	if n == len(tokens) && n > 0 {
 		n-- // re-evaluate the last token to get its logits
 	}
-	if s.r.Recurrent() && n < len(s.history) {
+	if s.r.Recurrent() && (n < len(s.history) || s.dirty) {
 		// A recurrent state holds only the latest position: going back
-		// means evaluating the whole sequence again.
+		// (or past an interrupted batch) means evaluating the whole
+		// sequence again.
 		n = 0
+	}
+	if n == 0 {
+		s.dirty = false
 	}
 	s.history = s.history[:n]
 	return tokens[n:]
 }
 
 // Prefill evaluates tokens in batches after the history and returns the
-// last token's logits.
+// last token's logits. Cancelling ctx stops it within one backend
+// operation when the runner's backend is Interruptible; the batches
+// evaluated until then stay in the history.
 func (s *Session) Prefill(ctx context.Context, tokens []int32) ([]float32, error) {
+	defer watch(s.r, ctx)()
 	if len(tokens) == 0 {
 		return nil, errors.New("empty prompt")
 	}
@@ -63,7 +77,7 @@ func (s *Session) Prefill(ctx context.Context, tokens []int32) ([]float32, error
 		}
 		n := min(len(tokens), s.r.opts.Batch)
 		var err error
-		if logits, err = s.r.Forward(tokens[:n], s.Pos()); err != nil {
+		if logits, err = s.forward(tokens[:n]); err != nil {
 			return nil, err
 		}
 		s.history = append(s.history, tokens[:n]...)
@@ -75,7 +89,17 @@ func (s *Session) Prefill(ctx context.Context, tokens []int32) ([]float32, error
 	return logits, nil
 }
 
-// Stats are the timings of one generation.
+// forward evaluates tokens after the history (without adding them to it).
+func (s *Session) forward(tokens []int32) ([]float32, error) {
+	logits, err := s.r.Forward(tokens, s.Pos())
+	if err != nil {
+		s.dirty = true
+	}
+	return logits, err
+}
+
+// Stats are the timings of one generation. PromptTokens counts the prompt
+// tokens evaluated, which is fewer than the prompt when it was interrupted.
 type Stats struct {
 	PromptTokens, GenTokens int
 	PromptTime, GenTime     time.Duration
@@ -97,18 +121,23 @@ func rate(n int, d time.Duration) float64 {
 // Generate evaluates prompt, then samples up to maxTokens tokens (until the
 // context is full when maxTokens < 0), calling emit for each. It stops early
 // at a token for which stop returns true (that token is not emitted), when
-// ctx is cancelled (returning ctx.Err()), or with ErrContextFull.
+// ctx is cancelled (returning ctx.Err()), or with ErrContextFull. Logits
+// that are not finite (a broken model) are an error naming the position.
 func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, smp *Sampler, stop func(int32) bool, emit func(int32) error) (st Stats, err error) {
-	start := time.Now()
+	defer watch(s.r, ctx)()
+	start, startPos := time.Now(), s.Pos()
 	logits, err := s.Prefill(ctx, prompt)
+	st.PromptTokens, st.PromptTime = s.Pos()-startPos, time.Since(start)
 	if err != nil {
 		return st, err
 	}
 	smp.SetHistory(s.history)
-	st.PromptTokens, st.PromptTime = len(prompt), time.Since(start)
 	start = time.Now()
 	defer func() { st.GenTime = time.Since(start) }()
 	for maxTokens < 0 || st.GenTokens < maxTokens {
+		if err := CheckFinite(logits, s.Pos()-1); err != nil {
+			return st, err
+		}
 		next := smp.Sample(logits)
 		if stop(next) {
 			return st, nil
@@ -127,10 +156,33 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, s
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		if logits, err = s.r.Forward([]int32{next}, s.Pos()); err != nil {
+		if logits, err = s.forward([]int32{next}); err != nil {
 			return st, err
 		}
 		s.history = append(s.history, next)
 	}
 	return st, nil
+}
+
+// NonFiniteError reports logits that are NaN or infinite: the model (or a
+// kernel) is broken from that position on.
+type NonFiniteError struct {
+	Pos   int     // position whose logits are bad
+	Token int     // first vocabulary entry that is not finite
+	Value float32 // its value
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("the model's logits at position %d are not finite (token %d: %v): its weights or the computation are broken", e.Pos, e.Token, e.Value)
+}
+
+// CheckFinite returns a *NonFiniteError when a logit of the row for
+// position pos is NaN or infinite.
+func CheckFinite(logits []float32, pos int) error {
+	for i, v := range logits {
+		if v-v != 0 { // NaN or ±Inf
+			return &NonFiniteError{Pos: pos, Token: i, Value: v}
+		}
+	}
+	return nil
 }

@@ -6,10 +6,14 @@ import (
 	"math"
 )
 
+// MinPerplexityContext is the shortest chunk that scores a token: the
+// second half of a chunk, less its last token, is scored.
+const MinPerplexityContext = 3
+
 // PerplexityConfig mirrors llama.cpp's perplexity tool arguments.
 type PerplexityConfig struct {
-	Context int // -c: tokens per chunk
-	Chunks  int // --chunks: at most this many chunks (0 = all)
+	Context int // -c: tokens per chunk, at least MinPerplexityContext
+	Chunks  int // --chunks: at most this many chunks (0 or less = all)
 	BOS     int32
 	AddBOS  bool // the first token of each chunk is replaced by BOS
 }
@@ -27,9 +31,14 @@ type PerplexityResult struct {
 // text is cut into chunks of Context tokens, each evaluated from an empty
 // cache, and the second half of each chunk is scored. The runner must have
 // AllLogits set. progress is called after each chunk with the running PPL.
+// Logits that are not finite are an error naming the first bad position.
 func Perplexity(ctx context.Context, r *Runner, tokens []int32, cfg PerplexityConfig, progress func(chunk int, ppl float64)) (PerplexityResult, error) {
+	defer watch(r, ctx)()
 	n := cfg.Context
 	res := PerplexityResult{Context: n}
+	if n < MinPerplexityContext {
+		return res, fmt.Errorf("a context of %d scores no token: perplexity needs at least %d", n, MinPerplexityContext)
+	}
 	if !r.opts.AllLogits || r.opts.Context < n {
 		return res, fmt.Errorf("runner needs all logits and a context of at least %d", n)
 	}
@@ -57,6 +66,11 @@ func Perplexity(ctx context.Context, r *Runner, tokens []int32, cfg PerplexityCo
 			logits, err := r.Forward(chunk[off:off+m], off)
 			if err != nil {
 				return res, err
+			}
+			for j := range m {
+				if err := CheckFinite(logits[j*vocab:(j+1)*vocab], off+j); err != nil {
+					return res, fmt.Errorf("chunk %d (text token %d): %w", c+1, c*n+off+j, err)
+				}
 			}
 			// Score positions first..n-2, each predicting the next token.
 			for j := max(off, first); j < off+m && j < n-1; j++ {

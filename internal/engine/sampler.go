@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -21,6 +22,26 @@ type SamplerConfig struct {
 // DefaultSamplerConfig matches llama.cpp's defaults.
 func DefaultSamplerConfig() SamplerConfig {
 	return SamplerConfig{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatWindow: 64}
+}
+
+// Validate rejects settings outside the range each one is defined on.
+func (c SamplerConfig) Validate() error {
+	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+	switch {
+	case !finite(c.Temperature) || c.Temperature < 0:
+		return fmt.Errorf("temperature %v: want a number >= 0 (0 = greedy)", c.Temperature)
+	case c.TopK < 0:
+		return fmt.Errorf("top-k %d: want 0 (off) or more", c.TopK)
+	case !finite(c.TopP) || c.TopP < 0 || c.TopP > 1:
+		return fmt.Errorf("top-p %v: want a probability from 0 to 1 (1 = off)", c.TopP)
+	case !finite(c.MinP) || c.MinP < 0 || c.MinP > 1:
+		return fmt.Errorf("min-p %v: want a fraction from 0 (off) to 1", c.MinP)
+	case !finite(c.RepeatPenalty) || c.RepeatPenalty <= 0:
+		return fmt.Errorf("repeat penalty %v: want a number > 0 (1 = off)", c.RepeatPenalty)
+	case c.RepeatWindow < 0:
+		return fmt.Errorf("repeat window %d: want 0 or more tokens", c.RepeatWindow)
+	}
+	return nil
 }
 
 // Sampler draws tokens; the same seed and inputs give the same tokens.

@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"math"
+	"strings"
+	"testing"
+)
 
 func TestSampler(t *testing.T) {
 	logits := []float32{1, 5, 3, 5, -2, 0.5}
@@ -70,5 +74,33 @@ func TestRepeatPenalty(t *testing.T) {
 	s.SetHistory([]int32{2, 2, 2, 2, 2})
 	if id := s.Sample(logits); id != 0 {
 		t.Errorf("window did not forget token 0: chose %d", id)
+	}
+}
+
+func TestSamplerConfigValidate(t *testing.T) {
+	nan := float32(math.NaN())
+	if err := DefaultSamplerConfig().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	for _, c := range []struct {
+		edit func(*SamplerConfig)
+		want string
+	}{
+		{func(c *SamplerConfig) { c.Temperature = nan }, "temperature NaN"},
+		{func(c *SamplerConfig) { c.Temperature = -1 }, "temperature -1"},
+		{func(c *SamplerConfig) { c.TopK = -3 }, "top-k -3"},
+		{func(c *SamplerConfig) { c.TopP = -1 }, "top-p -1"},
+		{func(c *SamplerConfig) { c.TopP = 1.5 }, "top-p 1.5"},
+		{func(c *SamplerConfig) { c.MinP = 2 }, "min-p 2"},
+		{func(c *SamplerConfig) { c.RepeatPenalty = 0 }, "repeat penalty 0"},
+		{func(c *SamplerConfig) { c.RepeatPenalty = float32(math.Inf(1)) }, "repeat penalty +Inf"},
+		{func(c *SamplerConfig) { c.RepeatWindow = -2 }, "repeat window -2"},
+	} {
+		cfg := DefaultSamplerConfig()
+		c.edit(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q...", cfg, err, c.want)
+		}
 	}
 }
