@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -28,7 +29,7 @@ func newInfoCmd() *cobra.Command {
 			info := describe(f)
 			if asJSON {
 				if verbose {
-					info.Metadata = metadataSummary(f)
+					info.Metadata = metadataJSON(f)
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -70,11 +71,11 @@ type modelInfo struct {
 	DeltaNet        *engine.DeltaNet `json:"deltanet,omitempty"`
 	StateBytes      int              `json:"recurrent_state_bytes,omitempty"`
 
-	VocabSize    int               `json:"vocab_size"`
-	Tokenizer    string            `json:"tokenizer,omitempty"`
-	PreTokenizer string            `json:"pre_tokenizer,omitempty"`
-	TensorTypes  []typeCount       `json:"tensor_types"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
+	VocabSize    int            `json:"vocab_size"`
+	Tokenizer    string         `json:"tokenizer,omitempty"`
+	PreTokenizer string         `json:"pre_tokenizer,omitempty"`
+	TensorTypes  []typeCount    `json:"tensor_types"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
 }
 
 type typeCount struct {
@@ -213,12 +214,54 @@ func printMetadata(w io.Writer, f *gguf.File) {
 	}
 }
 
-func metadataSummary(f *gguf.File) map[string]string {
-	m := make(map[string]string, len(f.Metadata))
+// metadataJSON is every metadata value, typed and whole, for --json.
+func metadataJSON(f *gguf.File) map[string]any {
+	m := make(map[string]any, len(f.Metadata))
 	for _, kv := range f.Metadata {
-		m[kv.Key] = summarise(kv.Value)
+		m[kv.Key] = jsonValue(kv.Value)
 	}
 	return m
+}
+
+// jsonValue makes a metadata value encodable as the JSON value it is:
+// arrays as arrays (bytes as numbers, not base64), and floats JSON cannot
+// hold (NaN, ±Inf) as strings.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case float32:
+		return jsonFloat(x)
+	case float64:
+		return jsonFloat(x)
+	case gguf.Array:
+		switch vs := x.Values.(type) {
+		case []uint8:
+			return convertAll(vs, func(b uint8) any { return int(b) })
+		case []float32:
+			return convertAll(vs, jsonFloat[float32])
+		case []float64:
+			return convertAll(vs, jsonFloat[float64])
+		case []gguf.Array:
+			return convertAll(vs, func(a gguf.Array) any { return jsonValue(a) })
+		}
+		return x.Values
+	}
+	return v
+}
+
+func convertAll[T any](vs []T, f func(T) any) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// jsonFloat keeps a float's own width (float32 values print as written).
+func jsonFloat[F float32 | float64](f F) any {
+	if x := float64(f); math.IsNaN(x) || math.IsInf(x, 0) {
+		return fmt.Sprint(x)
+	}
+	return f
 }
 
 // summarise prints a metadata value on one line; arrays show their first elements.
@@ -257,16 +300,24 @@ func summarise(v any) string {
 	return fmt.Sprint(v)
 }
 
-func humanBytes(n uint64) string {
+func humanBytes(n uint64) string { return humanSize(float64(n)) }
+
+// humanSize writes a byte count with a binary unit; float64 holds the
+// sizes of absurd requests too.
+func humanSize(n float64) string {
 	switch {
+	case n >= 1<<50:
+		return fmt.Sprintf("%.3g PiB", n/(1<<50))
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", n/(1<<40))
 	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+		return fmt.Sprintf("%.2f GiB", n/(1<<30))
 	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+		return fmt.Sprintf("%.2f MiB", n/(1<<20))
 	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
 	}
-	return fmt.Sprintf("%d B", n)
+	return fmt.Sprintf("%.0f B", n)
 }
 
 func humanCount(n uint64) string {

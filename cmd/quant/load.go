@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
@@ -20,28 +20,130 @@ import (
 
 // loadFlags are the model-loading flags shared by run, bench and ppl.
 type loadFlags struct {
-	backend string
-	threads int
-	ctx     int
-	batch   int
-	kvF32   bool
+	backend        string
+	threads        int
+	ctx            int
+	batch          int
+	cacheK, cacheV string
+	flash          string
+	kvF32          bool
 }
 
-func (l *loadFlags) register(fs *pflag.FlagSet, defaultCtx, defaultBatch int) {
+// registerBackend adds the flags that choose the backend.
+func (l *loadFlags) registerBackend(fs *pflag.FlagSet) {
 	fs.StringVar(&l.backend, "backend", "auto", "compute backend: auto, cpu or metal")
-	fs.IntVarP(&l.threads, "threads", "t", runtime.NumCPU(), "CPU threads")
+	fs.BoolVar(&l.kvF32, "kv-f32", false, "keep the KV cache in F32 (the same as -ctk f32 -ctv f32)")
+	fs.MarkHidden("kv-f32")
+}
+
+// Help texts of the cache flags, shared with bench's list versions.
+var (
+	ctkUsage = "KV cache type of the keys (-ctk): " + cacheTypeNames()
+	ctvUsage = "KV cache type of the values (-ctv): " + cacheTypeNames()
+	faUsage  = "flash attention (-fa): on, off, or auto (on where the cache types need it)"
+)
+
+func (l *loadFlags) register(fs *pflag.FlagSet, defaultCtx, defaultBatch int) {
+	l.registerBackend(fs)
+	fs.StringVar(&l.cacheK, "cache-type-k", "f16", ctkUsage)
+	fs.StringVar(&l.cacheV, "cache-type-v", "f16", ctvUsage)
+	fs.StringVar(&l.flash, "flash-attn", "auto", faUsage)
+	fs.IntVarP(&l.threads, "threads", "t", runtime.NumCPU(), "CPU threads (0 = one per core)")
 	fs.IntVarP(&l.ctx, "ctx-size", "c", defaultCtx, "context size in tokens (0 = the model's, at most 4096)")
 	fs.IntVarP(&l.batch, "batch-size", "b", defaultBatch, "tokens evaluated per forward pass while processing a prompt")
-	fs.BoolVar(&l.kvF32, "kv-f32", false, "keep the KV cache in F32 instead of F16")
+}
+
+// llamaFlagAliases are llama.cpp's multi-letter single-dash flags.
+var llamaFlagAliases = map[string]string{"-ctk": "--cache-type-k", "-ctv": "--cache-type-v", "-fa": "--flash-attn"}
+
+func cacheTypeNames() string {
+	var names []string
+	for _, t := range cpu.CacheTypes {
+		names = append(names, strings.ToLower(t.String()))
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkThreads validates -t: 0 means one thread per core.
+func checkThreads(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("--threads %d: want 1 or more (0 = one per core)", n)
+	case n == 0:
+		return runtime.NumCPU(), nil
+	}
+	return n, nil
+}
+
+// options turns the flags into engine options for a context of ctx tokens.
+func (l loadFlags) options(ctx int, allLogits bool) (engine.Options, error) {
+	opts := engine.Options{Context: ctx, Batch: l.batch, AllLogits: allLogits}
+	if l.batch <= 0 {
+		return opts, fmt.Errorf("batch size %d must be positive", l.batch)
+	}
+	var err error
+	if opts.CacheK, err = parseCacheType("-ctk", l.cacheK); err != nil {
+		return opts, err
+	}
+	if opts.CacheV, err = parseCacheType("-ctv", l.cacheV); err != nil {
+		return opts, err
+	}
+	if l.kvF32 {
+		opts.CacheK, opts.CacheV = gguf.TypeF32, gguf.TypeF32
+	}
+	plain := opts.CacheK == opts.CacheV && (opts.CacheK == gguf.TypeF32 || opts.CacheK == gguf.TypeF16)
+	switch l.flash {
+	case "on", "1":
+		opts.FlashAttention = true
+	case "auto":
+	case "off", "0":
+		if !plain {
+			return opts, fmt.Errorf("-fa off: a %s/%s KV cache needs flash attention (-fa on or auto)", l.cacheK, l.cacheV)
+		}
+	default:
+		return opts, fmt.Errorf("-fa %q: want on, off or auto", l.flash)
+	}
+	return opts, nil
+}
+
+func parseCacheType(flag, name string) (gguf.GGMLType, error) {
+	t, err := gguf.ParseType(name)
+	if err == nil && slices.Contains(cpu.CacheTypes, t) {
+		return t, nil
+	}
+	return 0, fmt.Errorf("%s %s: want one of %s", flag, name, cacheTypeNames())
+}
+
+// modelFile is a mapped model with its tokenizer, before any backend.
+type modelFile struct {
+	file  *gguf.File
+	model *engine.Model
+	tok   *tokenizer.Tokenizer
+}
+
+func openFile(path string) (*modelFile, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := engine.LoadModel(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: tokenizer: %w", path, err)
+	}
+	return &modelFile{file: f, model: m, tok: tok}, nil
 }
 
 // loaded is an open model ready to run.
 type loaded struct {
-	file    *gguf.File
-	model   *engine.Model
+	*modelFile
 	backend engine.Backend
 	runner  *engine.Runner
-	tok     *tokenizer.Tokenizer
 }
 
 func (l *loaded) Close() {
@@ -50,36 +152,16 @@ func (l *loaded) Close() {
 }
 
 // openModel maps the file, binds the model, picks the backend and
-// allocates everything a forward pass needs.
+// allocates everything a forward pass needs, for run and ppl.
 func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*loaded, error) {
-	if lf.batch <= 0 {
-		return nil, fmt.Errorf("batch size %d must be positive", lf.batch)
-	}
 	if lf.ctx < 0 {
 		return nil, fmt.Errorf("context size %d must not be negative", lf.ctx)
 	}
-	f, err := gguf.Open(path)
+	mf, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-		}
-	}()
-	m, err := engine.LoadModel(f)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: tokenizer: %w", path, err)
-	}
-	b, err := newBackend(lf, f, m, stderr)
-	if err != nil {
-		return nil, err
-	}
+	m := mf.model
 	ctx := lf.ctx
 	if ctx == 0 {
 		ctx = m.Context
@@ -87,25 +169,80 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 			ctx = 4096
 		}
 	}
-	prefault(f, stderr)
-	opts := engine.Options{Context: ctx, Batch: lf.batch, CacheK: gguf.TypeF16, CacheV: gguf.TypeF16, AllLogits: allLogits}
-	if lf.kvF32 {
-		opts.CacheK, opts.CacheV = gguf.TypeF32, gguf.TypeF32
+	b, r, _, err := mf.newRunner(lf, ctx, allLogits, stderr)
+	if err != nil {
+		mf.file.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r, err := engine.NewRunner(m, b, opts)
+	if m.Context > 0 && ctx > m.Context {
+		fmt.Fprintf(stderr, "quant: warning: a context of %d tokens is longer than the %d the model was trained on; expect worse output past %d\n", ctx, m.Context, m.Context)
+	}
+	return &loaded{modelFile: mf, backend: b, runner: r}, nil
+}
+
+// newRunner picks the backend and allocates a runner for a context of ctx
+// tokens, after checking that the memory it needs is there. Its backend is
+// Interruptible: cancelling a running call stops it within one operation.
+// The GPU's name is returned too ("" on the CPU).
+func (mf *modelFile) newRunner(lf loadFlags, ctx int, allLogits bool, stderr io.Writer) (engine.Backend, *engine.Runner, string, error) {
+	threads, err := checkThreads(lf.threads)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	lf.threads = threads
+	opts, err := lf.options(ctx, allLogits)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := checkMemory(engine.MemoryNeeded(mf.model, opts, threads), ctx); err != nil {
+		return nil, nil, "", err
+	}
+	b, gpu, err := newBackend(lf, mf.file, mf.model, stderr)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	prefault(mf.file, stderr)
+	r, err := engine.NewRunner(mf.model, engine.Interruptible(b), opts)
 	if err != nil && lf.backend == "auto" && b.Name() != "cpu" {
 		// auto never fails for want of a GPU kernel: say so and use the CPU.
 		fmt.Fprintf(stderr, "quant: %v; running on the CPU\n", err)
 		b.Close()
-		b = cpu.New(lf.threads)
-		r, err = engine.NewRunner(m, b, opts)
+		b, gpu = cpu.New(lf.threads), ""
+		r, err = engine.NewRunner(mf.model, engine.Interruptible(b), opts)
 	}
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, "", err
 	}
-	ok = true
-	return &loaded{file: f, model: m, backend: b, runner: r, tok: tok}, nil
+	return b, r, gpu, nil
+}
+
+// allocLimit is what a Go slice can hold at most on 64-bit machines; it
+// bounds requests where the available memory is unknown.
+const allocLimit = 1 << 47
+
+// checkMemory refuses a context whose KV cache and buffers cannot be
+// allocated, with one line saying what it needs and what fits.
+func checkMemory(need engine.Memory, ctx int) error {
+	avail, known := availableMemory()
+	limit := float64(allocLimit)
+	if known {
+		limit = min(limit, float64(avail))
+	}
+	if need.Total() <= limit {
+		return nil
+	}
+	where := "this machine can allocate"
+	if known {
+		where = "is available"
+	}
+	fits := need.MaxContext(limit)
+	if fits == 0 {
+		return fmt.Errorf("a context of %d tokens needs %s of memory (%s of it the KV cache); %s %s, not enough for any context",
+			ctx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where)
+	}
+	return fmt.Errorf("a context of %d tokens needs %s of memory (%s of it the KV cache); %s %s, which fits a context of %d tokens at most",
+		ctx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where, fits)
 }
 
 // metalMinEmbd is the smallest model (by n_embd) that auto runs on Metal:
@@ -113,40 +250,41 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 const metalMinEmbd = 2048
 
 // newBackend resolves --backend. auto takes Metal where there is a device
-// and the model is large enough to gain from it.
-func newBackend(lf loadFlags, f *gguf.File, m *engine.Model, stderr io.Writer) (engine.Backend, error) {
+// and the model is large enough to gain from it. It returns the GPU's name
+// ("" for the CPU).
+func newBackend(lf loadFlags, f *gguf.File, m *engine.Model, stderr io.Writer) (engine.Backend, string, error) {
 	switch lf.backend {
 	case "cpu":
-		return cpu.New(lf.threads), nil
+		return cpu.New(lf.threads), "", nil
 	case "metal":
 		if !metal.Available() {
-			return nil, fmt.Errorf("--backend metal: no Metal device on this machine (%s/%s)", runtime.GOOS, runtime.GOARCH)
+			return nil, "", fmt.Errorf("--backend metal: no Metal device on this machine (%s/%s)", runtime.GOOS, runtime.GOARCH)
 		}
 		return newMetal(f)
 	case "auto":
 		if metal.Available() && m.Embd >= metalMinEmbd {
-			b, err := newMetal(f)
+			b, name, err := newMetal(f)
 			if err == nil {
-				return b, nil
+				return b, name, nil
 			}
 			fmt.Fprintf(stderr, "quant: Metal unavailable (%v); running on the CPU\n", err)
 		}
-		return cpu.New(lf.threads), nil
+		return cpu.New(lf.threads), "", nil
 	}
-	return nil, fmt.Errorf("unknown backend %q (want auto, cpu or metal)", lf.backend)
+	return nil, "", fmt.Errorf("unknown backend %q (want auto, cpu or metal)", lf.backend)
 }
 
-func newMetal(f *gguf.File) (engine.Backend, error) {
+func newMetal(f *gguf.File) (engine.Backend, string, error) {
 	dev, err := metal.NewDevice(kernels.Source(), kernels.Metallib())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	b, err := metal.New(dev, f)
 	if err != nil {
 		dev.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return b, nil
+	return b, dev.Name(), nil
 }
 
 // prefaultThreshold is the model size above which loading shows progress.
@@ -177,9 +315,4 @@ func prefault(f *gguf.File, stderr io.Writer) {
 		bar.Finish()
 	}
 	runtime.KeepAlive(sink)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

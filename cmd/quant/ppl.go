@@ -2,9 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -26,19 +27,34 @@ func newPPLCmd() *cobra.Command {
 		Long: `Measure perplexity the way llama.cpp's llama-perplexity does, so the numbers compare:
 the text is tokenized whole (with BOS), cut into chunks of -c tokens, each chunk is
 evaluated from an empty cache with its first token replaced by BOS, and the second
-half of every chunk is scored.`,
+half of every chunk is scored. -c must be at least 3 (shorter chunks score nothing).
+Logits that are not finite are an error naming the first bad position.
+
+On a terminal the running values [1]..,[2].. are printed as llama-perplexity prints them;
+when stdout goes to a file (or with --json) a progress bar shows on stderr instead.`,
 		Example: "  quant ppl model.gguf -f wiki.test.raw -c 512 --chunks 20",
-		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
-				return fmt.Errorf("no text: give -f FILE")
+				return fmt.Errorf("no text: give -f FILE (- for stdin)")
 			}
-			text, err := os.ReadFile(file)
+			if lf.ctx < engine.MinPerplexityContext {
+				return fmt.Errorf("-c %d: perplexity needs a context of at least %d tokens (the second half of each chunk, less its last token, is scored)", lf.ctx, engine.MinPerplexityContext)
+			}
+			if chunks == 0 || chunks < -1 {
+				return fmt.Errorf("--chunks %d: want -1 (all) or a positive number of chunks", chunks)
+			}
+			if _, err := checkThreads(lf.threads); err != nil {
+				return err
+			}
+			var text []byte
+			var err error
+			if file == "-" {
+				text, err = io.ReadAll(cmd.InOrStdin())
+			} else {
+				text, err = os.ReadFile(file)
+			}
 			if err != nil {
 				return fmt.Errorf("text file: %w", err)
-			}
-			if lf.ctx <= 0 {
-				return fmt.Errorf("context size -c %d must be positive", lf.ctx)
 			}
 			lf.batch = min(lf.batch, lf.ctx)
 			stderr := cmd.ErrOrStderr()
@@ -51,34 +67,44 @@ half of every chunk is scored.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			cfg := engine.PerplexityConfig{Context: lf.ctx, Chunks: chunks, BOS: lm.tok.BOS(), AddBOS: lm.tok.AddBOS()}
+			cfg := engine.PerplexityConfig{Context: lf.ctx, Chunks: max(chunks, 0), BOS: lm.tok.BOS(), AddBOS: lm.tok.AddBOS()}
 			total := len(tokens) / lf.ctx
 			if chunks > 0 {
 				total = min(total, chunks)
 			}
 			out := cmd.OutOrStdout()
+			// Either the values or a bar, never both on one terminal line.
+			values := !asJSON
 			var bar *progressbar.ProgressBar
-			if isTerminal(stderr) {
+			if isTerminal(stderr) && !(values && isTerminal(out)) {
 				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
 					progressbar.OptionSetDescription("perplexity"), progressbar.OptionShowCount(),
 					progressbar.OptionClearOnFinish())
 			}
-			if !asJSON {
+			if values {
 				fmt.Fprintf(out, "%d tokens, %d chunks of %d, backend %s\n", len(tokens), total, lf.ctx, lm.backend.Name())
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
+			in := newInterrupter()
+			defer in.stop()
+			ctx, done := in.begin(cmd.Context())
+			defer done()
 			start := time.Now()
 			res, err := engine.Perplexity(ctx, lm.runner, tokens, cfg, func(chunk int, ppl float64) {
 				if bar != nil {
 					bar.Add(1)
 				}
-				if !asJSON {
+				if values {
 					fmt.Fprintf(out, "[%d]%.4f,", chunk, ppl)
 				}
 			})
 			if bar != nil {
 				bar.Finish()
+			}
+			if values && len(res.Chunks) > 0 {
+				fmt.Fprintln(out)
+			}
+			if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+				return fmt.Errorf("interrupted after %d of %d chunks", len(res.Chunks), total)
 			}
 			if err != nil {
 				return err
@@ -93,15 +119,16 @@ half of every chunk is scored.`,
 					Seconds float64 `json:"seconds"`
 				}{res, args[0], lm.backend.Name(), time.Since(start).Seconds()})
 			}
-			fmt.Fprintf(out, "\nFinal estimate: PPL = %.4f +/- %.5f\n", res.PPL, res.StdErr)
+			fmt.Fprintf(out, "Final estimate: PPL = %.4f +/- %.5f\n", res.PPL, res.StdErr)
 			fmt.Fprintf(stderr, "%.1f s, %.1f tokens/s\n", time.Since(start).Seconds(), float64(len(res.Chunks)*lf.ctx)/time.Since(start).Seconds())
 			return nil
 		},
 	}
 	fs := cmd.Flags()
 	lf.register(fs, 512, 2048)
-	fs.StringVarP(&file, "file", "f", "", "text file to score")
+	fs.StringVarP(&file, "file", "f", "", "text file to score (- for stdin)")
 	fs.IntVar(&chunks, "chunks", -1, "score at most this many chunks (-1 = all)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	acceptLlamaFlags(cmd, llamaFlagAliases, cobra.ExactArgs(1))
 	return cmd
 }

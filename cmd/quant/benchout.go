@@ -1,0 +1,270 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quant-llm/quant/internal/engine"
+)
+
+// benchRecord is one test's result with llama-bench's field names (and
+// order) for the fields that mean the same thing; quant's own fields come
+// last under their own names.
+type benchRecord struct {
+	BuildCommit   string    `json:"build_commit"`
+	BuildNumber   int       `json:"build_number"`
+	CPUInfo       string    `json:"cpu_info"`
+	GPUInfo       string    `json:"gpu_info"`
+	Backends      string    `json:"backends"`
+	ModelFilename string    `json:"model_filename"`
+	ModelType     string    `json:"model_type"`
+	ModelSize     uint64    `json:"model_size"`
+	ModelNParams  uint64    `json:"model_n_params"`
+	NBatch        int       `json:"n_batch"`
+	NUBatch       int       `json:"n_ubatch"`
+	NThreads      int       `json:"n_threads"`
+	TypeK         string    `json:"type_k"`
+	TypeV         string    `json:"type_v"`
+	NGPULayers    int       `json:"n_gpu_layers"`
+	FlashAttn     int       `json:"flash_attn"`
+	UseMmap       bool      `json:"use_mmap"`
+	NPrompt       int       `json:"n_prompt"`
+	NGen          int       `json:"n_gen"`
+	NDepth        int       `json:"n_depth"`
+	TestTime      string    `json:"test_time"`
+	AvgNs         uint64    `json:"avg_ns"`
+	StddevNs      uint64    `json:"stddev_ns"`
+	AvgTs         float64   `json:"avg_ts"`
+	StddevTs      float64   `json:"stddev_ts"`
+	SamplesNs     []uint64  `json:"samples_ns"`
+	SamplesTs     []float64 `json:"samples_ts"`
+	// quant's own: the backend's name, and on GPU backends the GPU time
+	// per token and the share of the wall time the GPU was busy.
+	QuantBackend   string  `json:"quant_backend"`
+	GPUMsPerToken  float64 `json:"gpu_ms_per_token,omitempty"`
+	GPUBusyPercent float64 `json:"gpu_busy_percent,omitempty"`
+}
+
+// llamaBackendNames are the ggml backend names llama-bench prints.
+var llamaBackendNames = map[string]string{"cpu": "CPU", "metal": "Metal"}
+
+func newBenchRecord(b build, mf *modelFile, path, backend, gpu string, c benchCase, threads int, opts engine.Options, started time.Time, res engine.BenchResult) benchRecord {
+	var size uint64
+	for i := range mf.file.Tensors {
+		size += mf.file.Tensors[i].Size
+	}
+	rec := benchRecord{
+		BuildCommit: b.shortCommit(), CPUInfo: cpuInfo(), GPUInfo: gpu, Backends: llamaBackendNames[backend],
+		ModelFilename: path, ModelType: modelType(mf.file), ModelSize: size, ModelNParams: mf.file.ParamCount(),
+		NBatch: c.batch, NUBatch: c.batch, NThreads: threads,
+		TypeK: strings.ToLower(opts.CacheK.String()), TypeV: strings.ToLower(opts.CacheV.String()),
+		FlashAttn: map[string]int{"on": 1, "1": 1, "off": 0, "0": 0}[c.fa], UseMmap: true,
+		NPrompt: c.Prompt, NGen: c.Gen, NDepth: c.Depth, TestTime: started.Format(time.RFC3339),
+		AvgNs: res.AvgNs(), StddevNs: res.StdDevNs(), AvgTs: res.Mean, StddevTs: res.StdDev,
+		SamplesNs: res.SamplesNs, SamplesTs: res.Samples,
+		QuantBackend: backend, GPUMsPerToken: res.GPUMsPerToken, GPUBusyPercent: 100 * res.GPUBusy,
+	}
+	if c.fa == "auto" {
+		rec.FlashAttn = -1
+	}
+	if rec.Backends == "" {
+		rec.Backends = backend
+	}
+	if backend != "cpu" {
+		rec.NGPULayers = len(mf.model.Layers) + 1 // every layer and the output, as -ngl 99
+	}
+	return rec
+}
+
+// benchPrinter writes results in one of llama-bench's formats as they come.
+type benchPrinter interface {
+	header(first benchRecord)
+	row(benchRecord)
+	footer(build)
+}
+
+func newBenchPrinter(format string, w io.Writer, bf *benchFlags) benchPrinter {
+	switch format {
+	case "md":
+		return &mdPrinter{w: w, bf: bf}
+	case "csv":
+		return &csvPrinter{w: w}
+	case "json":
+		return &jsonPrinter{w: w}
+	case "jsonl":
+		return &jsonPrinter{w: w, lines: true}
+	}
+	return nil
+}
+
+// scalarFields lists the record's JSON names and values, without the
+// sample arrays, in order: llama-bench's CSV columns.
+func scalarFields(r benchRecord) (names, values []string) {
+	v := reflect.ValueOf(r)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice {
+			continue
+		}
+		names = append(names, strings.TrimSuffix(v.Type().Field(i).Tag.Get("json"), ",omitempty"))
+		switch x := f.Interface().(type) {
+		case bool: // llama-bench writes C++'s std::to_string(bool)
+			values = append(values, map[bool]string{false: "0", true: "1"}[x])
+		case float64:
+			values = append(values, strconv.FormatFloat(x, 'f', 6, 64))
+		default:
+			values = append(values, fmt.Sprint(x))
+		}
+	}
+	return names, values
+}
+
+type csvPrinter struct{ w io.Writer }
+
+func (p *csvPrinter) header(first benchRecord) {
+	names, _ := scalarFields(first)
+	fmt.Fprintln(p.w, strings.Join(names, ","))
+}
+
+func (p *csvPrinter) row(r benchRecord) {
+	_, values := scalarFields(r)
+	for i, v := range values {
+		values[i] = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+	}
+	fmt.Fprintln(p.w, strings.Join(values, ","))
+}
+
+func (p *csvPrinter) footer(build) {}
+
+// jsonPrinter writes a JSON array of records, or JSONL: one record a line.
+type jsonPrinter struct {
+	w     io.Writer
+	lines bool
+	n     int
+}
+
+func (p *jsonPrinter) header(benchRecord) {
+	if !p.lines {
+		fmt.Fprint(p.w, "[\n")
+	}
+}
+
+func (p *jsonPrinter) row(r benchRecord) {
+	if p.lines {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	}
+	b, _ := json.MarshalIndent(r, "  ", "  ")
+	if p.n > 0 {
+		fmt.Fprint(p.w, ",\n")
+	}
+	p.n++
+	fmt.Fprintf(p.w, "  %s", b)
+}
+
+func (p *jsonPrinter) footer(build) {
+	if !p.lines {
+		fmt.Fprint(p.w, "\n]\n")
+	}
+}
+
+// mdPrinter writes llama-bench's markdown table: its columns and widths,
+// the columns of settings shown when they vary or differ from the
+// default, and a build line at the end.
+type mdPrinter struct {
+	w      io.Writer
+	bf     *benchFlags
+	fields []mdField
+}
+
+type mdField struct {
+	name  string
+	width int // negative: left-aligned
+	value func(benchRecord) string
+}
+
+func (p *mdPrinter) header(first benchRecord) {
+	bf := p.bf
+	listed := func(l *intList, def int) bool { return len(l.values) > 1 || l.values[0] != def }
+	strListed := func(l *stringList, def string) bool { return len(l.values) > 1 || l.values[0] != def }
+	p.fields = []mdField{
+		{"model", -max(30, len(first.ModelType)), func(r benchRecord) string { return r.ModelType }},
+		{"size", 10, func(r benchRecord) string { return llamaSize(r.ModelSize) }},
+		{"params", 10, func(r benchRecord) string { return llamaParams(r.ModelNParams) }},
+		{"backend", -10, func(r benchRecord) string { return r.Backends }},
+	}
+	add := func(show bool, name string, width int, value func(benchRecord) string) {
+		if show {
+			p.fields = append(p.fields, mdField{name, width, value})
+		}
+	}
+	itoa := strconv.Itoa
+	add(first.QuantBackend != "cpu", "ngl", 3, func(r benchRecord) string { return itoa(r.NGPULayers) })
+	add(first.QuantBackend == "cpu" || listed(bf.threads, bf.defaultThreads), "threads", 7, func(r benchRecord) string { return itoa(r.NThreads) })
+	add(listed(bf.batches, defaultBenchBatch), "n_batch", 7, func(r benchRecord) string { return itoa(r.NBatch) })
+	add(strListed(bf.cacheK, "f16") || bf.load.kvF32, "type_k", 6, func(r benchRecord) string { return r.TypeK })
+	add(strListed(bf.cacheV, "f16") || bf.load.kvF32, "type_v", 6, func(r benchRecord) string { return r.TypeV })
+	add(strListed(bf.flash, "auto"), "fa", 3, func(r benchRecord) string { return itoa(r.FlashAttn) })
+	add(true, "test", 15, func(r benchRecord) string {
+		return engine.BenchTest{Prompt: r.NPrompt, Gen: r.NGen, Depth: r.NDepth}.Name()
+	})
+	add(true, "t/s", 20, func(r benchRecord) string { return fmt.Sprintf("%.2f ± %.2f", r.AvgTs, r.StddevTs) })
+	gpu := first.GPUMsPerToken > 0
+	add(gpu, "GPU ms/token", 12, func(r benchRecord) string { return fmt.Sprintf("%.2f", r.GPUMsPerToken) })
+	add(gpu, "GPU busy", 8, func(r benchRecord) string { return fmt.Sprintf("%.0f%%", r.GPUBusyPercent) })
+
+	var head, rule strings.Builder
+	for _, f := range p.fields {
+		fmt.Fprintf(&head, "| %s ", pad(f.name, f.width))
+		n := max(f.width, -f.width)
+		if f.width > 0 {
+			rule.WriteString("| " + strings.Repeat("-", n-1) + ": ")
+		} else {
+			rule.WriteString("| " + strings.Repeat("-", n) + " ")
+		}
+	}
+	fmt.Fprintln(p.w, head.String()+"|")
+	fmt.Fprintln(p.w, rule.String()+"|")
+}
+
+func (p *mdPrinter) row(r benchRecord) {
+	var sb strings.Builder
+	for _, f := range p.fields {
+		fmt.Fprintf(&sb, "| %s ", pad(f.value(r), f.width))
+	}
+	fmt.Fprintln(p.w, sb.String()+"|")
+}
+
+func (p *mdPrinter) footer(b build) {
+	fmt.Fprintf(p.w, "\nbuild: %s (%d)\n", b.shortCommit(), 0)
+}
+
+// pad aligns s in width runes, to the right (or left when negative).
+func pad(s string, width int) string {
+	n := len([]rune(s))
+	if width < 0 {
+		return s + strings.Repeat(" ", max(0, -width-n))
+	}
+	return strings.Repeat(" ", max(0, width-n)) + s
+}
+
+// llamaSize and llamaParams format as llama-bench's size and params columns.
+func llamaSize(n uint64) string {
+	if n < 1<<30 {
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+}
+
+func llamaParams(n uint64) string {
+	if n < 1e9 {
+		return fmt.Sprintf("%.2f M", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f B", float64(n)/1e9)
+}

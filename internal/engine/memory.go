@@ -1,0 +1,67 @@
+package engine
+
+import "github.com/quant-llm/quant/internal/gguf"
+
+// Memory is what NewRunner allocates for a model and options, in bytes
+// (float64, so absurd contexts do not overflow). The weights are read from
+// the mapped file and not counted.
+type Memory struct {
+	// KV is the KV cache, which grows with the context.
+	KV float64
+	// Fixed is everything else: activations, logits, the recurrent state.
+	Fixed float64
+	// PerPosition is what each position of the context costs: the KV
+	// cache and the per-worker attention scratch rows.
+	PerPosition float64
+}
+
+// Total is the whole allocation.
+func (m Memory) Total() float64 { return m.Fixed + m.KV }
+
+// MaxContext is the largest context that fits in avail bytes with these
+// options (0 when not even the fixed part fits).
+func (m Memory) MaxContext(avail float64) int {
+	if m.PerPosition <= 0 || avail <= m.Fixed {
+		return 0
+	}
+	return int(min((avail-m.Fixed)/m.PerPosition, 1<<40))
+}
+
+// MemoryNeeded estimates NewRunner's allocations for m with opts on a
+// backend using threads workers (attention keeps a scratch row of the
+// context per worker). It errs on the generous side.
+func MemoryNeeded(m *Model, opts Options, threads int) Memory {
+	c := &m.Config
+	ctx := float64(max(opts.Context, 0))
+	batch := float64(max(min(opts.Batch, opts.Context), 1))
+	bytesPer := func(t gguf.GGMLType) float64 {
+		if !t.Known() {
+			return 4
+		}
+		return float64(t.BlockBytes()) / float64(t.BlockElems())
+	}
+	kvDim := float64(c.KVHeads * c.HeadDim)
+	perPos := float64(c.AttentionLayers()) * kvDim * (bytesPer(opts.CacheK) + bytesPer(opts.CacheV))
+	// Attention scratch without flash attention: a row of scores and one
+	// of probabilities (at most a K block's bytes each) per worker.
+	perPos += float64(max(threads, 1)) * (4 + 4)
+
+	// Activations per row of a batch (an upper bound over the mixer kinds).
+	q := float64(c.Heads * c.HeadDim)
+	row := 2*float64(c.Embd) + 2*float64(c.FFN) + 2*q + 2*kvDim + 3*q
+	if d := &c.DeltaNet; d.Channels > 0 {
+		row += 2*float64(d.Channels) + 2*float64(d.VHeads*d.StateDim) + 2*float64(d.VHeads)
+	}
+	logitRows := 1.0
+	if opts.AllLogits {
+		logitRows = batch
+	}
+	fixed := 4*row*batch + 2*4*logitRows*float64(c.Vocab)
+	// A quantized copy of a batch of activations for the matmul kernels.
+	fixed += batch * float64(max(c.Embd, c.FFN)) * 4
+	if d := &c.DeltaNet; d.Channels > 0 {
+		layers := float64(c.Layers - c.AttentionLayers())
+		fixed += 4 * layers * (float64(d.Channels*(d.ConvKernel-1)) + float64(d.VHeads*d.StateDim*d.StateDim))
+	}
+	return Memory{KV: perPos * ctx, Fixed: fixed, PerPosition: perPos}
+}
