@@ -191,6 +191,9 @@ func runBench(cmd *cobra.Command, bf *benchFlags) error {
 				started := time.Now().UTC()
 				res, err := engine.Bench(ctx, r, c.BenchTest, bf.reps)
 				b.Close()
+				if ctx.Err() != nil {
+					return fmt.Errorf("interrupted during %s", c.Name())
+				}
 				if err != nil {
 					return err
 				}

@@ -254,12 +254,14 @@ func (g *generator) generate(ctx context.Context, ids []int32) (string, error) {
 		if g.rf.sampler.Temperature > 0 {
 			seed = fmt.Sprintf(" | seed %d", g.rf.sampler.Seed)
 		}
-		printStats(g.stderr, st, g.lm.backend.Name()+seed)
+		printStats(g.stderr, st, len(rest), g.lm.backend.Name()+seed)
 	}
 	return text.String(), stopped
 }
 
-func printStats(w io.Writer, st engine.Stats, backend string) {
+// printStats writes the speeds of a generation; a prompt interrupted
+// before its end shows how much of it was evaluated ("prompt 512 of 4906").
+func printStats(w io.Writer, st engine.Stats, promptLen int, backend string) {
 	dim := paint(w, color.Faint)
 	ms := func(n int, d time.Duration) float64 {
 		if n == 0 {
@@ -267,7 +269,11 @@ func printStats(w io.Writer, st engine.Stats, backend string) {
 		}
 		return float64(d.Microseconds()) / 1000 / float64(n)
 	}
-	dim.Fprintf(w, "prompt %d tokens, %.1f tok/s (%.2f ms/token) | generation %d tokens, %.1f tok/s (%.2f ms/token) | %s\n",
-		st.PromptTokens, st.PromptRate(), ms(st.PromptTokens, st.PromptTime),
+	prompt := fmt.Sprint(st.PromptTokens)
+	if st.PromptTokens < promptLen {
+		prompt += fmt.Sprintf(" of %d", promptLen)
+	}
+	dim.Fprintf(w, "prompt %s tokens, %.1f tok/s (%.2f ms/token) | generation %d tokens, %.1f tok/s (%.2f ms/token) | %s\n",
+		prompt, st.PromptRate(), ms(st.PromptTokens, st.PromptTime),
 		st.GenTokens, st.GenRate(), ms(st.GenTokens, st.GenTime), backend)
 }
