@@ -3,8 +3,9 @@
 // runtime.cpp — runs one Metal dispatch on the CPU.
 //
 // Threadgroups are handed out to worker OS threads in the schedule's order.
-// A worker runs the threads of a threadgroup as fibers (ucontext) on its own
-// OS thread: in each round every runnable fiber runs (in forward, reverse or
+// A worker runs the threads of a threadgroup as fibers on its own OS thread
+// (switched by a few instructions of assembly on x86-64 and arm64 Linux, by
+// ucontext elsewhere): in each round every runnable fiber runs (in forward, reverse or
 // random order) until it reaches a barrier or a SIMD-group function, or
 // returns. Then the worker resolves what everyone waits for: a simdgroup whose
 // lanes all wait at the same collective gets it computed; when nothing else
@@ -19,9 +20,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -46,6 +49,95 @@ const size_t kPage = 4096;
 const size_t kStack = EMU_ASAN ? (256u << 10) : (64u << 10);  // per emulated thread
 const uint32_t kMaxThreads = 1024;                             // per threadgroup
 const uint32_t kMaxTgMem = 32768;                              // bytes per threadgroup
+
+// Fiber contexts. glibc's swapcontext saves and restores the signal mask
+// with a system call at every switch, and an emulated thread switches at
+// every barrier and SIMD-group function and to start: on x86-64 and arm64
+// Linux the switch is instead emu_ctx_switch, which saves the callee-saved
+// registers on the old stack, stores the stack pointer in *save, loads
+// load, pops the registers of the new stack and returns into it; a new
+// fiber's stack is laid out as if it had switched away just before entry.
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define EMU_ASM_SWITCH 1
+extern "C" void emu_ctx_switch(void** save, void* load);
+#if defined(__x86_64__)
+// rbp, rbx, r12-r15 (System V); at entry rsp = top - 8, as after a call.
+asm(".text\n"
+    ".globl emu_ctx_switch\n"
+    ".type emu_ctx_switch,@function\n"
+    "emu_ctx_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size emu_ctx_switch, .-emu_ctx_switch\n");
+const int kSavedWords = 6;  // then the return address
+#else
+// x19-x29, x30 (the return address) and d8-d15 (AAPCS64).
+asm(".text\n"
+    ".globl emu_ctx_switch\n"
+    ".type emu_ctx_switch,%function\n"
+    "emu_ctx_switch:\n"
+    "  sub sp, sp, #160\n"
+    "  stp x19, x20, [sp, #0]\n  stp x21, x22, [sp, #16]\n  stp x23, x24, [sp, #32]\n"
+    "  stp x25, x26, [sp, #48]\n  stp x27, x28, [sp, #64]\n  stp x29, x30, [sp, #80]\n"
+    "  stp d8, d9, [sp, #96]\n  stp d10, d11, [sp, #112]\n  stp d12, d13, [sp, #128]\n  stp d14, d15, [sp, #144]\n"
+    "  mov x9, sp\n  str x9, [x0]\n  mov sp, x1\n"
+    "  ldp x19, x20, [sp, #0]\n  ldp x21, x22, [sp, #16]\n  ldp x23, x24, [sp, #32]\n"
+    "  ldp x25, x26, [sp, #48]\n  ldp x27, x28, [sp, #64]\n  ldp x29, x30, [sp, #80]\n"
+    "  ldp d8, d9, [sp, #96]\n  ldp d10, d11, [sp, #112]\n  ldp d12, d13, [sp, #128]\n  ldp d14, d15, [sp, #144]\n"
+    "  add sp, sp, #160\n"
+    "  ret\n"
+    ".size emu_ctx_switch, .-emu_ctx_switch\n");
+#endif
+
+struct FiberCtx {
+  void* sp;
+};
+
+// ctx_init makes c start entry (which must never return) on the stack.
+void ctx_init(FiberCtx* c, char* stack, size_t size, void (*entry)()) {
+  uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+  void** sp = (void**)top;
+  *--sp = nullptr;         // entry's return address: none (keeps rsp = 8 mod 16 at entry)
+  *--sp = (void*)entry;    // where emu_ctx_switch returns to
+  sp -= kSavedWords;
+  memset(sp, 0, kSavedWords * sizeof(void*));
+  c->sp = sp;
+#else
+  void** sp = (void**)(top - 160);
+  memset(sp, 0, 160);
+  sp[11] = (void*)entry;   // x30
+  c->sp = sp;
+#endif
+}
+
+void ctx_swap(FiberCtx* from, FiberCtx* to) { emu_ctx_switch(&from->sp, to->sp); }
+#else
+#define EMU_ASM_SWITCH 0
+struct FiberCtx {
+  ucontext_t uc;
+};
+
+void ctx_init(FiberCtx* c, char* stack, size_t size, void (*entry)()) {
+  getcontext(&c->uc);
+  c->uc.uc_stack.ss_sp = stack;
+  c->uc.uc_stack.ss_size = size;
+  c->uc.uc_link = nullptr;
+  makecontext(&c->uc, entry, 0);
+}
+
+void ctx_swap(FiberCtx* from, FiberCtx* to) { swapcontext(&from->uc, &to->uc); }
+#endif
+
+#if EMU_ASAN
+// Stack use after return is not looked for (ASAN_OPTIONS can still turn it
+// on): its fake stacks are per fiber, so every emulated thread mapped and
+// unmapped one, which took most of the run; kernels return no pointers.
+extern "C" const char* __asan_default_options() { return "detect_stack_use_after_return=0"; }
+#endif
 
 // ASan must be told about stack switches, or it reports false positives.
 void fiber_switch_start(void** fake, const void* bottom, size_t size) {
@@ -74,7 +166,7 @@ char tg_guard(int i, size_t b) {
 enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE };
 
 struct Lane {
-  ucontext_t uc;
+  FiberCtx uc;
   State state;
   const char* what;  // the barrier or SIMD-group function waited at
   const char* file;
@@ -121,6 +213,94 @@ std::string describe(const std::vector<Lane>& lanes, int from, int to, const cha
   return out;
 }
 
+// Fiber stacks: kMaxThreads of kStack bytes, each above a guard page, in
+// one mapping. Workers take one and give it back, so that a dispatch runs on
+// stacks whose pages earlier dispatches already faulted in: mapping fresh
+// stacks for every dispatch spent more time in page faults than in the
+// kernels. At most kPoolMax idle mappings are kept.
+const size_t kStacksLen = kMaxThreads * (kStack + kPage);
+const size_t kPoolMax = 8;
+std::mutex stacks_mu;
+std::vector<char*> stacks_pool;
+
+char* take_stacks() {
+  {
+    std::lock_guard<std::mutex> lock(stacks_mu);
+    if (!stacks_pool.empty()) {
+      char* s = stacks_pool.back();
+      stacks_pool.pop_back();
+      return s;
+    }
+  }
+  char* s = (char*)mmap(nullptr, kStacksLen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (s == MAP_FAILED) {
+    perror("emu: mmap fiber stacks");
+    abort();
+  }
+  for (uint32_t i = 0; i < kMaxThreads; i++) mprotect(s + i * (kStack + kPage), kPage, PROT_NONE);  // overflow hits the guard page
+  return s;
+}
+
+void give_stacks(char* s) {
+  std::lock_guard<std::mutex> lock(stacks_mu);
+  if (stacks_pool.size() < kPoolMax) {
+    stacks_pool.push_back(s);
+  } else {
+    munmap(s, kStacksLen);
+  }
+}
+
+// The worker threads of multi-worker dispatches, kept between dispatches:
+// a thread per dispatch cost its creation and, under ASan, the mapping and
+// unmapping of its fake stack, more than many dispatches' work. run(extra,
+// fn) runs fn on extra pool threads and on the caller, and returns when all
+// have returned. One dispatch at a time uses the pool (pool_busy).
+class ThreadPool {
+ public:
+  void run(size_t extra, const std::function<void()>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (threads_ < extra) {
+        std::thread([this] { loop(); }).detach();  // lives as long as the process
+        threads_++;
+      }
+      job_ = &fn;
+      tickets_ = extra;
+    }
+    wake_.notify_all();
+    fn();
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return tickets_ == 0 && active_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [this] { return tickets_ > 0; });
+      tickets_--;
+      active_++;
+      const std::function<void()>* job = job_;
+      lock.unlock();
+      (*job)();
+      lock.lock();
+      if (--active_ == 0 && tickets_ == 0) idle_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, idle_;
+  size_t threads_ = 0, tickets_ = 0, active_ = 0;
+  const std::function<void()>* job_ = nullptr;
+};
+
+std::mutex pool_busy;
+ThreadPool& pool() {
+  static ThreadPool* p = new ThreadPool;  // never destroyed: its threads outlive main
+  return *p;
+}
+
 struct Worker;
 // The worker whose fibers run on this OS thread: the shim's hooks are free
 // functions and find their lane through it.
@@ -133,10 +313,9 @@ struct Worker {
   const emu_kernel* k;
   uint32_t n;  // threads per threadgroup
   std::vector<Lane> lanes;
-  char* stacks = nullptr;
-  size_t stacks_len = 0;
+  char* stacks = nullptr;  // kMaxThreads stacks, from take_stacks
   char* tg[EMU_MAX_BINDINGS] = {};  // threadgroup memory, kGuard bytes before and after
-  ucontext_t sched;
+  FiberCtx sched;
   const void* sched_bottom = nullptr;  // the scheduler's stack, for ASan
   size_t sched_size = 0;
   Lane* cur = nullptr;
@@ -145,17 +324,8 @@ struct Worker {
   Worker(const emu_dispatch* d, const emu_kernel* k) : d(d), k(k), lanes(d->group[0] * d->group[1] * d->group[2]) {
     n = (uint32_t)lanes.size();
     memset(&sched, 0, sizeof sched);
-    stacks_len = n * (kStack + kPage);
-    stacks = (char*)mmap(nullptr, stacks_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (stacks == MAP_FAILED) {
-      perror("emu: mmap fiber stacks");
-      abort();
-    }
-    for (uint32_t i = 0; i < n; i++) {
-      char* base = stacks + i * (kStack + kPage);
-      mprotect(base, kPage, PROT_NONE);  // overflow hits the guard page
-      lanes[i].stack = base + kPage;
-    }
+    stacks = take_stacks();
+    for (uint32_t i = 0; i < n; i++) lanes[i].stack = stacks + i * (kStack + kPage) + kPage;
     for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
       if (!d->tg_len[i]) continue;
       tg[i] = (char*)malloc(d->tg_len[i] + 2 * kGuard);
@@ -173,7 +343,7 @@ struct Worker {
   }
 
   ~Worker() {
-    munmap(stacks, stacks_len);
+    give_stacks(stacks);
     for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
       if (!tg[i]) continue;
       emu_unpoison(tg[i], d->tg_len[i] + 2 * kGuard);
@@ -186,7 +356,7 @@ struct Worker {
     cur = l;
     void* fake = nullptr;
     fiber_switch_start(&fake, l->stack, kStack);
-    swapcontext(&sched, &l->uc);
+    ctx_swap(&sched, &l->uc);
     fiber_switch_finish(fake, nullptr, nullptr);
   }
 
@@ -196,7 +366,7 @@ struct Worker {
     l->state = s, l->fn = fn, l->what = what, l->file = file, l->line = line;
     void* fake = nullptr;
     fiber_switch_start(&fake, sched_bottom, sched_size);
-    swapcontext(&l->uc, &sched);
+    ctx_swap(&l->uc, &sched);
     fiber_switch_finish(fake, nullptr, nullptr);
   }
 
@@ -230,11 +400,7 @@ struct Worker {
       bi[EMU_BI_WIDTH][0] = EMU_SIMD_WIDTH;
       l.state = RUNNABLE;
       emu_unpoison(l.stack, kStack);  // a fiber abandoned after an error may leave poison
-      getcontext(&l.uc);
-      l.uc.uc_stack.ss_sp = l.stack;
-      l.uc.uc_stack.ss_size = kStack;
-      l.uc.uc_link = nullptr;
-      makecontext(&l.uc, fiber_main, 0);
+      ctx_init(&l.uc, l.stack, kStack, fiber_main);
     }
 
     std::vector<uint32_t> order(n);
@@ -296,7 +462,7 @@ void fiber_main() {
   w->k->fn(&w->cur->ctx);
   w->cur->state = DONE;
   fiber_switch_start(nullptr, w->sched_bottom, w->sched_size);  // this fiber ends
-  swapcontext(&w->cur->uc, &w->sched);
+  ctx_swap(&w->cur->uc, &w->sched);
   abort();  // never resumed
 }
 
@@ -424,10 +590,17 @@ int emu_run(emu_dispatch* d) {
   };
   size_t nworkers = std::max(1, std::min(d->workers, 16));
   nworkers = std::min(nworkers, groups.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < nworkers; i++) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
+  if (nworkers == 1) {
+    work();
+  } else if (pool_busy.try_lock()) {
+    pool().run(nworkers - 1, work);
+    pool_busy.unlock();
+  } else {  // another dispatch runs concurrently on the pool
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < nworkers; i++) threads.emplace_back(work);
+    work();
+    for (std::thread& t : threads) t.join();
+  }
 
   if (failed) {
     snprintf(d->err, sizeof d->err, "%s", err.c_str());
