@@ -51,8 +51,9 @@ type Backend struct {
 	// written and read since the last barrier, for hazard tracking.
 	written, read map[Buffer]bool
 
-	gpuTime time.Duration
-	commits int
+	gpuTime    time.Duration
+	commits    int
+	dispatches int // in all command buffers so far
 }
 
 // fileView is a no-copy buffer over [start, start+len(buffer)) of the file.
@@ -384,6 +385,7 @@ func (b *Backend) Sync() error {
 		return nil
 	}
 	t, err := b.dev.Run(b.pending)
+	b.dispatches += len(b.pending)
 	b.pending = b.pending[:0]
 	clear(b.written)
 	clear(b.read)

@@ -40,15 +40,7 @@ func (d *countingDevice) Close() error { return nil }
 
 func openRunner(t *testing.T, name string, dev Device) *engine.Runner {
 	t.Helper()
-	f, err := gguf.Open(testdata.Path(t, "models", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	m, err := engine.LoadModel(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, m := openModel(t, testdata.Path(t, "models", name))
 	b, err := New(dev, f)
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,25 @@ import (
 // TestMetalMatchesCPU runs every test model on the real GPU against the CPU
 // backend. It needs a Mac with a Metal device (make bench-metal runs it).
 func TestMetalMatchesCPU(t *testing.T) {
+	checkParity(t, metalDevice(t), testdata.Models(t))
+}
+
+// TestMetalQwen35MatchesCPU does the same for the tiny Qwen3.5 models.
+func TestMetalQwen35MatchesCPU(t *testing.T) {
+	checkQwen35Parity(t, metalDevice(t))
+}
+
+// metalDevice skips the test without a Metal device and returns a
+// constructor of real devices.
+func metalDevice(t *testing.T) func(t *testing.T) Device {
 	if !Available() {
 		t.Skip("no Metal device")
 	}
-	checkParity(t, func(t *testing.T) Device {
+	return func(t *testing.T) Device {
 		dev, err := NewDevice(kernels.Source(), kernels.Metallib())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return dev
-	}, testdata.Models(t))
+	}
 }

@@ -9,10 +9,18 @@ import (
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
+// emulated is the device of the emulated parity tests.
+func emulated(t *testing.T) Device {
+	return &EmulatedDevice{Schedule: emu.Schedule{Order: emu.Forward, Workers: 2}}
+}
+
 // TestEmulatedMatchesCPU runs the Metal backend's dispatches through the MSL
 // emulator for every test model and compares with the CPU backend.
 func TestEmulatedMatchesCPU(t *testing.T) {
-	checkParity(t, func(t *testing.T) Device {
-		return &EmulatedDevice{Schedule: emu.Schedule{Order: emu.Forward, Workers: 2}}
-	}, testdata.Models(t))
+	checkParity(t, emulated, testdata.Models(t))
+}
+
+// TestEmulatedQwen35MatchesCPU does the same for the tiny Qwen3.5 models.
+func TestEmulatedQwen35MatchesCPU(t *testing.T) {
+	checkQwen35Parity(t, emulated)
 }

@@ -21,31 +21,8 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 	for _, path := range models {
 		g := testdata.LoadGolden(t, path)
 		t.Run(g.Model, func(t *testing.T) {
-			f, err := gguf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			m, err := engine.LoadModel(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gpu, err := New(newDev(t), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer gpu.Close()
-			host := cpu.New(2)
-			defer host.Close()
-			opts := engine.Options{Context: 128, Batch: 128, AllLogits: true}
-			gr, err := engine.NewRunner(m, gpu, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cr, err := engine.NewRunner(m, host, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, m, gpu, host := openBoth(t, path, newDev)
+			gr, cr := newRunners(t, m, gpu, host, engine.Options{Context: 128, Batch: 128, AllLogits: true})
 
 			want, err := cr.Forward(g.Eval.Tokens, 0)
 			if err != nil {
@@ -100,19 +77,55 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 	}
 }
 
-// checkGreedyParity decodes 32 greedy tokens on both backends. They must be
-// identical, except after a step where the CPU's top-2 margin is below the
-// logit difference measured between the backends.
-func checkGreedyParity(t *testing.T, g *testdata.Golden, m *engine.Model, gpu, host engine.Backend, evalDiff float64) {
-	opts := engine.Options{Context: 128, Batch: 128}
+// openBoth opens the model at path for the Metal backend (on a device from
+// newDev) and the CPU backend; the test's cleanup closes all three.
+func openBoth(t *testing.T, path string, newDev func(t *testing.T) Device) (*gguf.File, *engine.Model, *Backend, *cpu.Backend) {
+	t.Helper()
+	f, m := openModel(t, path)
+	gpu, err := New(newDev(t), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gpu.Close() })
+	host := cpu.New(2)
+	t.Cleanup(func() { host.Close() })
+	return f, m, gpu, host
+}
+
+// openModel maps and loads a model, closed when the test ends.
+func openModel(t *testing.T, path string) (*gguf.File, *engine.Model) {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	m, err := engine.LoadModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, m
+}
+
+// newRunners makes a runner of m on each backend.
+func newRunners(t *testing.T, m *engine.Model, gpu, host engine.Backend, opts engine.Options) (gr, cr *engine.Runner) {
+	t.Helper()
 	gr, err := engine.NewRunner(m, gpu, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr, err := engine.NewRunner(m, host, opts)
+	cr, err = engine.NewRunner(m, host, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gr, cr
+}
+
+// checkGreedyParity decodes 32 greedy tokens on both backends. They must be
+// identical, except after a step where the CPU's top-2 margin is below the
+// logit difference measured between the backends.
+func checkGreedyParity(t *testing.T, g *testdata.Golden, m *engine.Model, gpu, host engine.Backend, evalDiff float64) {
+	gr, cr := newRunners(t, m, gpu, host, engine.Options{Context: 128, Batch: 128})
 	gs, cs := engine.NewSession(gr), engine.NewSession(cr)
 	ctx := context.Background()
 	prompt := g.Prompts[0].IDs
