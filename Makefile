@@ -12,8 +12,10 @@ QEMU_ARM64 ?= qemu-aarch64
 
 .PHONY: build test unit vet fmt-check cross arm64-test kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
 
+# -buildvcs=auto: stamp the commit (quant --version, bench's build line) even
+# where GOFLAGS turns stamping off.
 build:
-	$(GO) build -o $(BIN) ./cmd/quant
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/quant
 
 # Everything CI runs.
 test: fmt-check vet cross unit arm64-test kernels-test kernels-asan
