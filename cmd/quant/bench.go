@@ -180,7 +180,7 @@ func runBench(cmd *cobra.Command, bf *benchFlags) error {
 			return err
 		}
 		err = func() error {
-			defer mf.file.Close()
+			defer mf.Close()
 			for _, c := range cases {
 				lf := bf.load
 				lf.batch, lf.threads, lf.cacheK, lf.cacheV, lf.flash = c.batch, c.threads, c.cacheK, c.cacheV, c.fa

@@ -190,8 +190,8 @@ func TestModelType(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := modelType(mf.file)
-		mf.file.Close()
+		got := modelType(mf.model.File)
+		mf.Close()
 		// llama.cpp names the size from known layer counts ("?B" here).
 		_, wantType, _ := strings.Cut(strings.TrimPrefix(desc.Desc, "llama "), " ")
 		_, gotType, _ := strings.Cut(strings.TrimPrefix(got, "llama "), " ")

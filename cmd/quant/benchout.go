@@ -55,12 +55,13 @@ var llamaBackendNames = map[string]string{"cpu": "CPU", "metal": "Metal"}
 
 func newBenchRecord(b build, mf *modelFile, path, backend, gpu string, c benchCase, threads int, opts engine.Options, started time.Time, res engine.BenchResult) benchRecord {
 	var size uint64
-	for i := range mf.file.Tensors {
-		size += mf.file.Tensors[i].Size
+	f := mf.model.File
+	for i := range f.Tensors {
+		size += f.Tensors[i].Size
 	}
 	rec := benchRecord{
 		BuildCommit: b.shortCommit(), CPUInfo: cpuInfo(), GPUInfo: gpu, Backends: llamaBackendNames[backend],
-		ModelFilename: path, ModelType: modelType(mf.file), ModelSize: size, ModelNParams: mf.file.ParamCount(),
+		ModelFilename: path, ModelType: modelType(f), ModelSize: size, ModelNParams: f.ParamCount(),
 		NBatch: c.batch, NUBatch: c.batch, NThreads: threads,
 		TypeK: strings.ToLower(opts.CacheK.String()), TypeV: strings.ToLower(opts.CacheV.String()),
 		FlashAttn: map[string]int{"on": 1, "1": 1, "off": 0, "0": 0}[c.fa], UseMmap: true,

@@ -116,28 +116,24 @@ func parseCacheType(flag, name string) (gguf.GGMLType, error) {
 
 // modelFile is a mapped model with its tokenizer, before any backend.
 type modelFile struct {
-	file  *gguf.File
 	model *engine.Model
 	tok   *tokenizer.Tokenizer
 }
 
 func openFile(path string) (*modelFile, error) {
-	f, err := gguf.Open(path)
+	m, err := engine.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := engine.LoadModel(f)
+	tok, err := tokenizer.FromGGUF(m.File)
 	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		f.Close()
+		m.Close()
 		return nil, fmt.Errorf("%s: tokenizer: %w", path, err)
 	}
-	return &modelFile{file: f, model: m, tok: tok}, nil
+	return &modelFile{model: m, tok: tok}, nil
 }
+
+func (mf *modelFile) Close() { mf.model.Close() }
 
 // loaded is an open model ready to run.
 type loaded struct {
@@ -148,7 +144,7 @@ type loaded struct {
 
 func (l *loaded) Close() {
 	l.backend.Close()
-	l.file.Close()
+	l.modelFile.Close()
 }
 
 // openModel maps the file, binds the model, picks the backend and
@@ -171,7 +167,7 @@ func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*lo
 	}
 	b, r, _, err := mf.newRunner(lf, ctx, allLogits, stderr)
 	if err != nil {
-		mf.file.Close()
+		mf.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if m.Context > 0 && ctx > m.Context {
@@ -197,11 +193,11 @@ func (mf *modelFile) newRunner(lf loadFlags, ctx int, allLogits bool, stderr io.
 	if err := checkMemory(engine.MemoryNeeded(mf.model, opts, threads), ctx); err != nil {
 		return nil, nil, "", err
 	}
-	b, gpu, err := newBackend(lf, mf.file, mf.model, stderr)
+	b, gpu, err := newBackend(lf, mf.model, stderr)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	prefault(mf.file, stderr)
+	prefault(mf.model.File, stderr)
 	r, err := engine.NewRunner(mf.model, engine.Interruptible(b), opts)
 	if err != nil && lf.backend == "auto" && b.Name() != "cpu" {
 		// auto never fails for want of a GPU kernel: say so and use the CPU.
@@ -252,7 +248,7 @@ const metalMinEmbd = 2048
 // newBackend resolves --backend. auto takes Metal where there is a device
 // and the model is large enough to gain from it. It returns the GPU's name
 // ("" for the CPU).
-func newBackend(lf loadFlags, f *gguf.File, m *engine.Model, stderr io.Writer) (engine.Backend, string, error) {
+func newBackend(lf loadFlags, m *engine.Model, stderr io.Writer) (engine.Backend, string, error) {
 	switch lf.backend {
 	case "cpu":
 		return cpu.New(lf.threads), "", nil
@@ -260,10 +256,10 @@ func newBackend(lf loadFlags, f *gguf.File, m *engine.Model, stderr io.Writer) (
 		if !metal.Available() {
 			return nil, "", fmt.Errorf("--backend metal: no Metal device on this machine (%s/%s)", runtime.GOOS, runtime.GOARCH)
 		}
-		return newMetal(f)
+		return newMetal(m.File)
 	case "auto":
 		if metal.Available() && m.Embd >= metalMinEmbd {
-			b, name, err := newMetal(f)
+			b, name, err := newMetal(m.File)
 			if err == nil {
 				return b, name, nil
 			}

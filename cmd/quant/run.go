@@ -133,7 +133,7 @@ func runModel(cmd *cobra.Command, path string, rf *runFlags) error {
 		return err
 	}
 	defer lm.Close()
-	if synthetic(lm.file) {
+	if synthetic(lm.model.File) {
 		fmt.Fprintln(stderr, "quant: this model's weights are random (a synthetic file, e.g. from scripts/synth): expect gibberish")
 	}
 

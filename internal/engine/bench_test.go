@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
@@ -15,7 +16,7 @@ func TestBench(t *testing.T) {
 		testdata.Path(t, "models", "stories260K.gguf"),
 		testdata.Path(t, "qwen35", "tiny-qwen35-F32.gguf"),
 	} {
-		r, _ := newRunner(t, path, engine.Options{Context: 24, Batch: 4})
+		r := enginetest.CPURunner(t, path, engine.Options{Context: 24, Batch: 4})
 		for _, c := range []struct {
 			test engine.BenchTest
 			name string

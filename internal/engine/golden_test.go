@@ -10,6 +10,7 @@ import (
 
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/gguf"
 	"github.com/quant-llm/quant/internal/testdata"
 	"github.com/quant-llm/quant/internal/tokenizer"
@@ -32,39 +33,12 @@ func goldenModels(t *testing.T) []goldenModel {
 	return out
 }
 
-// openModel maps and loads a model, closed when the test ends.
-func openModel(t *testing.T, path string) (*gguf.File, *engine.Model) {
-	t.Helper()
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	m, err := engine.LoadModel(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, m
-}
-
-func newRunner(t *testing.T, path string, opts engine.Options) (*engine.Runner, *gguf.File) {
-	t.Helper()
-	f, m := openModel(t, path)
-	b := cpu.New(2)
-	t.Cleanup(func() { b.Close() })
-	r, err := engine.NewRunner(m, b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, f
-}
-
 // TestGoldenLogits compares the logits of the 64-token eval sequence, with
 // an F32 KV cache, against llama.cpp's, and checks greedy continuations.
 func TestGoldenLogits(t *testing.T) {
 	for _, gm := range goldenModels(t) {
 		t.Run(gm.name, func(t *testing.T) {
-			r, _ := newRunner(t, gm.path, engine.Options{Context: 128, Batch: 128, AllLogits: true})
+			r := enginetest.CPURunner(t, gm.path, engine.Options{Context: 128, Batch: 128, AllLogits: true})
 			got, err := r.Forward(gm.g.Eval.Tokens, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +77,7 @@ func TestGoldenLogits(t *testing.T) {
 // difference measured: over the eval sequence, or of the top logit on the
 // greedy steps so far.
 func checkGreedy(t *testing.T, gm goldenModel, evalDiff float64) {
-	r, _ := newRunner(t, gm.path, engine.Options{Context: 128, Batch: 128})
+	r := enginetest.CPURunner(t, gm.path, engine.Options{Context: 128, Batch: 128})
 	s := engine.NewSession(r)
 	logits, err := s.Prefill(context.Background(), gm.g.Prompts[0].IDs)
 	if err != nil {
@@ -152,8 +126,8 @@ func TestGoldenPerplexity(t *testing.T) {
 				runs  []string
 				cache gguf.GGMLType
 			}{{[]string{"default", "fa_off_kv_f16"}, gguf.TypeF16}, {[]string{"fa_off_kv_f32", "fa_off_kv_f32_no_repack"}, gguf.TypeF32}} {
-				r, f := newRunner(t, gm.path, engine.Options{Context: 128, Batch: 128, CacheK: c.cache, CacheV: c.cache, AllLogits: true})
-				tok, err := tokenizer.FromGGUF(f)
+				r := enginetest.CPURunner(t, gm.path, engine.Options{Context: 128, Batch: 128, CacheK: c.cache, CacheV: c.cache, AllLogits: true})
+				tok, err := tokenizer.FromGGUF(r.Model().File)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -227,8 +201,8 @@ func TestGoldenPerplexityQuantizedCache(t *testing.T) {
 			for _, run := range runs {
 				ref, ok := gm.g.Perplexity.Runs[run.name]
 				opts := engine.Options{Context: 128, Batch: 128, CacheK: run.k, CacheV: run.v, FlashAttention: true, AllLogits: true}
-				f, m := openModel(t, gm.path)
-				r, err := engine.NewRunner(m, cpu.New(2), opts)
+				m := enginetest.Open(t, gm.path)
+				r, err := engine.NewRunner(m, enginetest.CPU(t), opts)
 				if gm.name == "stories260K" && run.k != gguf.TypeF16 {
 					if err == nil || !strings.Contains(err.Error(), "heads have 8") {
 						t.Errorf("%s: error %v, want one about heads of 8 values", run.name, err)
@@ -241,7 +215,7 @@ func TestGoldenPerplexityQuantizedCache(t *testing.T) {
 				if !ok {
 					continue // llama.cpp ran these caches on five of the models
 				}
-				tok, err := tokenizer.FromGGUF(f)
+				tok, err := tokenizer.FromGGUF(m.File)
 				if err != nil {
 					t.Fatal(err)
 				}

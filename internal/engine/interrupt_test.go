@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
@@ -40,14 +40,9 @@ func TestInterruptWithinALayer(t *testing.T) {
 		testdata.Path(t, "qwen35", "tiny-qwen35-F32.gguf"),
 	} {
 		t.Run(path[strings.LastIndex(path, "/")+1:], func(t *testing.T) {
-			_, m := openModel(t, path)
-			b := cpu.New(2)
-			t.Cleanup(func() { b.Close() })
-			counter := &cancelAt{Backend: b}
-			r, err := engine.NewRunner(m, engine.Interruptible(counter), engine.Options{Context: 128, Batch: 64})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := enginetest.Open(t, path)
+			counter := &cancelAt{Backend: enginetest.CPU(t)}
+			r := enginetest.Runner(t, m, engine.Interruptible(counter), engine.Options{Context: 128, Batch: 64})
 			prompt := make([]int32, 96)
 			for i := range prompt {
 				prompt[i] = int32(1 + i*7%(m.Vocab-1))
@@ -58,7 +53,7 @@ func TestInterruptWithinALayer(t *testing.T) {
 			full := countMatMuls(t, m, prompt[:64])
 			ctx, cancel := context.WithCancel(context.Background())
 			counter.n, counter.cancel = full+3, cancel
-			_, err = s.Prefill(ctx, prompt)
+			_, err := s.Prefill(ctx, prompt)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("prefill: %v, want context.Canceled", err)
 			}
@@ -87,13 +82,8 @@ func TestInterruptWithinALayer(t *testing.T) {
 
 // countMatMuls is how many matrix products one forward pass over tokens takes.
 func countMatMuls(t *testing.T, m *engine.Model, tokens []int32) int {
-	b := cpu.New(1)
-	defer b.Close()
-	c := &cancelAt{Backend: b, n: -1}
-	r, err := engine.NewRunner(m, c, engine.Options{Context: 128, Batch: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := &cancelAt{Backend: enginetest.CPU(t), n: -1}
+	r := enginetest.Runner(t, m, c, engine.Options{Context: 128, Batch: 64})
 	if _, err := r.Forward(tokens, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +91,7 @@ func countMatMuls(t *testing.T, m *engine.Model, tokens []int32) int {
 }
 
 func freshLogits(t *testing.T, m *engine.Model, tokens []int32) []float32 {
-	b := cpu.New(2)
-	defer b.Close()
-	r, err := engine.NewRunner(m, b, engine.Options{Context: 128, Batch: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := enginetest.Runner(t, m, enginetest.CPU(t), engine.Options{Context: 128, Batch: 64})
 	logits, err := engine.NewSession(r).Prefill(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +102,7 @@ func freshLogits(t *testing.T, m *engine.Model, tokens []int32) []float32 {
 // nanModel is stories260K with its output norm's weights NaN: every
 // logit is NaN.
 func nanModel(t *testing.T) *engine.Model {
-	_, m := openModel(t, testdata.Path(t, "models", "stories260K.gguf"))
+	m := enginetest.Open(t, testdata.Path(t, "models", "stories260K.gguf"))
 	norm := *m.OutputNorm
 	nan := binary.LittleEndian.AppendUint32(nil, math.Float32bits(float32(math.NaN())))
 	norm.Data = bytes.Repeat(nan, len(norm.Data)/4)
@@ -129,23 +114,16 @@ func nanModel(t *testing.T) *engine.Model {
 // the first position whose logits are not finite.
 func TestNonFiniteLogits(t *testing.T) {
 	m := nanModel(t)
-	b := cpu.New(2)
-	defer b.Close()
-	r, err := engine.NewRunner(m, b, engine.Options{Context: 64, Batch: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = engine.NewSession(r).Generate(context.Background(), []int32{1, 2, 3}, 4, engine.NewSampler(engine.SamplerConfig{}),
+	b := enginetest.CPU(t)
+	r := enginetest.Runner(t, m, b, engine.Options{Context: 64, Batch: 64})
+	_, err := engine.NewSession(r).Generate(context.Background(), []int32{1, 2, 3}, 4, engine.NewSampler(engine.SamplerConfig{}),
 		func(int32) bool { return false }, func(int32) error { return nil })
 	var nf *engine.NonFiniteError
 	if !errors.As(err, &nf) || nf.Pos != 2 {
 		t.Errorf("generate: %v, want a NonFiniteError at position 2", err)
 	}
 
-	rp, err := engine.NewRunner(m, b, engine.Options{Context: 16, Batch: 16, AllLogits: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := enginetest.Runner(t, m, b, engine.Options{Context: 16, Batch: 16, AllLogits: true})
 	tokens := make([]int32, 64)
 	_, err = engine.Perplexity(context.Background(), rp, tokens, engine.PerplexityConfig{Context: 16}, nil)
 	if !errors.As(err, &nf) || nf.Pos != 0 || !strings.Contains(err.Error(), "chunk 1") {
@@ -156,7 +134,7 @@ func TestNonFiniteLogits(t *testing.T) {
 // TestPerplexityContextTooSmall: a chunk too short to score a token is an
 // error, not NaN.
 func TestPerplexityContextTooSmall(t *testing.T) {
-	r, _ := newRunner(t, testdata.Path(t, "models", "stories260K.gguf"), engine.Options{Context: 8, Batch: 8, AllLogits: true})
+	r := enginetest.CPURunner(t, testdata.Path(t, "models", "stories260K.gguf"), engine.Options{Context: 8, Batch: 8, AllLogits: true})
 	tokens := make([]int32, 100)
 	for _, n := range []int{1, 2} {
 		if _, err := engine.Perplexity(context.Background(), r, tokens, engine.PerplexityConfig{Context: n}, nil); err == nil || !strings.Contains(err.Error(), "scores no token") {

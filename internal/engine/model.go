@@ -98,19 +98,30 @@ func architectureNames() string {
 	return strings.Join(names, ", ")
 }
 
-// LoadModel binds the weights of f for its architecture. Anything the
-// engine cannot run is an error naming the architecture, key or tensor.
-func LoadModel(f *gguf.File) (*Model, error) {
-	cfg, arch, err := readConfig(f)
+// Open maps the GGUF file at path and binds its weights for its
+// architecture. Anything the engine cannot run is an error naming the
+// architecture, key or tensor. The weights view the mapping: Close the
+// model after the runners and backends that use it.
+func Open(path string) (*Model, error) {
+	f, err := gguf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+		return nil, err
 	}
-	m := &Model{Config: cfg, File: f}
-	if err := m.bind(arch); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	m := &Model{File: f}
+	cfg, arch, err := readConfig(f)
+	if err == nil {
+		m.Config = cfg
+		err = m.bind(arch)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
 }
+
+// Close unmaps the model's file.
+func (m *Model) Close() error { return m.File.Close() }
 
 // ReadConfig reads the hyper-parameters of f's architecture and checks
 // that they are consistent, without binding any tensor.

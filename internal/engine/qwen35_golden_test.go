@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/testdata"
 	"github.com/quant-llm/quant/internal/tokenizer"
 )
@@ -42,7 +43,7 @@ func TestQwen35Logits(t *testing.T) {
 				}
 			}
 			tokens := q.Input.Tokens
-			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64, AllLogits: true})
+			r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 128, Batch: 64, AllLogits: true})
 			batch, err := r.Forward(tokens, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +73,7 @@ func TestQwen35Greedy(t *testing.T) {
 	for _, q := range testdata.Qwen35Models(t) {
 		t.Run(q.Model, func(t *testing.T) {
 			g := q.Outputs.Greedy
-			r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 64})
+			r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 128, Batch: 64})
 			s := engine.NewSession(r)
 			logits, err := s.Prefill(context.Background(), g.Prompt)
 			if err != nil {
@@ -109,8 +110,8 @@ func TestQwen35Perplexity(t *testing.T) {
 			continue
 		}
 		t.Run(q.Model, func(t *testing.T) {
-			r, f := newRunner(t, q.Path, engine.Options{Context: 64, Batch: 64, AllLogits: true})
-			tok, err := tokenizer.FromGGUF(f)
+			r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 64, Batch: 64, AllLogits: true})
+			tok, err := tokenizer.FromGGUF(r.Model().File)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,14 +151,14 @@ func TestQwen35Session(t *testing.T) {
 	q := testdata.Qwen35Models(t)[0]
 	tokens := q.Input.Tokens
 	fresh := func(prefix []int32) []float32 {
-		r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
+		r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
 		logits, err := engine.NewSession(r).Prefill(context.Background(), prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return append([]float32(nil), logits...)
 	}
-	r, _ := newRunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
+	r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 128, Batch: 16})
 	s := engine.NewSession(r)
 	for _, step := range []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/gguf"
 	"github.com/quant-llm/quant/internal/testdata"
 )
@@ -115,7 +116,7 @@ func TestQwen35Reference(t *testing.T) {
 				}
 			}
 			for _, batch := range []int{n, 7, 1} {
-				r, _ := newRunner(t, path, engine.Options{Context: n, Batch: batch, AllLogits: true})
+				r := enginetest.CPURunner(t, path, engine.Options{Context: n, Batch: batch, AllLogits: true})
 				var got []float32
 				for pos := 0; pos < n; pos += batch {
 					logits, err := r.Forward(tokens[pos:min(pos+batch, n)], pos)

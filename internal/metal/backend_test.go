@@ -1,12 +1,12 @@
 package metal
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/gguf"
 	"github.com/quant-llm/quant/internal/testdata"
 )
@@ -40,16 +40,8 @@ func (d *countingDevice) Close() error { return nil }
 
 func openRunner(t *testing.T, name string, dev Device) *engine.Runner {
 	t.Helper()
-	f, m := openModel(t, testdata.Path(t, "models", name))
-	b, err := New(dev, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := engine.NewRunner(m, b, engine.Options{Context: 128, Batch: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	m := enginetest.Open(t, testdata.Path(t, "models", name))
+	return enginetest.Runner(t, m, newBackend(t, dev, m), engine.Options{Context: 128, Batch: 32})
 }
 
 // TestOneCommandBufferPerToken: each decoded token is one commit, and
@@ -94,31 +86,20 @@ func TestOneCommandBufferPerToken(t *testing.T) {
 // TestFileViews: a file larger than the largest buffer is covered by
 // overlapping views and every tensor lies whole in one.
 func TestFileViews(t *testing.T) {
-	path := testdata.Path(t, "models", "tiny-llama-f32.gguf")
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	m := enginetest.Open(t, testdata.Path(t, "models", "tiny-llama-f32.gguf"))
+	f := m.File
 	maxTensor := 0
 	for i := range f.Tensors {
 		maxTensor = max(maxTensor, int(f.Tensors[i].Size))
 	}
 	dev := &countingDevice{maxLen: 2*maxTensor + 3*16384}
-	b, err := New(dev, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newBackend(t, dev, m)
 	if len(b.views) < 2 {
 		t.Fatalf("%d views of a %d-byte file with %d-byte buffers", len(b.views), len(f.Bytes()), dev.maxLen)
 	}
-	m, err := engine.LoadModel(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, u := range m.Weights() {
 		if err := b.PrepareWeight(u.W, u.Role); err != nil {
-			t.Errorf("%s: %v", filepath.Base(path), err)
+			t.Errorf("%s: %v", u.W.Name, err)
 		}
 	}
 }

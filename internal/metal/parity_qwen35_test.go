@@ -37,7 +37,7 @@ func qwen35Tolerance(model string) (maxAbs, meanAbs float64) {
 func checkQwen35Parity(t *testing.T, newDev func(t *testing.T) Device) {
 	for _, q := range testdata.Qwen35Models(t) {
 		t.Run(q.Model, func(t *testing.T) {
-			f, m, gpu, host := openBoth(t, q.Path, newDev)
+			m, gpu, host := openBoth(t, q.Path, newDev)
 			gr, cr := newRunners(t, m, gpu, host, engine.Options{Context: 64, Batch: 64, AllLogits: true})
 			maxTol, meanTol := qwen35Tolerance(q.Model)
 			f32 := q.Model == "tiny-qwen35-F32"
@@ -79,7 +79,7 @@ func checkQwen35Parity(t *testing.T, newDev func(t *testing.T) Device) {
 			check("token by token: GPU vs CPU", decode, wantDecode, f32)
 			check("token by token: GPU vs llama.cpp", decode, q.Logits(t, "decode"), true)
 
-			tok, err := tokenizer.FromGGUF(f)
+			tok, err := tokenizer.FromGGUF(m.File)
 			if err != nil {
 				t.Fatal(err)
 			}

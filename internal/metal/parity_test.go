@@ -7,7 +7,7 @@ import (
 
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
-	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/testdata"
 	"github.com/quant-llm/quant/internal/tokenizer"
 )
@@ -21,7 +21,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 	for _, path := range models {
 		g := testdata.LoadGolden(t, path)
 		t.Run(g.Model, func(t *testing.T) {
-			f, m, gpu, host := openBoth(t, path, newDev)
+			m, gpu, host := openBoth(t, path, newDev)
 			gr, cr := newRunners(t, m, gpu, host, engine.Options{Context: 128, Batch: 128, AllLogits: true})
 
 			want, err := cr.Forward(g.Eval.Tokens, 0)
@@ -51,7 +51,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 
 			checkGreedyParity(t, g, m, gpu, host, maxDiff)
 
-			tok, err := tokenizer.FromGGUF(f)
+			tok, err := tokenizer.FromGGUF(m.File)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,46 +79,28 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 
 // openBoth opens the model at path for the Metal backend (on a device from
 // newDev) and the CPU backend; the test's cleanup closes all three.
-func openBoth(t *testing.T, path string, newDev func(t *testing.T) Device) (*gguf.File, *engine.Model, *Backend, *cpu.Backend) {
+func openBoth(t *testing.T, path string, newDev func(t *testing.T) Device) (*engine.Model, *Backend, *cpu.Backend) {
 	t.Helper()
-	f, m := openModel(t, path)
-	gpu, err := New(newDev(t), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gpu.Close() })
-	host := cpu.New(2)
-	t.Cleanup(func() { host.Close() })
-	return f, m, gpu, host
+	m := enginetest.Open(t, path)
+	return m, newBackend(t, newDev(t), m), enginetest.CPU(t)
 }
 
-// openModel maps and loads a model, closed when the test ends.
-func openModel(t *testing.T, path string) (*gguf.File, *engine.Model) {
+// newBackend makes a Metal backend of m's file on dev, closed when the
+// test ends.
+func newBackend(t *testing.T, dev Device, m *engine.Model) *Backend {
 	t.Helper()
-	f, err := gguf.Open(path)
+	b, err := New(dev, m.File)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	m, err := engine.LoadModel(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, m
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 // newRunners makes a runner of m on each backend.
 func newRunners(t *testing.T, m *engine.Model, gpu, host engine.Backend, opts engine.Options) (gr, cr *engine.Runner) {
 	t.Helper()
-	gr, err := engine.NewRunner(m, gpu, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr, err = engine.NewRunner(m, host, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gr, cr
+	return enginetest.Runner(t, m, gpu, opts), enginetest.Runner(t, m, host, opts)
 }
 
 // checkGreedyParity decodes 32 greedy tokens on both backends. They must be
