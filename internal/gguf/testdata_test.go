@@ -1,19 +1,10 @@
 package gguf
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/quant-llm/quant/internal/testdata"
 )
-
-// testdataDir returns the shared test data folder (../shared/testdata beside
-// the repository, or $QUANT_TESTDATA). When it is missing the test is skipped
-// with one line saying so, or fails if $QUANT_REQUIRE_TESTDATA is set.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	return testdata.Dir(t)
-}
 
 // testTensor is one tensor of a test model, its data aliasing the file
 // mapping (valid until the test ends).
@@ -36,8 +27,7 @@ func (tt testTensor) elems() int {
 // tensors by name. The file is closed when the test ends.
 func readTestTensors(t testing.TB, name string) map[string]testTensor {
 	t.Helper()
-	path := filepath.Join(testdataDir(t), "models", name)
-	f, err := Open(path)
+	f, err := Open(testdata.Path(t, "models", name))
 	if err != nil {
 		t.Fatal(err)
 	}

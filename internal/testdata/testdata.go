@@ -52,14 +52,22 @@ func Path(t testing.TB, elems ...string) string {
 	return filepath.Join(append([]string{Dir(t)}, elems...)...)
 }
 
+// Glob returns the files under Dir that match the pattern elems join to,
+// failing the test when there are none.
+func Glob(t testing.TB, elems ...string) []string {
+	t.Helper()
+	pattern := Path(t, elems...)
+	m, err := filepath.Glob(pattern)
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no files match %s", pattern)
+	}
+	return m
+}
+
 // Models lists the .gguf files in models/.
 func Models(t testing.TB) []string {
 	t.Helper()
-	m, err := filepath.Glob(Path(t, "models", "*.gguf"))
-	if err != nil || len(m) == 0 {
-		t.Fatalf("no models in %s", Path(t, "models"))
-	}
-	return m
+	return Glob(t, "models", "*.gguf")
 }
 
 // Unquantized reports whether a test model's weights are F32, F16 or BF16

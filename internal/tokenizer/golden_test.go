@@ -76,12 +76,7 @@ func exact(t *testing.T, s, hexStr string) string {
 // TestGoldenPrompts reproduces llama.cpp's prompt token ids, pieces and
 // detokenized strings for every golden model.
 func TestGoldenPrompts(t *testing.T) {
-	dir := testdata.Dir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "golden", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden JSON in %s", filepath.Join(dir, "golden"))
-	}
-	for _, path := range files {
+	for _, path := range testdata.Glob(t, "golden", "*.json") {
 		g := readGolden(t, path)
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
 			tok := openTokenizer(t, g.ModelFile)

@@ -55,12 +55,7 @@ func readVocabCases(t *testing.T, ggufPath string) []vocabCase {
 // TestVocabVectors checks every llama.cpp vocabulary test vector
 // (add_special=false, parse_special=false, as test-tokenizer-0 does).
 func TestVocabVectors(t *testing.T) {
-	dir := testdata.Dir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "vocab", "ggml-vocab-*.gguf"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no vocabularies in %s", filepath.Join(dir, "vocab"))
-	}
-	for _, path := range files {
+	for _, path := range testdata.Glob(t, "vocab", "ggml-vocab-*.gguf") {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "ggml-vocab-"), ".gguf")
 		t.Run(name, func(t *testing.T) {
 			tok := openTokenizer(t, "vocab", filepath.Base(path))
