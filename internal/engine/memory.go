@@ -34,14 +34,9 @@ func MemoryNeeded(m *Model, opts Options, threads int) Memory {
 	c := &m.Config
 	ctx := float64(max(opts.Context, 0))
 	batch := float64(max(min(opts.Batch, opts.Context), 1))
-	bytesPer := func(t gguf.GGMLType) float64 {
-		if !t.Known() {
-			return 4
-		}
-		return float64(t.BlockBytes()) / float64(t.BlockElems())
-	}
 	kvDim := float64(c.KVHeads * c.HeadDim)
-	perPos := float64(c.AttentionLayers()) * kvDim * (bytesPer(opts.CacheK) + bytesPer(opts.CacheV))
+	k, v := KVCacheBytes(c, 1, opts.CacheK, opts.CacheV)
+	perPos := k + v
 	// Attention scratch without flash attention: a row of scores and one
 	// of probabilities (at most a K block's bytes each) per worker.
 	perPos += float64(max(threads, 1)) * (4 + 4)
@@ -64,4 +59,18 @@ func MemoryNeeded(m *Model, opts Options, threads int) Memory {
 		fixed += 4 * layers * (float64(d.Channels*(d.ConvKernel-1)) + float64(d.VHeads*d.StateDim*d.StateDim))
 	}
 	return Memory{KV: perPos * ctx, Fixed: fixed, PerPosition: perPos}
+}
+
+// KVCacheBytes is the size of the keys and of the values of a KV cache of
+// positions positions for c, stored in ggml's block layouts of kType and
+// vType as every backend stores them (float64, as in Memory).
+func KVCacheBytes(c *Config, positions int, kType, vType gguf.GGMLType) (k, v float64) {
+	values := float64(c.AttentionLayers()) * float64(max(positions, 0)) * float64(c.KVHeads*c.HeadDim)
+	bytesPer := func(t gguf.GGMLType) float64 {
+		if !t.Known() {
+			return 4
+		}
+		return float64(t.BlockBytes()) / float64(t.BlockElems())
+	}
+	return values * bytesPer(kType), values * bytesPer(vType)
 }
