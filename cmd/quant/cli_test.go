@@ -153,6 +153,29 @@ func TestInfoGolden(t *testing.T) {
 	}
 }
 
+// TestInfoHeadDim: quant info shows the hyper-parameters the engine reads,
+// so the head dim is attention.key_length where the file sets it, not
+// embedding_length / head_count.
+func TestInfoHeadDim(t *testing.T) {
+	model := rewriteModel(t, testdata.Path(t, "models", "stories260K.gguf"), func(meta []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
+		return setKey(meta, "llama.attention.key_length", uint32(16)), ts // 64 / 8 heads = 8
+	})
+	out, _, err := quant(t, "info", "--json", model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info modelInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.HeadDim != 16 || info.Heads != 8 || info.EmbeddingDim != 64 {
+		t.Errorf("head dim %d, %d heads, embedding %d: want 16, 8, 64", info.HeadDim, info.Heads, info.EmbeddingDim)
+	}
+	if text, _, err := quant(t, "info", model); err != nil || !strings.Contains(text, "head dim 16") {
+		t.Errorf("info text %q, %v", text, err)
+	}
+}
+
 func mapsEqual(a, b map[string]int) bool {
 	if len(a) != len(b) {
 		return false
