@@ -84,11 +84,11 @@ func (c *chat) encode(text string) ([]int32, error) {
 // exchanges are dropped: -n tokens, at most half the context (a quarter
 // when -n is -1).
 func (c *chat) replyRoom() int {
-	ctx := c.g.contextSize()
+	n := c.g.contextSize()
 	if c.g.rf.n < 0 {
-		return ctx / 4
+		return n / 4
 	}
-	return min(c.g.rf.n, ctx/2)
+	return min(c.g.rf.n, n/2)
 }
 
 // fit renders the conversation, dropping the oldest exchanges (never the

@@ -22,7 +22,7 @@ import (
 type loadFlags struct {
 	backend        string
 	threads        int
-	ctx            int
+	nCtx           int
 	batch          int
 	cacheK, cacheV string
 	flash          string
@@ -49,7 +49,7 @@ func (l *loadFlags) register(fs *pflag.FlagSet, defaultCtx, defaultBatch int) {
 	fs.StringVar(&l.cacheV, "cache-type-v", "f16", ctvUsage)
 	fs.StringVar(&l.flash, "flash-attn", "auto", faUsage)
 	fs.IntVarP(&l.threads, "threads", "t", runtime.NumCPU(), "CPU threads (0 = one per core)")
-	fs.IntVarP(&l.ctx, "ctx-size", "c", defaultCtx, "context size in tokens (0 = the model's, at most 4096)")
+	fs.IntVarP(&l.nCtx, "ctx-size", "c", defaultCtx, "context size in tokens (0 = the model's, at most 4096)")
 	fs.IntVarP(&l.batch, "batch-size", "b", defaultBatch, "tokens evaluated per forward pass while processing a prompt")
 }
 
@@ -75,9 +75,9 @@ func checkThreads(n int) (int, error) {
 	return n, nil
 }
 
-// options turns the flags into engine options for a context of ctx tokens.
-func (l loadFlags) options(ctx int, allLogits bool) (engine.Options, error) {
-	opts := engine.Options{Context: ctx, Batch: l.batch, AllLogits: allLogits}
+// options turns the flags into engine options for a context of nCtx tokens.
+func (l loadFlags) options(nCtx int, allLogits bool) (engine.Options, error) {
+	opts := engine.Options{Context: nCtx, Batch: l.batch, AllLogits: allLogits}
 	if l.batch <= 0 {
 		return opts, fmt.Errorf("batch size %d must be positive", l.batch)
 	}
@@ -150,47 +150,47 @@ func (l *loaded) Close() {
 // openModel maps the file, binds the model, picks the backend and
 // allocates everything a forward pass needs, for run and ppl.
 func openModel(path string, lf loadFlags, allLogits bool, stderr io.Writer) (*loaded, error) {
-	if lf.ctx < 0 {
-		return nil, fmt.Errorf("context size %d must not be negative", lf.ctx)
+	if lf.nCtx < 0 {
+		return nil, fmt.Errorf("context size %d must not be negative", lf.nCtx)
 	}
 	mf, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	m := mf.model
-	ctx := lf.ctx
-	if ctx == 0 {
-		ctx = m.Context
-		if ctx <= 0 || ctx > 4096 {
-			ctx = 4096
+	nCtx := lf.nCtx
+	if nCtx == 0 {
+		nCtx = m.Context
+		if nCtx <= 0 || nCtx > 4096 {
+			nCtx = 4096
 		}
 	}
-	b, r, _, err := mf.newRunner(lf, ctx, allLogits, stderr)
+	b, r, _, err := mf.newRunner(lf, nCtx, allLogits, stderr)
 	if err != nil {
 		mf.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if m.Context > 0 && ctx > m.Context {
-		fmt.Fprintf(stderr, "quant: warning: a context of %d tokens is longer than the %d the model was trained on; expect worse output past %d\n", ctx, m.Context, m.Context)
+	if m.Context > 0 && nCtx > m.Context {
+		fmt.Fprintf(stderr, "quant: warning: a context of %d tokens is longer than the %d the model was trained on; expect worse output past %d\n", nCtx, m.Context, m.Context)
 	}
 	return &loaded{modelFile: mf, backend: b, runner: r}, nil
 }
 
-// newRunner picks the backend and allocates a runner for a context of ctx
+// newRunner picks the backend and allocates a runner for a context of nCtx
 // tokens, after checking that the memory it needs is there. Its backend is
 // Interruptible: cancelling a running call stops it within one operation.
 // The GPU's name is returned too ("" on the CPU).
-func (mf *modelFile) newRunner(lf loadFlags, ctx int, allLogits bool, stderr io.Writer) (engine.Backend, *engine.Runner, string, error) {
+func (mf *modelFile) newRunner(lf loadFlags, nCtx int, allLogits bool, stderr io.Writer) (engine.Backend, *engine.Runner, string, error) {
 	threads, err := checkThreads(lf.threads)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	lf.threads = threads
-	opts, err := lf.options(ctx, allLogits)
+	opts, err := lf.options(nCtx, allLogits)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := checkMemory(engine.MemoryNeeded(mf.model, opts, threads), ctx); err != nil {
+	if err := checkMemory(engine.MemoryNeeded(mf.model, opts, threads), nCtx); err != nil {
 		return nil, nil, "", err
 	}
 	b, gpu, err := newBackend(lf, mf.model, stderr)
@@ -219,7 +219,7 @@ const allocLimit = 1 << 47
 
 // checkMemory refuses a context whose KV cache and buffers cannot be
 // allocated, with one line saying what it needs and what fits.
-func checkMemory(need engine.Memory, ctx int) error {
+func checkMemory(need engine.Memory, nCtx int) error {
 	avail, known := availableMemory()
 	limit := float64(allocLimit)
 	if known {
@@ -235,10 +235,10 @@ func checkMemory(need engine.Memory, ctx int) error {
 	fits := need.MaxContext(limit)
 	if fits == 0 {
 		return fmt.Errorf("a context of %d tokens needs %s of memory (%s of it the KV cache); %s %s, not enough for any context",
-			ctx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where)
+			nCtx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where)
 	}
 	return fmt.Errorf("a context of %d tokens needs %s of memory (%s of it the KV cache); %s %s, which fits a context of %d tokens at most",
-		ctx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where, fits)
+		nCtx, humanSize(need.Total()), humanSize(need.KV), humanSize(limit), where, fits)
 }
 
 // metalMinEmbd is the smallest model (by n_embd) that auto runs on Metal:

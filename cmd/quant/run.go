@@ -193,8 +193,8 @@ type generator struct {
 func (g *generator) contextSize() int { return g.lm.runner.Options().Context }
 
 func (g *generator) checkFits(ids []int32) error {
-	if ctx := g.contextSize(); len(ids) >= ctx {
-		return fmt.Errorf("prompt is %d tokens, the context holds %d (raise -c, up to the model's %d)", len(ids), ctx, g.lm.model.Context)
+	if n := g.contextSize(); len(ids) >= n {
+		return fmt.Errorf("prompt is %d tokens, the context holds %d (raise -c, up to the model's %d)", len(ids), n, g.lm.model.Context)
 	}
 	return nil
 }
