@@ -9,9 +9,9 @@ using namespace metal;
 
 // Residual add, in place: dst[i] += x[i].
 kernel void kernel_add(
-        constant CopyArgs  & args [[buffer(0)]],
-        device       float * dst  [[buffer(1)]],
-        device const float * x    [[buffer(2)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device       float       * dst  [[buffer(1)]],
+        device const float       * x    [[buffer(2)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig >= (uint) args.n) {
         return;
@@ -22,10 +22,10 @@ kernel void kernel_add(
 // SwiGLU: dst[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
 // dst may alias gate (each thread reads its value before writing it).
 kernel void kernel_swiglu(
-        constant CopyArgs  & args [[buffer(0)]],
-        device const float * gate [[buffer(1)]],
-        device const float * up   [[buffer(2)]],
-        device       float * dst  [[buffer(3)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device const float       * gate [[buffer(1)]],
+        device const float       * up   [[buffer(2)]],
+        device       float       * dst  [[buffer(3)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig >= (uint) args.n) {
         return;
@@ -37,9 +37,9 @@ kernel void kernel_swiglu(
 // Gated attention's output gate, in place: dst[i] *= sigmoid(gate[i]),
 // sigmoid(g) = 1 / (1 + exp(-g)).
 kernel void kernel_sigmoid_mul(
-        constant CopyArgs  & args [[buffer(0)]],
-        device       float * dst  [[buffer(1)]],
-        device const float * gate [[buffer(2)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device       float       * dst  [[buffer(1)]],
+        device const float       * gate [[buffer(2)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig >= (uint) args.n) {
         return;
@@ -84,9 +84,9 @@ kernel void kernel_add_bias(
 // KV-cache writes: n floats copied to the cache row(s) at the bound offset,
 // as half (round to nearest even) or as float.
 kernel void kernel_cpy_f32_f16(
-        constant CopyArgs  & args [[buffer(0)]],
-        device const float * src  [[buffer(1)]],
-        device       half  * dst  [[buffer(2)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device const float       * src  [[buffer(1)]],
+        device       half        * dst  [[buffer(2)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig >= (uint) args.n) {
         return;
@@ -95,9 +95,9 @@ kernel void kernel_cpy_f32_f16(
 }
 
 kernel void kernel_cpy_f32_f32(
-        constant CopyArgs  & args [[buffer(0)]],
-        device const float * src  [[buffer(1)]],
-        device       float * dst  [[buffer(2)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device const float       * src  [[buffer(1)]],
+        device       float       * dst  [[buffer(2)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig >= (uint) args.n) {
         return;
@@ -122,11 +122,11 @@ static inline void argmax_pick(thread float & best, thread int & idx, float v, i
 }
 
 kernel void kernel_argmax(
-        constant    CopyArgs & args [[buffer(0)]],
-        device const float   * x    [[buffer(1)]],
-        device       int32_t * out  [[buffer(2)]],
-        threadgroup  float   * vals [[threadgroup(0)]],
-        threadgroup  int     * idxs [[threadgroup(1)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device const float       * x    [[buffer(1)]],
+        device       int32_t     * out  [[buffer(2)]],
+        threadgroup  float       * vals [[threadgroup(0)]],
+        threadgroup  int         * idxs [[threadgroup(1)]],
         ushort tpitg [[thread_position_in_threadgroup]],
         ushort ntg   [[threads_per_threadgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]],

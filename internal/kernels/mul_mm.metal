@@ -5,7 +5,7 @@ using namespace metal;
 #include "dequant.h"
 
 // Matrix x matrix for prompt batches: dst[r][o] = sum_i w[o][i] * x[r][i]
-// for every weight type (the shapes of MulMVArgs as in mul_mv.metal).
+// for every weight type (the shapes of MatMulArgs as in mul_mv.metal).
 //
 // Grid (ceil(ne01/32), ceil(ne11/32), 1) threadgroups of 128 threads; each
 // computes a 32x32 tile of dst: weight rows r0..r0+31 by activation rows
@@ -25,7 +25,7 @@ using namespace metal;
 
 template <typename B>
 void mul_mm_impl(
-        constant MulMVArgs & args, device const char * w, device const float * x, device float * dst,
+        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
         threadgroup float * tw, threadgroup float * tx, uint3 tgpig, ushort tiitg) {
     const int ne00 = args.ne00;
     const int ne01 = args.ne01;
@@ -93,7 +93,7 @@ void mul_mm_impl(
 // ---- entry points
 
 kernel void kernel_mul_mm_f32(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -105,7 +105,7 @@ kernel void kernel_mul_mm_f32(
 }
 
 kernel void kernel_mul_mm_f16(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -117,7 +117,7 @@ kernel void kernel_mul_mm_f16(
 }
 
 kernel void kernel_mul_mm_bf16(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -129,7 +129,7 @@ kernel void kernel_mul_mm_bf16(
 }
 
 kernel void kernel_mul_mm_q4_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -141,7 +141,7 @@ kernel void kernel_mul_mm_q4_0(
 }
 
 kernel void kernel_mul_mm_q4_1(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -153,7 +153,7 @@ kernel void kernel_mul_mm_q4_1(
 }
 
 kernel void kernel_mul_mm_q5_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -165,7 +165,7 @@ kernel void kernel_mul_mm_q5_0(
 }
 
 kernel void kernel_mul_mm_q5_1(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -177,7 +177,7 @@ kernel void kernel_mul_mm_q5_1(
 }
 
 kernel void kernel_mul_mm_q8_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -189,7 +189,7 @@ kernel void kernel_mul_mm_q8_0(
 }
 
 kernel void kernel_mul_mm_q2_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -201,7 +201,7 @@ kernel void kernel_mul_mm_q2_K(
 }
 
 kernel void kernel_mul_mm_q3_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -213,7 +213,7 @@ kernel void kernel_mul_mm_q3_K(
 }
 
 kernel void kernel_mul_mm_q4_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -225,7 +225,7 @@ kernel void kernel_mul_mm_q4_K(
 }
 
 kernel void kernel_mul_mm_q5_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -237,7 +237,7 @@ kernel void kernel_mul_mm_q5_K(
 }
 
 kernel void kernel_mul_mm_q6_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],

@@ -51,7 +51,7 @@ inline float  mv_x1(float y, device const ushort *) { return act_bf16(y); }
 
 template <typename W>
 void mul_mv_float(
-        constant MulMVArgs & args, device const char * w, device const float * x, device float * dst,
+        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
         uint3 tgpig, ushort sgitg, ushort tiisg, ushort nsg) {
     const int ne00 = args.ne00;
     const int ne01 = args.ne01;
@@ -95,7 +95,7 @@ void mul_mv_float(
 
 template <typename Q>
 void mul_mv_q(
-        constant MulMVArgs & args, device const char * w, device const float * x, device float * dst,
+        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
         uint3 tgpig, ushort sgitg, ushort tiisg, ushort nsg) {
     const int ne01 = args.ne01;
     const int nb = args.ne00 / Q::QK;
@@ -351,7 +351,7 @@ struct mv_q6_K {
 // ---- entry points
 
 kernel void kernel_mul_mv_f32(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -363,7 +363,7 @@ kernel void kernel_mul_mv_f32(
 }
 
 kernel void kernel_mul_mv_f16(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -375,7 +375,7 @@ kernel void kernel_mul_mv_f16(
 }
 
 kernel void kernel_mul_mv_bf16(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -387,7 +387,7 @@ kernel void kernel_mul_mv_bf16(
 }
 
 kernel void kernel_mul_mv_q4_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -399,7 +399,7 @@ kernel void kernel_mul_mv_q4_0(
 }
 
 kernel void kernel_mul_mv_q4_1(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -411,7 +411,7 @@ kernel void kernel_mul_mv_q4_1(
 }
 
 kernel void kernel_mul_mv_q5_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -423,7 +423,7 @@ kernel void kernel_mul_mv_q5_0(
 }
 
 kernel void kernel_mul_mv_q5_1(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -435,7 +435,7 @@ kernel void kernel_mul_mv_q5_1(
 }
 
 kernel void kernel_mul_mv_q8_0(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -447,7 +447,7 @@ kernel void kernel_mul_mv_q8_0(
 }
 
 kernel void kernel_mul_mv_q2_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -459,7 +459,7 @@ kernel void kernel_mul_mv_q2_K(
 }
 
 kernel void kernel_mul_mv_q3_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -471,7 +471,7 @@ kernel void kernel_mul_mv_q3_K(
 }
 
 kernel void kernel_mul_mv_q4_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -483,7 +483,7 @@ kernel void kernel_mul_mv_q4_K(
 }
 
 kernel void kernel_mul_mv_q5_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -495,7 +495,7 @@ kernel void kernel_mul_mv_q5_K(
 }
 
 kernel void kernel_mul_mv_q6_K(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],

@@ -2,9 +2,10 @@
 // [[buffer(0)]] (the kernel's buffers follow at 1, 2, ...).
 //
 // kernels.Source() puts this header first; the emulator includes it. Each
-// struct is mirrored field by field by the Go struct of the same name in
-// internal/metal/args.go: 4-byte fields only (int32_t, uint32_t, float), in
-// the same order, so both sides agree without padding.
+// struct and #define is mirrored by the Go struct or constant of the same
+// meaning in internal/kernels/args.go (TestArgsMirrorHeader compares them):
+// 4-byte fields only (int32_t, uint32_t, float), so both sides agree without
+// padding.
 #ifndef QUANT_ARGS_H
 #define QUANT_ARGS_H
 
@@ -58,32 +59,36 @@ struct RopeArgs {
     int32_t sec3;
 };
 
-// kernel_mul_mv_<type> and kernel_mul_mm_<type>:
+// A weight type's matrix products (kernel_mul_mv_<type>, kernel_mul_mm_<type>):
 // dst[r][o] = sum_i w[o][i] * x[r][i]; w is ne01 rows of ne00 values (nb01
 // bytes each), x and dst are ne11 rows of float.
 // buffers: 1 w (device const char*), 2 x (const float*), 3 dst (float*).
-// mul_mv: grid (ceil(ne01 / (QUANT_MV_ROWS_PER_SG*QUANT_MV_SG)), ne11, 1), threadgroup (64, 1, 1).
-// mul_mm: grid (ceil(ne01/32), ceil(ne11/32), 1), threadgroup (128, 1, 1),
-//         threadgroup(0) and threadgroup(1): 32*32 floats each.
-struct MulMVArgs {
+// mul_mv: grid (ceil(ne01 / (QUANT_MV_ROWS_PER_SG*QUANT_MV_SG)), ne11, 1),
+//         threadgroup (32*QUANT_MV_SG, 1, 1).
+// mul_mm: grid (ceil(ne01/QUANT_MM_TILE), ceil(ne11/QUANT_MM_TILE), 1),
+//         threadgroup (QUANT_MM_THREADS, 1, 1),
+//         threadgroup(0) and threadgroup(1): QUANT_MM_TILE^2 floats each.
+struct MatMulArgs {
     int32_t  ne00;
     int32_t  ne01;
     uint32_t nb01;
     int32_t  ne11;
 };
 
-// Elementwise kernels over n values, grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1):
+// Kernels over n values, one thread per value: grid (ceil(n/T), 1, 1),
+// threadgroup (T, 1, 1) for any T (the backend uses 256), unless stated.
 // kernel_add:          buffers 1 dst (in/out), 2 x:          dst[i] += x[i]
 // kernel_swiglu:       buffers 1 gate, 2 up, 3 dst:          dst[i] = silu(gate[i]) * up[i] (dst may alias gate)
+// kernel_sigmoid_mul:  buffers 1 dst (in/out), 2 gate:       dst[i] *= sigmoid(gate[i])
 // kernel_cpy_f32_f16:  buffers 1 src (float*), 2 dst (half*): dst[i] = half(src[i])
 // kernel_cpy_f32_f32:  buffers 1 src, 2 dst:                 dst[i] = src[i]
-struct CopyArgs {
+// kernel_argmax:       buffers 1 x, 2 out (int32_t*): out[0] = index of the
+//                      largest x[i] (lowest index on ties); grid (1,1,1),
+//                      threadgroup (1024,1,1), threadgroup(0): 32 floats,
+//                      threadgroup(1): 32 ints.
+struct ElementwiseArgs {
     int32_t n;
 };
-
-// kernel_sigmoid_mul: dst[i] *= sigmoid(gate[i]) for i < n.
-// buffers 1 dst (in/out), 2 gate; grid (ceil(n/256), 1, 1), threadgroup (256, 1, 1).
-// (uses CopyArgs)
 
 // kernel_split_heads: each row of src holds, head after head, width values
 // for a then width values for b; a and b (ne0 values per row, n values in
@@ -166,10 +171,5 @@ struct AttnArgs {
     float   scale;
     int32_t chunk;
 };
-
-// kernel_argmax: out[0] = index of the largest of n floats (lowest index on
-// ties). buffers 1 x, 2 out (int32_t*). grid (1,1,1), threadgroup (1024,1,1),
-// threadgroup(0): 32 floats, threadgroup(1): 32 ints.
-// (uses CopyArgs)
 
 #endif

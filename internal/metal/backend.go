@@ -8,35 +8,18 @@ import (
 
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
-// Launch shapes shared with the kernels (internal/kernels/quant_args.h).
+// The backend's own launch choices; the shapes the kernels require come
+// from package kernels.
 const (
-	simdWidth = 32
-	// mulMVRowsPerGroup weight rows per threadgroup of mulMVThreads threads
-	// (2 SIMD groups of 4 rows each).
-	mulMVRowsPerGroup = 8
-	mulMVThreads      = 64
-	// mulMMTile is the square tile of the matrix-matrix kernels (weight rows
-	// x activation rows), with mulMMThreads threads per tile.
-	mulMMTile    = 32
-	mulMMThreads = 128
+	simdWidth = kernels.SIMDWidth
 	// mulMMMinRows is the batch from which matrix-matrix beats matrix-vector.
 	mulMMMinRows = 8
-	// attnChunk positions per threadgroup when decode attention is split
-	// over the sequence.
-	attnChunk   = 256
-	normThreads = 256
-	eltThreads  = 256
+	normThreads  = 256
+	eltThreads   = 256
 )
-
-// kernelType is the suffix of a weight type's kernels (ggml's type names).
-var kernelType = map[gguf.GGMLType]string{
-	gguf.TypeF32: "f32", gguf.TypeF16: "f16", gguf.TypeBF16: "bf16",
-	gguf.TypeQ4_0: "q4_0", gguf.TypeQ4_1: "q4_1", gguf.TypeQ5_0: "q5_0", gguf.TypeQ5_1: "q5_1",
-	gguf.TypeQ8_0: "q8_0", gguf.TypeQ2_K: "q2_K", gguf.TypeQ3_K: "q3_K", gguf.TypeQ4_K: "q4_K",
-	gguf.TypeQ5_K: "q5_K", gguf.TypeQ6_K: "q6_K",
-}
 
 // Backend records each operation as dispatches and runs a whole forward
 // pass as one command buffer at Sync.
@@ -70,7 +53,7 @@ type kvCache struct {
 	k, v       Buffer
 	layerBytes int
 	rowBytes   int
-	f16        bool
+	names      kernels.CacheKernels
 }
 
 // New wraps the mapped model file without copying it. A file larger than
@@ -114,7 +97,7 @@ func (b *Backend) Close() error { return b.dev.Close() }
 func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
 	switch role {
 	case engine.RoleMatMul, engine.RoleEmbed:
-		if _, ok := kernelType[w.Type]; !ok {
+		if _, ok := kernels.ForWeight(w.Type); !ok {
 			return fmt.Errorf("no Metal kernel for type %s", w.Type)
 		}
 	case engine.RoleVector:
@@ -159,18 +142,15 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 const maxHeadDim = 256
 
 func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType gguf.GGMLType) (engine.KVCache, error) {
-	if kType != vType || (kType != gguf.TypeF32 && kType != gguf.TypeF16) {
+	names, ok := kernels.ForCache(kType)
+	if kType != vType || !ok {
 		return nil, fmt.Errorf("metal: no KV cache of types %s/%s (have f32 and f16, the same for keys and values)", kType, vType)
 	}
-	f16 := kType == gguf.TypeF16
 	if a.HeadDim > maxHeadDim {
 		return nil, fmt.Errorf("metal: attention heads of %d values (the kernels handle up to %d)", a.HeadDim, maxHeadDim)
 	}
-	elem := 4
-	if f16 {
-		elem = 2
-	}
-	c := &kvCache{rowBytes: a.KVHeads * a.HeadDim * elem, f16: f16}
+	// f32 and f16 blocks hold one value.
+	c := &kvCache{rowBytes: a.KVHeads * a.HeadDim * kType.BlockBytes(), names: names}
 	c.layerBytes = ctx * c.rowBytes
 	var err error
 	alloc := func(size int) Buffer {
@@ -186,7 +166,7 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	// Scratch sized for the longest context: ids of a batch (at most ctx
 	// tokens) and the split-attention partial results of one decode step.
 	b.ids = alloc(4 * ctx)
-	b.partials = alloc(4 * a.Heads * ((ctx + attnChunk - 1) / attnChunk) * (a.HeadDim + 2))
+	b.partials = alloc(4 * a.Heads * (ceilDiv(ctx, kernels.AttnChunk)) * (a.HeadDim + 2))
 	if err != nil {
 		return nil, fmt.Errorf("metal: KV cache for %d positions: %w", ctx, err)
 	}
@@ -232,22 +212,23 @@ func (b *Backend) Embed(dst engine.Tensor, table *engine.Weight, ids []int32) {
 		binary.LittleEndian.PutUint32(idBytes[4*i:], uint32(id))
 	}
 	w := b.mustWeight(table)
-	args := GetRowsArgs{Ne0: int32(table.Cols), Nb1: uint32(len(table.Data) / table.Rows)}
+	args := kernels.GetRowsArgs{Ne0: int32(table.Cols), Nb1: uint32(len(table.Data) / table.Rows)}
+	names, _ := kernels.ForWeight(table.Type) // PrepareWeight checked it
 	b.record(Dispatch{
-		Kernel:  "kernel_get_rows_" + kernelType[table.Type],
-		Args:    argBytes(&args),
+		Kernel:  names.GetRows,
+		Args:    kernels.Bytes(&args),
 		Buffers: []Binding{w, {b.ids, 0}, bind(dst)},
 		Grid:    grid(len(ids), 1, 1), Group: grid(64, 1, 1),
 	}, []Buffer{w.Buf, b.ids}, []Buffer{bind(dst).Buf})
 }
 
 func (b *Backend) RMSNorm(dst, x engine.Tensor, w *engine.Weight, eps float32) {
-	args := RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
+	args := kernels.RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
 	wb := b.mustWeight(w)
 	groups := x.Rows * x.Cols / w.Cols
 	b.record(Dispatch{
 		Kernel:      "kernel_rms_norm",
-		Args:        argBytes(&args),
+		Args:        kernels.Bytes(&args),
 		Buffers:     []Binding{bind(x), wb, bind(dst)},
 		Threadgroup: []int{4 * simdWidth},
 		Grid:        grid(groups, 1, 1), Group: grid(normGroup(w.Cols), 1, 1),
@@ -259,33 +240,35 @@ func (b *Backend) RMSNorm(dst, x engine.Tensor, w *engine.Weight, eps float32) {
 func normGroup(cols int) int { return min(normThreads, ceilDiv(cols, simdWidth)*simdWidth) }
 
 func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
-	args := MulMVArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
+	args := kernels.MatMulArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
 	wb := b.mustWeight(w)
-	d := Dispatch{Args: argBytes(&args), Buffers: []Binding{wb, bind(x), bind(dst)}}
+	names, _ := kernels.ForWeight(w.Type) // PrepareWeight checked it
+	d := Dispatch{Args: kernels.Bytes(&args), Buffers: []Binding{wb, bind(x), bind(dst)}}
 	if x.Rows < mulMMMinRows {
-		d.Kernel = "kernel_mul_mv_" + kernelType[w.Type]
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, mulMVRowsPerGroup), x.Rows, 1), grid(mulMVThreads, 1, 1)
+		d.Kernel = names.MulMV
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, kernels.MVRowsPerGroup), x.Rows, 1), grid(kernels.MVThreads, 1, 1)
 	} else {
-		d.Kernel = "kernel_mul_mm_" + kernelType[w.Type]
+		const tile = kernels.MMTile
+		d.Kernel = names.MulMM
 		// Tiles of weights (dequantized to float) and of activations.
-		d.Threadgroup = []int{4 * mulMMTile * mulMMTile, 4 * mulMMTile * mulMMTile}
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, mulMMTile), ceilDiv(x.Rows, mulMMTile), 1), grid(mulMMThreads, 1, 1)
+		d.Threadgroup = []int{4 * tile * tile, 4 * tile * tile}
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, tile), ceilDiv(x.Rows, tile), 1), grid(kernels.MMThreads, 1, 1)
 	}
 	b.record(d, []Buffer{wb.Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
 }
 
 func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
 	n := x.Rows * x.Cols
-	args := BiasArgs{Ne0: int32(x.Cols), N: int32(n)}
+	args := kernels.BiasArgs{Ne0: int32(x.Cols), N: int32(n)}
 	wb := b.mustWeight(bias)
 	b.record(Dispatch{
-		Kernel: "kernel_add_bias", Args: argBytes(&args), Buffers: []Binding{bind(x), wb},
+		Kernel: "kernel_add_bias", Args: kernels.Bytes(&args), Buffers: []Binding{bind(x), wb},
 		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(x).Buf})
 }
 
 func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
-	args := RopeArgs{Ne0: int32(x.Cols), HeadDim: int32(headDim), NDims: int32(r.Dims), Pos0: int32(pos),
+	args := kernels.RopeArgs{Ne0: int32(x.Cols), HeadDim: int32(headDim), NDims: int32(r.Dims), Pos0: int32(pos),
 		FreqBase: r.Base, FreqScale: r.FreqScale,
 		Sec0: int32(r.Sections[0]), Sec1: int32(r.Sections[1]), Sec2: int32(r.Sections[2]), Sec3: int32(r.Sections[3])}
 	if r.NeoX {
@@ -299,26 +282,22 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
 		reads = append(reads, ff.Buf)
 	}
 	b.record(Dispatch{
-		Kernel: "kernel_rope", Args: argBytes(&args), Buffers: []Binding{bind(x), ff},
+		Kernel: "kernel_rope", Args: kernels.Bytes(&args), Buffers: []Binding{bind(x), ff},
 		Grid: grid(x.Rows, x.Cols/headDim, 1), Group: grid(min(64, r.Dims/2), 1, 1),
 	}, reads, []Buffer{bind(x).Buf})
 }
 
 func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
-	kernel := "kernel_cpy_f32_f32"
-	if c.f16 {
-		kernel = "kernel_cpy_f32_f16"
-	}
 	n := k.Rows * k.Cols
-	args := CopyArgs{N: int32(n)}
+	args := kernels.ElementwiseArgs{N: int32(n)}
 	off := layer*c.layerBytes + pos*c.rowBytes
 	for _, kv := range []struct {
 		src engine.Tensor
 		dst Buffer
 	}{{k, c.k}, {v, c.v}} {
 		b.record(Dispatch{
-			Kernel: kernel, Args: argBytes(&args), Buffers: []Binding{bind(kv.src), {kv.dst, off}},
+			Kernel: c.names.Store, Args: kernels.Bytes(&args), Buffers: []Binding{bind(kv.src), {kv.dst, off}},
 			Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 		}, []Buffer{bind(kv.src).Buf}, []Buffer{kv.dst})
 	}
@@ -326,18 +305,14 @@ func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, p
 
 func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos int, a *engine.Attention) {
 	c := cache.(*kvCache)
-	suffix := "f32"
-	if c.f16 {
-		suffix = "f16"
-	}
-	args := AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
-		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: attnChunk}
+	args := kernels.AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
+		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: kernels.AttnChunk}
 	k, v := Binding{c.k, layer * c.layerBytes}, Binding{c.v, layer * c.layerBytes}
 	reads := []Buffer{bind(q).Buf, c.k, c.v}
-	chunks := ceilDiv(pos+1, attnChunk)
+	chunks := ceilDiv(pos+1, kernels.AttnChunk)
 	if q.Rows > 1 || chunks == 1 {
 		b.record(Dispatch{
-			Kernel: "kernel_attn_" + suffix, Args: argBytes(&args),
+			Kernel: c.names.Attend, Args: kernels.Bytes(&args),
 			Buffers: []Binding{bind(q), k, v, bind(dst)},
 			Grid:    grid(q.Rows, a.Heads, 1), Group: grid(simdWidth, 1, 1),
 		}, reads, []Buffer{bind(dst).Buf})
@@ -345,12 +320,12 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	}
 	// A long decode step: chunks of the sequence in parallel, then a reduce.
 	b.record(Dispatch{
-		Kernel: "kernel_attn_split_" + suffix, Args: argBytes(&args),
+		Kernel: c.names.AttendSplit, Args: kernels.Bytes(&args),
 		Buffers: []Binding{bind(q), k, v, {b.partials, 0}},
 		Grid:    grid(chunks, a.Heads, 1), Group: grid(simdWidth, 1, 1),
 	}, reads, []Buffer{b.partials})
 	b.record(Dispatch{
-		Kernel: "kernel_attn_reduce", Args: argBytes(&args),
+		Kernel: "kernel_attn_reduce", Args: kernels.Bytes(&args),
 		Buffers: []Binding{{b.partials, 0}, bind(dst)},
 		Grid:    grid(a.Heads, 1, 1), Group: grid(simdWidth, 1, 1),
 	}, []Buffer{b.partials}, []Buffer{bind(dst).Buf})
@@ -358,9 +333,9 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
 	n := dst.Rows * dst.Cols
-	args := CopyArgs{N: int32(n)}
+	args := kernels.ElementwiseArgs{N: int32(n)}
 	b.record(Dispatch{
-		Kernel: "kernel_swiglu", Args: argBytes(&args), Buffers: []Binding{bind(gate), bind(up), bind(dst)},
+		Kernel: "kernel_swiglu", Args: kernels.Bytes(&args), Buffers: []Binding{bind(gate), bind(up), bind(dst)},
 		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(gate).Buf, bind(up).Buf}, []Buffer{bind(dst).Buf})
 }
@@ -372,9 +347,9 @@ func (b *Backend) Add(dst, x engine.Tensor) {
 // elementwise records an in-place elementwise kernel: buffers 1 dst (in/out), 2 x.
 func (b *Backend) elementwise(kernel string, dst, x engine.Tensor) {
 	n := dst.Rows * dst.Cols
-	args := CopyArgs{N: int32(n)}
+	args := kernels.ElementwiseArgs{N: int32(n)}
 	b.record(Dispatch{
-		Kernel: kernel, Args: argBytes(&args), Buffers: []Binding{bind(dst), bind(x)},
+		Kernel: kernel, Args: kernels.Bytes(&args), Buffers: []Binding{bind(dst), bind(x)},
 		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(dst).Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
 }

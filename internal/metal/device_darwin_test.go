@@ -87,21 +87,19 @@ func TestMetalRunsKernels(t *testing.T) {
 	}
 	putFloats(ys.Contents(), func(i int) float32 { return 1 })
 
-	axpy := struct {
-		n uint32
-		a float32
-	}{n, 0.5}
-	count := uint32(n)
+	// AxpyArgs{n, 0.5} and the count, as setBytes passes them.
+	axpy := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, n), math.Float32bits(0.5))
+	count := binary.LittleEndian.AppendUint32(nil, n)
 	groups := (n + 63) / 64
 	elapsed, err := d.Run([]Dispatch{
 		{
-			Kernel: "test_axpy", Args: argBytes(&axpy),
+			Kernel: "test_axpy", Args: axpy,
 			Buffers:     []Binding{{xs, page}, {ys, 0}},
 			Threadgroup: []int{64 * 4},
 			Grid:        [3]int{groups, 1, 1}, Group: [3]int{64, 1, 1},
 		},
 		{
-			Kernel: "test_double", Args: argBytes(&count),
+			Kernel: "test_double", Args: count,
 			Buffers: []Binding{{ys, 0}},
 			Grid:    [3]int{groups, 1, 1}, Group: [3]int{64, 1, 1},
 			Barrier: true,

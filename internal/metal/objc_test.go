@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // These tests drive the real device code through fakeRuntime, which checks
@@ -249,9 +251,9 @@ func testDispatches(t *testing.T, d *mtlDevice) ([]Dispatch, []byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	norm := RMSNormArgs{Ne0: 576, Eps: 1e-5}
-	mv := MulMVArgs{Ne00: 576, Ne01: 576, Nb01: 324, Ne11: 1}
-	normArgs, mvArgs := argBytes(&norm), argBytes(&mv)
+	norm := kernels.RMSNormArgs{Ne0: 576, Eps: 1e-5}
+	mv := kernels.MatMulArgs{Ne00: 576, Ne01: 576, Nb01: 324, Ne11: 1}
+	normArgs, mvArgs := kernels.Bytes(&norm), kernels.Bytes(&mv)
 	return []Dispatch{
 		{
 			Kernel: "kernel_rms_norm", Args: normArgs,

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // maxStateDim is the largest DeltaNet state the delta-rule kernel handles:
@@ -71,10 +72,10 @@ const maxConvKernel = 16
 
 func (b *Backend) ConvSiLU(dst, x engine.Tensor, st engine.RecurrentState, layer int, w *engine.Weight, d *engine.DeltaNet) {
 	s := st.(*recurrentState)
-	args := ConvArgs{Channels: int32(d.Channels), Taps: int32(d.ConvKernel), NRows: int32(x.Rows)}
+	args := kernels.ConvArgs{Channels: int32(d.Channels), Taps: int32(d.ConvKernel), NRows: int32(x.Rows)}
 	wb := b.mustWeight(w)
 	b.record(Dispatch{
-		Kernel: "kernel_ssm_conv_silu", Args: argBytes(&args),
+		Kernel: "kernel_ssm_conv_silu", Args: kernels.Bytes(&args),
 		Buffers: []Binding{bind(x), wb, {s.conv, layer * s.convLayerBytes}, bind(dst)},
 		Grid:    grid(ceilDiv(d.Channels, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(x).Buf, wb.Buf, s.conv}, []Buffer{s.conv, bind(dst).Buf})
@@ -82,12 +83,12 @@ func (b *Backend) ConvSiLU(dst, x engine.Tensor, st engine.RecurrentState, layer
 
 func (b *Backend) GatedDeltaRule(dst, x, beta, alpha engine.Tensor, st engine.RecurrentState, layer int, a, dtBias *engine.Weight, d *engine.DeltaNet) {
 	s := st.(*recurrentState)
-	args := DeltaArgs{KHeads: int32(d.KHeads), VHeads: int32(d.VHeads), StateDim: int32(d.StateDim), NRows: int32(x.Rows),
+	args := kernels.DeltaArgs{KHeads: int32(d.KHeads), VHeads: int32(d.VHeads), StateDim: int32(d.StateDim), NRows: int32(x.Rows),
 		Eps: d.Eps, Scale: float32(1 / math.Sqrt(float64(d.StateDim)))}
 	ab, db := b.mustWeight(a), b.mustWeight(dtBias)
 	threads := min(deltaThreads, ceilDiv(d.StateDim, simdWidth)*simdWidth)
 	b.record(Dispatch{
-		Kernel: "kernel_gated_delta_rule", Args: argBytes(&args),
+		Kernel: "kernel_gated_delta_rule", Args: kernels.Bytes(&args),
 		Buffers: []Binding{bind(x), bind(beta), bind(alpha), ab, db, {s.delta, layer * s.deltaLayerBytes}, bind(dst)},
 		// The row's normalised q and k; the simdgroups' partial sums of squares.
 		Threadgroup: []int{16 * ceilDiv(8*d.StateDim, 16), 4 * 2 * simdWidth},
@@ -96,11 +97,11 @@ func (b *Backend) GatedDeltaRule(dst, x, beta, alpha engine.Tensor, st engine.Re
 }
 
 func (b *Backend) GatedRMSNorm(dst, x, z engine.Tensor, w *engine.Weight, eps float32) {
-	args := RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
+	args := kernels.RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
 	wb := b.mustWeight(w)
 	b.record(Dispatch{
 		Kernel:      "kernel_gated_rms_norm",
-		Args:        argBytes(&args),
+		Args:        kernels.Bytes(&args),
 		Buffers:     []Binding{bind(x), wb, bind(dst), bind(z)},
 		Threadgroup: []int{4 * simdWidth},
 		Grid:        grid(x.Rows*x.Cols/w.Cols, 1, 1), Group: grid(normGroup(w.Cols), 1, 1),
@@ -109,9 +110,9 @@ func (b *Backend) GatedRMSNorm(dst, x, z engine.Tensor, w *engine.Weight, eps fl
 
 func (b *Backend) SplitHeads(a, bt, src engine.Tensor, width int) {
 	n := a.Rows * a.Cols
-	args := SplitHeadsArgs{Width: int32(width), Ne0: int32(a.Cols), SrcNe0: int32(src.Cols), N: int32(n)}
+	args := kernels.SplitHeadsArgs{Width: int32(width), Ne0: int32(a.Cols), SrcNe0: int32(src.Cols), N: int32(n)}
 	b.record(Dispatch{
-		Kernel: "kernel_split_heads", Args: argBytes(&args), Buffers: []Binding{bind(src), bind(a), bind(bt)},
+		Kernel: "kernel_split_heads", Args: kernels.Bytes(&args), Buffers: []Binding{bind(src), bind(a), bind(bt)},
 		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
 	}, []Buffer{bind(src).Buf}, []Buffer{bind(a).Buf, bind(bt).Buf})
 }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // The kernels in testdata/broken.metal each carry one bug; these tests prove
@@ -60,7 +62,7 @@ func TestBrokenBarrierAfterReturn(t *testing.T) {
 	for _, s := range Schedules(seedFor(t)) {
 		err := Run(Dispatch{
 			Kernel:      "broken_barrier_after_return",
-			Bytes:       map[int][]byte{0: argBytes(copyArgs{n})},
+			Bytes:       map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: n})},
 			Buffers:     map[int]Binding{1: {Data: f32Bytes(randF32(newRand(t), n))}, 2: {Data: nanBuffer(n)}},
 			Threadgroup: map[int]int{0: 4 * group},
 			Grid:        [3]int{ceilDiv(n, group), 1, 1},
@@ -92,7 +94,7 @@ func TestBrokenDivergentSimdSum(t *testing.T) {
 func offByOneDispatch(n int) Dispatch {
 	return Dispatch{
 		Kernel:  "broken_add_off_by_one",
-		Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(n)})},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: int32(n)})},
 		Buffers: map[int]Binding{1: {Data: nanBuffer(n)}, 2: {Data: nanBuffer(n)}},
 		Grid:    [3]int{ceilDiv(n+1, 64), 1, 1},
 		Group:   [3]int{64, 1, 1},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // Emulated tests of Qwen3.5's kernels (deltanet.metal, and kernel_split_heads
@@ -37,8 +38,6 @@ func deltaNetKernelTests() []kernelTest {
 	}
 }
 
-type convArgs struct{ Channels, Taps, NRows int32 } // ConvArgs
-
 func testConvSiLU(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range []struct{ channels, k, rows, group int }{
 		{1, 2, 1, 32}, {7, 4, 3, 32}, {300, 4, 5, 256}, {257, 16, 2, 256}, {33, 3, 1, 7},
@@ -61,7 +60,7 @@ func testConvSiLU(t *testing.T, s Schedule, rng *rand.Rand) {
 		for batch := range 2 {
 			err := Run(Dispatch{
 				Kernel: "kernel_ssm_conv_silu",
-				Bytes:  map[int][]byte{0: argBytes(convArgs{int32(tc.channels), int32(tc.k), int32(tc.rows)})},
+				Bytes:  map[int][]byte{0: kernels.Bytes(&kernels.ConvArgs{Channels: int32(tc.channels), Taps: int32(tc.k), NRows: int32(tc.rows)})},
 				Buffers: map[int]Binding{
 					1: {Data: f32Bytes(x[batch*half : (batch+1)*half])}, 2: {Data: wBuf},
 					3: {Data: stateBuf}, 4: {Data: dst, Offset: 4 * batch * half},
@@ -82,11 +81,6 @@ func testConvSiLU(t *testing.T, s Schedule, rng *rand.Rand) {
 		}
 		t.Logf("%s: max output error %.3g", name, maxErr(got, want))
 	}
-}
-
-type deltaArgs struct { // DeltaArgs
-	KHeads, VHeads, StateDim, NRows int32
-	Eps, Scale                      float32
 }
 
 func testGatedDeltaRule(t *testing.T, s Schedule, rng *rand.Rand) {
@@ -122,11 +116,12 @@ func testGatedDeltaRule(t *testing.T, s Schedule, rng *rand.Rand) {
 
 		stateBuf, dst := f32Bytes(state), nanBuffer(len(want))
 		name := fmt.Sprintf("%+v", tc)
-		args := deltaArgs{int32(tc.kHeads), int32(tc.vHeads), int32(tc.dim), int32(tc.rows), d.Eps, float32(1 / math.Sqrt(float64(tc.dim)))}
+		args := kernels.DeltaArgs{KHeads: int32(tc.kHeads), VHeads: int32(tc.vHeads), StateDim: int32(tc.dim), NRows: int32(tc.rows),
+			Eps: d.Eps, Scale: float32(1 / math.Sqrt(float64(tc.dim)))}
 		for batch := range 2 {
 			err := Run(Dispatch{
 				Kernel: "kernel_gated_delta_rule",
-				Bytes:  map[int][]byte{0: argBytes(args)},
+				Bytes:  map[int][]byte{0: kernels.Bytes(&args)},
 				Buffers: map[int]Binding{
 					1: {Data: f32Bytes(x[batch*xh : (batch+1)*xh])},
 					2: {Data: f32Bytes(beta[batch*bh : (batch+1)*bh])}, 3: {Data: f32Bytes(alpha[batch*bh : (batch+1)*bh])},
@@ -154,8 +149,6 @@ func testGatedDeltaRule(t *testing.T, s Schedule, rng *rand.Rand) {
 	}
 }
 
-type splitHeadsArgs struct{ Width, Ne0, SrcNe0, N int32 } // SplitHeadsArgs
-
 func testSplitHeads(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range []struct{ rows, heads, width, pad int }{
 		{1, 1, 1, 0}, {3, 2, 5, 0}, {2, 16, 64, 0}, {5, 3, 100, 0}, {3, 4, 7, 3},
@@ -169,7 +162,7 @@ func testSplitHeads(t *testing.T, s Schedule, rng *rand.Rand) {
 		}
 		n := tc.rows * ne0
 		a, b := nanBuffer(n), nanBuffer(n)
-		err := runElementwise("kernel_split_heads", splitHeadsArgs{int32(tc.width), int32(ne0), int32(srcNe0), int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: a}, 3: {Data: b}}, s)
+		err := runElementwise("kernel_split_heads", kernels.SplitHeadsArgs{Width: int32(tc.width), Ne0: int32(ne0), SrcNe0: int32(srcNe0), N: int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: a}, 3: {Data: b}}, s)
 		name := fmt.Sprintf("%+v", tc)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -192,7 +185,7 @@ func testSigmoidMul(t *testing.T, s Schedule, rng *rand.Rand) {
 			want[i] = float32(float64(dst[i]) / (1 + math.Exp(-float64(g))))
 		}
 		inout := f32Bytes(dst)
-		err := runElementwise("kernel_sigmoid_mul", copyArgs{int32(n)}, n, map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(gate)}}, s)
+		err := runElementwise("kernel_sigmoid_mul", kernels.ElementwiseArgs{N: int32(n)}, n, map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(gate)}}, s)
 		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
 		}

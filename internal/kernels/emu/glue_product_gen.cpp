@@ -108,7 +108,7 @@ static void glue_kernel_gated_delta_rule(const emu_ctx* c) {
 static void glue_kernel_add(const emu_ctx* c) {
   (void)c;
   kernel_add(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
@@ -117,7 +117,7 @@ static void glue_kernel_add(const emu_ctx* c) {
 static void glue_kernel_swiglu(const emu_ctx* c) {
   (void)c;
   kernel_swiglu(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -127,7 +127,7 @@ static void glue_kernel_swiglu(const emu_ctx* c) {
 static void glue_kernel_sigmoid_mul(const emu_ctx* c) {
   (void)c;
   kernel_sigmoid_mul(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
@@ -155,7 +155,7 @@ static void glue_kernel_add_bias(const emu_ctx* c) {
 static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
   (void)c;
   kernel_cpy_f32_f16(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device half *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
@@ -164,7 +164,7 @@ static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
 static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
   (void)c;
   kernel_cpy_f32_f32(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device float *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
@@ -173,7 +173,7 @@ static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
 static void glue_kernel_argmax(const emu_ctx* c) {
   (void)c;
   kernel_argmax(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device int32_t *)c->buf[2],
       (threadgroup float *)c->tg[0],
@@ -344,7 +344,7 @@ static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
 static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_f32(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -357,7 +357,7 @@ static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
 static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_f16(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -370,7 +370,7 @@ static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
 static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_bf16(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -383,7 +383,7 @@ static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q4_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -396,7 +396,7 @@ static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q4_1(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -409,7 +409,7 @@ static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q5_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -422,7 +422,7 @@ static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q5_1(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -435,7 +435,7 @@ static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q8_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -448,7 +448,7 @@ static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q2_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -461,7 +461,7 @@ static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q3_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -474,7 +474,7 @@ static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q4_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -487,7 +487,7 @@ static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q5_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -500,7 +500,7 @@ static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
 static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm_q6_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -513,7 +513,7 @@ static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_f32(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -526,7 +526,7 @@ static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
 static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_f16(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -539,7 +539,7 @@ static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
 static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_bf16(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -552,7 +552,7 @@ static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q4_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -565,7 +565,7 @@ static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q4_1(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -578,7 +578,7 @@ static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q5_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -591,7 +591,7 @@ static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q5_1(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -604,7 +604,7 @@ static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q8_0(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -617,7 +617,7 @@ static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q2_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -630,7 +630,7 @@ static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q3_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -643,7 +643,7 @@ static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q4_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -656,7 +656,7 @@ static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q5_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -669,7 +669,7 @@ static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
 static void glue_kernel_mul_mv_q6_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q6_K(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],

@@ -44,7 +44,7 @@ static void glue_broken_rms_norm_divergent_barrier(const emu_ctx* c) {
 static void glue_broken_barrier_after_return(const emu_ctx* c) {
   (void)c;
   broken_barrier_after_return(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device const float *)c->buf[1],
       (device float *)c->buf[2],
       (threadgroup float *)c->tg[0],
@@ -65,7 +65,7 @@ static void glue_broken_simd_sum_divergent(const emu_ctx* c) {
 static void glue_broken_add_off_by_one(const emu_ctx* c) {
   (void)c;
   broken_add_off_by_one(
-      *(constant CopyArgs*)c->buf[0],
+      *(constant ElementwiseArgs*)c->buf[0],
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
@@ -90,7 +90,7 @@ static void glue_broken_rms_norm_read_past_end(const emu_ctx* c) {
 static void glue_broken_mul_mm_no_load_barrier(const emu_ctx* c) {
   (void)c;
   broken_mul_mm_no_load_barrier(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
@@ -103,7 +103,7 @@ static void glue_broken_mul_mm_no_load_barrier(const emu_ctx* c) {
 static void glue_broken_mul_mm_no_reuse_barrier(const emu_ctx* c) {
   (void)c;
   broken_mul_mm_no_reuse_barrier(
-      *(constant MulMVArgs*)c->buf[0],
+      *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],

@@ -30,16 +30,6 @@ func f32s(b []byte) []float32 {
 	return v
 }
 
-// argBytes encodes an argument struct as setBytes would pass it; the Go
-// structs in the tests mirror quant_args.h.
-func argBytes(v any) []byte {
-	var b bytes.Buffer
-	if err := binary.Write(&b, binary.LittleEndian, v); err != nil {
-		panic(err)
-	}
-	return b.Bytes()
-}
-
 func randF32(rng *rand.Rand, n int) []float32 {
 	v := make([]float32, n)
 	for i := range v {

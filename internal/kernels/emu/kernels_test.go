@@ -68,9 +68,6 @@ func TestEveryKernelHasATest(t *testing.T) {
 
 // ---- kernel_add
 
-// The argument structs mirror quant_args.h (and internal/metal/args.go).
-type copyArgs struct{ N int32 }
-
 func testAdd(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range []struct{ n, group int }{
 		{1, 32}, {7, 32}, {255, 256}, {256, 256}, {1000, 64}, {4097, 1024},
@@ -83,7 +80,7 @@ func testAdd(t *testing.T, s Schedule, rng *rand.Rand) {
 		inout := f32Bytes(dst)
 		err := Run(Dispatch{
 			Kernel:  "kernel_add",
-			Bytes:   map[int][]byte{0: argBytes(copyArgs{int32(tc.n)})},
+			Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: int32(tc.n)})},
 			Buffers: map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(x)}},
 			Grid:    [3]int{ceilDiv(tc.n, tc.group), 1, 1},
 			Group:   [3]int{tc.group, 1, 1},
@@ -98,11 +95,6 @@ func testAdd(t *testing.T, s Schedule, rng *rand.Rand) {
 }
 
 // ---- kernel_rms_norm
-
-type rmsNormArgs struct { // RMSNormArgs
-	Ne0 int32
-	Eps float32
-}
 
 // runRmsNorm runs an rms_norm-shaped kernel on random rows and returns its
 // output and the float64 reference. kernel_gated_rms_norm also multiplies
@@ -138,7 +130,7 @@ func runRmsNorm(kernel string, rows, ne0, group int, s Schedule, rng *rand.Rand)
 	}
 	err = Run(Dispatch{
 		Kernel:      kernel,
-		Bytes:       map[int][]byte{0: argBytes(rmsNormArgs{int32(ne0), eps})},
+		Bytes:       map[int][]byte{0: kernels.Bytes(&kernels.RMSNormArgs{Ne0: int32(ne0), Eps: eps})},
 		Buffers:     bufs,
 		Threadgroup: map[int]int{0: (ceilDiv(group, 32)*4 + 15) / 16 * 16}, // a float per simdgroup
 		Grid:        [3]int{rows, 1, 1},
@@ -168,14 +160,6 @@ func testRmsNorm(t *testing.T, kernel string, s Schedule, rng *rand.Rand) {
 
 // ---- kernel_mul_mv_f32
 
-type mulMVArgs struct { // MulMVArgs
-	Ne00, Ne01 int32
-	Nb01       uint32
-	Ne11       int32
-}
-
-const mulMVRows = 4 // MUL_MV_NR in mul_mv.metal: weight rows per simdgroup
-
 func testMulMvF32(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range []struct{ ne00, ne01, ne11, nsg, pad int }{
 		{1, 1, 1, 1, 0}, {3, 5, 1, 1, 0}, {31, 17, 2, 2, 0}, {33, 9, 1, 4, 0}, {100, 64, 1, 2, 0},
@@ -199,10 +183,10 @@ func testMulMvF32(t *testing.T, s Schedule, rng *rand.Rand) {
 		dst := nanBuffer(tc.ne11 * tc.ne01)
 		err := Run(Dispatch{
 			Kernel:  "kernel_mul_mv_f32",
-			Bytes:   map[int][]byte{0: argBytes(mulMVArgs{int32(tc.ne00), int32(tc.ne01), uint32(4 * rowStride), int32(tc.ne11)})},
+			Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.MatMulArgs{Ne00: int32(tc.ne00), Ne01: int32(tc.ne01), Nb01: uint32(4 * rowStride), Ne11: int32(tc.ne11)})},
 			Buffers: map[int]Binding{1: {Data: f32Bytes(w)}, 2: {Data: f32Bytes(x)}, 3: {Data: dst}},
-			Grid:    [3]int{ceilDiv(tc.ne01, mulMVRows*tc.nsg), tc.ne11, 1},
-			Group:   [3]int{32 * tc.nsg, 1, 1},
+			Grid:    [3]int{ceilDiv(tc.ne01, kernels.MVRowsPerSG*tc.nsg), tc.ne11, 1},
+			Group:   [3]int{kernels.SIMDWidth * tc.nsg, 1, 1},
 		}, s)
 		name := fmt.Sprintf("%+v", tc)
 		if err != nil {

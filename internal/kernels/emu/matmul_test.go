@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // Tests of kernel_mul_mv_<type> and kernel_mul_mm_<type> (mul_mv.metal,
@@ -17,46 +18,42 @@ import (
 // quantized with gguf.Quantize, dequantized back with gguf.Dequantize, and
 // the dot products are taken in float64.
 
-// matmulTypes are the weight types of the matrix kernels, with their kernel
-// name suffixes (internal/metal's kernelType).
-var matmulTypes = []struct {
-	name string
-	typ  gguf.GGMLType
-}{
-	{"f32", gguf.TypeF32}, {"f16", gguf.TypeF16}, {"bf16", gguf.TypeBF16},
-	{"q4_0", gguf.TypeQ4_0}, {"q4_1", gguf.TypeQ4_1}, {"q5_0", gguf.TypeQ5_0},
-	{"q5_1", gguf.TypeQ5_1}, {"q8_0", gguf.TypeQ8_0}, {"q2_K", gguf.TypeQ2_K},
-	{"q3_K", gguf.TypeQ3_K}, {"q4_K", gguf.TypeQ4_K}, {"q5_K", gguf.TypeQ5_K},
-	{"q6_K", gguf.TypeQ6_K},
+// weightTypes are the weight types the kernels read (kernels.ForWeight).
+func weightTypes() []gguf.GGMLType {
+	return []gguf.GGMLType{
+		gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16,
+		gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
+		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
+	}
+}
+
+// weightKernels returns the kernels of typ, failing the test without them.
+func weightKernels(t *testing.T, typ gguf.GGMLType) kernels.WeightKernels {
+	names, ok := kernels.ForWeight(typ)
+	if !ok {
+		t.Fatalf("no kernels for weight type %s", typ)
+	}
+	return names
 }
 
 // matmulKernelTests registers the matrix kernels' tests with kernelTests().
 func matmulKernelTests() []kernelTest {
 	var ts []kernelTest
-	for _, mt := range matmulTypes {
-		name, typ := mt.name, mt.typ
+	for _, typ := range weightTypes() {
+		names, _ := kernels.ForWeight(typ)
 		ts = append(ts,
-			kernelTest{"kernel_mul_mv_" + mt.name, func(t *testing.T, s Schedule, rng *rand.Rand) {
+			kernelTest{names.MulMV, func(t *testing.T, s Schedule, rng *rand.Rand) {
 				if typ == gguf.TypeF32 {
 					testMulMvF32(t, s, rng) // arbitrary row lengths, 1-8 simdgroups, padded rows
 				}
-				testMatMul(t, false, name, typ, s, rng)
+				testMatMul(t, false, typ, s, rng)
 			}},
-			kernelTest{"kernel_mul_mm_" + mt.name, func(t *testing.T, s Schedule, rng *rand.Rand) {
-				testMatMul(t, true, name, typ, s, rng)
+			kernelTest{names.MulMM, func(t *testing.T, s Schedule, rng *rand.Rand) {
+				testMatMul(t, true, typ, s, rng)
 			}})
 	}
 	return ts
 }
-
-// Launch shapes of quant_args.h (QUANT_MV_*, QUANT_MM_*), as internal/metal
-// dispatches them.
-const (
-	mvRowsPerGroup = 8 // QUANT_MV_ROWS_PER_SG * QUANT_MV_SG
-	mvThreads      = 64
-	mmTile         = 32
-	mmThreads      = 128
-)
 
 // matmulShape is one case: ne00 is an index into the type's row lengths
 // (rowLengths), pad adds garbage bytes (0xFF: NaN for the float types and in
@@ -181,16 +178,17 @@ func newMatmulCase(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int, pad bo
 func (c *matmulCase) dispatch(kernel string, mm bool, dst []byte) Dispatch {
 	d := Dispatch{
 		Kernel:  kernel,
-		Bytes:   map[int][]byte{0: argBytes(mulMVArgs{int32(c.ne00), int32(c.ne01), uint32(c.nb01), int32(c.ne11)})},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.MatMulArgs{Ne00: int32(c.ne00), Ne01: int32(c.ne01), Nb01: uint32(c.nb01), Ne11: int32(c.ne11)})},
 		Buffers: map[int]Binding{1: {Data: c.w}, 2: {Data: f32Bytes(c.x)}, 3: {Data: dst}},
 	}
 	if mm {
-		d.Threadgroup = map[int]int{0: 4 * mmTile * mmTile, 1: 4 * mmTile * mmTile}
-		d.Grid = [3]int{ceilDiv(c.ne01, mmTile), ceilDiv(c.ne11, mmTile), 1}
-		d.Group = [3]int{mmThreads, 1, 1}
+		const tile = kernels.MMTile
+		d.Threadgroup = map[int]int{0: 4 * tile * tile, 1: 4 * tile * tile}
+		d.Grid = [3]int{ceilDiv(c.ne01, tile), ceilDiv(c.ne11, tile), 1}
+		d.Group = [3]int{kernels.MMThreads, 1, 1}
 	} else {
-		d.Grid = [3]int{ceilDiv(c.ne01, mvRowsPerGroup), c.ne11, 1}
-		d.Group = [3]int{mvThreads, 1, 1}
+		d.Grid = [3]int{ceilDiv(c.ne01, kernels.MVRowsPerGroup), c.ne11, 1}
+		d.Group = [3]int{kernels.MVThreads, 1, 1}
 	}
 	return d
 }
@@ -207,15 +205,16 @@ func (c *matmulCase) check(got []float32, rel float64) (string, float64) {
 	return mismatch(got, c.want, func(i int) float64 { return rel*c.mag[i] + 1e-6 }), worst
 }
 
-func testMatMul(t *testing.T, mm bool, name string, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+func testMatMul(t *testing.T, mm bool, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 	if asanBuild && (s.Order == Reverse || s.Workers > 1) {
 		// Out-of-bounds accesses do not depend on the order of threads; the
 		// ASan build is slow, so it checks forward and random order only.
 		t.Skip("ASan build: forward and random schedules only")
 	}
-	kernel, shapes := "kernel_mul_mv_"+name, mvShapes
+	names := weightKernels(t, typ)
+	kernel, shapes := names.MulMV, mvShapes
 	if mm {
-		kernel, shapes = "kernel_mul_mm_"+name, mmShapes
+		kernel, shapes = names.MulMM, mmShapes
 	}
 	rel := matmulTolerance
 	worst := 0.0

@@ -12,6 +12,7 @@ import (
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // Emulated tests of the kernels of get_rows.metal, rope.metal,
@@ -42,8 +43,9 @@ func opsKernelTests() []kernelTest {
 		{"kernel_attn_split_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, false, s, rng) }},
 		{"kernel_attn_reduce", testAttnReduce},
 	}
-	for _, typ := range getRowsTypes {
-		tests = append(tests, kernelTest{"kernel_get_rows_" + typeSuffix(typ), func(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, typ := range weightTypes() {
+		names, _ := kernels.ForWeight(typ)
+		tests = append(tests, kernelTest{names.GetRows, func(t *testing.T, s Schedule, rng *rand.Rand) {
 			testGetRows(t, typ, s, rng)
 		}})
 	}
@@ -93,29 +95,7 @@ func maxErr(got []float32, want []float32) float64 {
 	return e
 }
 
-// ---- kernel_get_rows_<type>
-
-type getRowsArgs struct { // GetRowsArgs
-	Ne0 int32
-	Nb1 uint32
-}
-
-var getRowsTypes = []gguf.GGMLType{
-	gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16,
-	gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
-	gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
-}
-
-// typeSuffix is the kernel suffix of a type: ggml's name, "q4_K" style.
-func typeSuffix(t gguf.GGMLType) string {
-	s := []byte(t.String())
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' && !(c == 'K' && i == len(s)-1) {
-			s[i] = c + 'a' - 'A'
-		}
-	}
-	return string(s)
-}
+// ---- the embedding lookups
 
 func testGetRows(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 	var widths []int
@@ -156,8 +136,8 @@ func testGetRows(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 			}
 			dst := nanBuffer(len(want))
 			err = Run(Dispatch{
-				Kernel:  "kernel_get_rows_" + typeSuffix(typ),
-				Bytes:   map[int][]byte{0: argBytes(getRowsArgs{int32(ne0), uint32(nb1)})},
+				Kernel:  weightKernels(t, typ).GetRows,
+				Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.GetRowsArgs{Ne0: int32(ne0), Nb1: uint32(nb1)})},
 				Buffers: map[int]Binding{1: {Data: data, Offset: pad}, 2: {Data: i32Bytes(ids)}, 3: {Data: dst}},
 				Grid:    [3]int{len(ids), 1, 1},
 				Group:   [3]int{group, 1, 1},
@@ -176,13 +156,6 @@ func testGetRows(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 }
 
 // ---- kernel_rope
-
-type ropeArgs struct { // RopeArgs
-	Ne0, HeadDim, NDims, Pos0 int32
-	FreqBase, FreqScale       float32
-	NeoX, HasFF               int32
-	Sections                  [4]int32
-}
 
 type ropeCase struct {
 	heads, headDim, nDims, pos0, rows int
@@ -268,10 +241,9 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 				}
 			}
 		}
-		args := ropeArgs{int32(ne0), int32(tc.headDim), int32(tc.nDims), int32(tc.pos0), tc.base, tc.scale, 0, 0, [4]int32{}}
-		for i, sec := range tc.sections {
-			args.Sections[i] = int32(sec)
-		}
+		args := kernels.RopeArgs{Ne0: int32(ne0), HeadDim: int32(tc.headDim), NDims: int32(tc.nDims), Pos0: int32(tc.pos0),
+			FreqBase: tc.base, FreqScale: tc.scale, Sec0: int32(tc.sections[0]), Sec1: int32(tc.sections[1]),
+			Sec2: int32(tc.sections[2]), Sec3: int32(tc.sections[3])}
 		if tc.neox {
 			args.NeoX = 1
 		}
@@ -289,7 +261,7 @@ func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
 		}
 		err := Run(Dispatch{
 			Kernel:  "kernel_rope",
-			Bytes:   map[int][]byte{0: argBytes(args)},
+			Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
 			Buffers: bufs,
 			Grid:    [3]int{tc.rows, tc.heads, 1},
 			Group:   [3]int{group, 1, 1},
@@ -332,7 +304,7 @@ func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
 				dst = nanBuffer(n)
 			}
 			bufs[3] = Binding{Data: dst}
-			err := runElementwise("kernel_swiglu", copyArgs{int32(n)}, n, bufs, s)
+			err := runElementwise("kernel_swiglu", kernels.ElementwiseArgs{N: int32(n)}, n, bufs, s)
 			if err != nil {
 				t.Fatalf("n=%d: %v", n, err)
 			}
@@ -345,9 +317,9 @@ func testSwiGLU(t *testing.T, s Schedule, rng *rand.Rand) {
 
 // runElementwise runs a kernel over n values as the backend launches the
 // elementwise kernels: threadgroups of 256 threads.
-func runElementwise(kernel string, args any, n int, bufs map[int]Binding, s Schedule) error {
+func runElementwise[T kernels.Args](kernel string, args T, n int, bufs map[int]Binding, s Schedule) error {
 	return Run(Dispatch{
-		Kernel: kernel, Bytes: map[int][]byte{0: argBytes(args)}, Buffers: bufs,
+		Kernel: kernel, Bytes: map[int][]byte{0: kernels.Bytes(&args)}, Buffers: bufs,
 		Grid: [3]int{ceilDiv(n, 256), 1, 1}, Group: [3]int{256, 1, 1},
 	}, s)
 }
@@ -365,8 +337,6 @@ func gateValues(rng *rand.Rand, n int) []float32 {
 	return gate
 }
 
-type biasArgs struct{ Ne0, N int32 } // BiasArgs
-
 func testAddBias(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range []struct{ ne0, rows int }{{1, 1}, {7, 3}, {576, 2}, {100, 41}, {1, 300}} {
 		n := tc.ne0 * tc.rows
@@ -376,7 +346,7 @@ func testAddBias(t *testing.T, s Schedule, rng *rand.Rand) {
 			want[i] = x[i] + b[i%tc.ne0]
 		}
 		inout := f32Bytes(x)
-		err := runElementwise("kernel_add_bias", biasArgs{int32(tc.ne0), int32(n)}, n, map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(b)}}, s)
+		err := runElementwise("kernel_add_bias", kernels.BiasArgs{Ne0: int32(tc.ne0), N: int32(n)}, n, map[int]Binding{1: {Data: inout}, 2: {Data: f32Bytes(b)}}, s)
 		if err != nil {
 			t.Fatalf("%+v: %v", tc, err)
 		}
@@ -411,7 +381,7 @@ func testCpy(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
 			cache[i] = byte(i*7 + 1)
 		}
 		orig := append([]byte(nil), cache...)
-		err := runElementwise(kernel, copyArgs{int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}}, s)
+		err := runElementwise(kernel, kernels.ElementwiseArgs{N: int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}}, s)
 		if err != nil {
 			t.Fatalf("n=%d: %v", n, err)
 		}
@@ -470,7 +440,7 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 		out := nanBuffer(1)
 		err := Run(Dispatch{
 			Kernel:      "kernel_argmax",
-			Bytes:       map[int][]byte{0: argBytes(copyArgs{int32(tc.n)})},
+			Bytes:       map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: int32(tc.n)})},
 			Buffers:     map[int]Binding{1: {Data: f32Bytes(x)}, 2: {Data: out}},
 			Threadgroup: map[int]int{0: 4 * 32, 1: 4 * 32},
 			Grid:        [3]int{1, 1, 1},
@@ -487,12 +457,6 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 
 // ---- attention
 
-type attnArgs struct { // AttnArgs
-	NHeads, NKVHeads, HeadDim, KVDim, Pos0, NRows int32
-	Scale                                         float32
-	Chunk                                         int32
-}
-
 type attnCase struct {
 	headDim, heads, kvHeads, pos0, rows int
 	grow                                bool // keys grow with the position: the running max keeps rising
@@ -501,7 +465,7 @@ type attnCase struct {
 // attnData is one attention problem: queries, a KV cache whose rows past
 // the last visible position are NaN, and the float64 reference output.
 type attnData struct {
-	args      attnArgs
+	args      kernels.AttnArgs
 	q         []float32
 	k, v      []byte // cache, f16 or f32
 	want      []float32
@@ -512,8 +476,8 @@ func newAttn(c attnCase, f16 bool, chunk int, rng *rand.Rand) attnData {
 	kvDim := c.kvHeads * c.headDim
 	ctx := c.pos0 + c.rows + 1 // one more row than visible: NaN
 	scale := float32(2 / math.Sqrt(float64(c.headDim)))
-	d := attnData{args: attnArgs{int32(c.heads), int32(c.kvHeads), int32(c.headDim), int32(kvDim),
-		int32(c.pos0), int32(c.rows), scale, int32(chunk)}}
+	d := attnData{args: kernels.AttnArgs{NHeads: int32(c.heads), NKVHeads: int32(c.kvHeads), HeadDim: int32(c.headDim),
+		KVDim: int32(kvDim), Pos0: int32(c.pos0), NRows: int32(c.rows), Scale: scale, Chunk: int32(chunk)}}
 	d.q = randF32(rng, c.rows*c.heads*c.headDim)
 	kv := [2][]float64{make([]float64, ctx*kvDim), make([]float64, ctx*kvDim)}
 	for m := range kv {
@@ -593,7 +557,7 @@ func runAttn(kernel string, d attnData, s Schedule) ([]float32, error) {
 	dst := nanBuffer(len(d.want))
 	err := Run(Dispatch{
 		Kernel:  kernel,
-		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
 		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
 		Grid:    [3]int{int(d.args.NRows), int(d.args.NHeads), 1},
 		Group:   [3]int{32, 1, 1},
@@ -609,7 +573,7 @@ func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, erro
 	partials := nanBuffer(heads * chunks * (int(d.args.HeadDim) + 2))
 	err := Run(Dispatch{
 		Kernel:  split,
-		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
 		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: partials}},
 		Grid:    [3]int{chunks, heads, 1},
 		Group:   [3]int{32, 1, 1},
@@ -620,7 +584,7 @@ func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, erro
 	dst := nanBuffer(len(d.want))
 	err = Run(Dispatch{
 		Kernel:  reduce,
-		Bytes:   map[int][]byte{0: argBytes(d.args)},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
 		Buffers: map[int]Binding{1: {Data: partials}, 2: {Data: dst}},
 		Grid:    [3]int{heads, 1, 1},
 		Group:   [3]int{32, 1, 1},
@@ -711,12 +675,12 @@ func testAttnReduce(t *testing.T, s Schedule, rng *rand.Rand) {
 				want[h*tc.headDim+i] = float32(num / den)
 			}
 		}
-		args := attnArgs{NHeads: int32(tc.heads), NKVHeads: 1, HeadDim: int32(tc.headDim), KVDim: int32(tc.headDim),
+		args := kernels.AttnArgs{NHeads: int32(tc.heads), NKVHeads: 1, HeadDim: int32(tc.headDim), KVDim: int32(tc.headDim),
 			Pos0: int32(tc.pos0), NRows: 1, Scale: 1, Chunk: int32(tc.chunk)}
 		dst := nanBuffer(len(want))
 		err := Run(Dispatch{
 			Kernel:  "kernel_attn_reduce",
-			Bytes:   map[int][]byte{0: argBytes(args)},
+			Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
 			Buffers: map[int]Binding{1: {Data: f32Bytes(p)}, 2: {Data: dst}},
 			Grid:    [3]int{tc.heads, 1, 1},
 			Group:   [3]int{32, 1, 1},

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // TestSelftestSimd checks the SIMD-group functions against their MSL
@@ -92,7 +94,7 @@ func TestBufferViews(t *testing.T) {
 	mem := append(f32Bytes(a), f32Bytes(b)...)
 	err := Run(Dispatch{
 		Kernel:  "kernel_add",
-		Bytes:   map[int][]byte{0: argBytes(copyArgs{n})},
+		Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: n})},
 		Buffers: map[int]Binding{1: {Data: mem[4*n:]}, 2: {Data: mem, Offset: 0}},
 		Grid:    [3]int{2, 1, 1},
 		Group:   [3]int{64, 1, 1},
@@ -113,7 +115,7 @@ func TestDispatchErrors(t *testing.T) {
 	norm := func(change func(d *Dispatch)) Dispatch {
 		d := Dispatch{
 			Kernel:      "kernel_rms_norm",
-			Bytes:       map[int][]byte{0: argBytes(rmsNormArgs{64, 1e-6})},
+			Bytes:       map[int][]byte{0: kernels.Bytes(&kernels.RMSNormArgs{Ne0: 64, Eps: 1e-6})},
 			Buffers:     map[int]Binding{1: buf(), 2: buf(), 3: buf()},
 			Threadgroup: map[int]int{0: 128},
 			Grid:        [3]int{1, 1, 1},

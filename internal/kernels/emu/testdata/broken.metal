@@ -79,10 +79,10 @@ kernel void broken_rms_norm_divergent_barrier(
 
 // Threads past the end return early, the others then wait at a barrier.
 kernel void broken_barrier_after_return(
-        constant CopyArgs  & args [[buffer(0)]],
-        device const float * a    [[buffer(1)]],
-        device       float * dst  [[buffer(2)]],
-        threadgroup float  * tmp  [[threadgroup(0)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device const float       * a    [[buffer(1)]],
+        device       float       * dst  [[buffer(2)]],
+        threadgroup float        * tmp  [[threadgroup(0)]],
         uint   tpig  [[thread_position_in_grid]],
         ushort tpitg [[thread_position_in_threadgroup]],
         ushort ntg   [[threads_per_threadgroup]]) {
@@ -109,9 +109,9 @@ kernel void broken_simd_sum_divergent(
 
 // kernel_add with `>` for `>=`: thread n reads and writes one past the end.
 kernel void broken_add_off_by_one(
-        constant CopyArgs  & args [[buffer(0)]],
-        device       float * dst  [[buffer(1)]],
-        device const float * x    [[buffer(2)]],
+        constant ElementwiseArgs & args [[buffer(0)]],
+        device       float       * dst  [[buffer(1)]],
+        device const float       * x    [[buffer(2)]],
         uint tpig [[thread_position_in_grid]]) {
     if (tpig > (uint) args.n) {
         return;
@@ -161,7 +161,7 @@ kernel void broken_rms_norm_read_past_end(
 // broken_mul_mm_no_reuse_barrier overwrites the tiles with the next slice
 // while other threads still read the current one.
 inline void broken_mul_mm_f32(
-        constant MulMVArgs & args, device const char * w, device const float * x, device float * dst,
+        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
         threadgroup float * tw, threadgroup float * tx, uint3 tgpig, ushort tiitg,
         bool load_barrier, bool reuse_barrier) {
     const int ne00 = args.ne00, ne01 = args.ne01, ne11 = args.ne11;
@@ -204,7 +204,7 @@ inline void broken_mul_mm_f32(
 }
 
 kernel void broken_mul_mm_no_load_barrier(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
@@ -216,7 +216,7 @@ kernel void broken_mul_mm_no_load_barrier(
 }
 
 kernel void broken_mul_mm_no_reuse_barrier(
-        constant     MulMVArgs & args [[buffer(0)]],
+        constant     MatMulArgs & args [[buffer(0)]],
         device const char      * w    [[buffer(1)]],
         device const float     * x    [[buffer(2)]],
         device       float     * dst  [[buffer(3)]],
