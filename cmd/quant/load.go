@@ -13,7 +13,6 @@ import (
 	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
-	"github.com/quant-llm/quant/internal/kernels"
 	"github.com/quant-llm/quant/internal/metal"
 	"github.com/quant-llm/quant/internal/tokenizer"
 )
@@ -271,7 +270,7 @@ func newBackend(lf loadFlags, m *engine.Model, stderr io.Writer) (engine.Backend
 }
 
 func newMetal(f *gguf.File) (engine.Backend, string, error) {
-	dev, err := metal.NewDevice(kernels.Source(), kernels.Metallib())
+	dev, err := metal.NewDevice()
 	if err != nil {
 		return nil, "", err
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/quant-llm/quant/internal/cpu"
-	"github.com/quant-llm/quant/internal/kernels"
 	"github.com/quant-llm/quant/internal/metal"
 )
 
@@ -77,7 +76,7 @@ func versionText() string {
 		sb.WriteString("backend metal: not built for this platform (macOS only)\n")
 	case !metal.Available():
 		sb.WriteString("backend metal: no Metal device on this machine\n")
-	case len(kernels.Metallib()) > 0:
+	case metal.Precompiled():
 		sb.WriteString("backend metal: available, precompiled kernels (metallib)\n")
 	default:
 		sb.WriteString("backend metal: available, kernels compiled from source at start-up\n")

@@ -5,7 +5,11 @@
 // the same code on both.
 package metal
 
-import "time"
+import (
+	"time"
+
+	"github.com/quant-llm/quant/internal/kernels"
+)
 
 // Buffer is a GPU buffer in shared storage: the CPU reads and writes its
 // contents directly. Implementations must be comparable (pointers): the
@@ -49,3 +53,7 @@ type Device interface {
 	Run(ds []Dispatch) (time.Duration, error)
 	Close() error
 }
+
+// Precompiled reports whether the binary embeds the kernels precompiled (a
+// metallib, built on a Mac); without one, NewDevice compiles their source.
+func Precompiled() bool { return len(kernels.Metallib()) > 0 }

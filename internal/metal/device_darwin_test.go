@@ -48,7 +48,7 @@ func openMetal(t *testing.T) Device {
 	if !Available() {
 		t.Skip("no Metal device")
 	}
-	d, err := NewDevice(deviceTestSource, nil)
+	d, err := newDevice(deviceTestSource, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestMetalErrors(t *testing.T) {
 	if !Available() {
 		t.Skip("no Metal device")
 	}
-	_, err := NewDevice("kernel void broken(", nil)
+	_, err := newDevice("kernel void broken(", nil)
 	if err == nil || !strings.Contains(err.Error(), "compile kernel source") {
 		t.Errorf("compile error: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // NewDevice fails: Metal exists only on Apple platforms.
-func NewDevice(source string, metallib []byte) (Device, error) {
+func NewDevice() (Device, error) {
 	return nil, fmt.Errorf("Metal is not available on this platform (%s/%s)", runtime.GOOS, runtime.GOARCH)
 }
 

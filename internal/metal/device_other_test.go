@@ -12,7 +12,7 @@ func TestNoMetalHere(t *testing.T) {
 	if Available() {
 		t.Error("Available without Metal")
 	}
-	d, err := NewDevice("kernel void k() {}", nil)
+	d, err := NewDevice()
 	if err == nil || d != nil {
 		t.Fatalf("NewDevice without Metal: %v, %v", d, err)
 	}

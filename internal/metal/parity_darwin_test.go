@@ -5,7 +5,6 @@ package metal
 import (
 	"testing"
 
-	"github.com/quant-llm/quant/internal/kernels"
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
@@ -27,7 +26,7 @@ func metalDevice(t *testing.T) func(t *testing.T) Device {
 		t.Skip("no Metal device")
 	}
 	return func(t *testing.T) Device {
-		dev, err := NewDevice(kernels.Source(), kernels.Metallib())
+		dev, err := NewDevice()
 		if err != nil {
 			t.Fatal(err)
 		}
