@@ -61,7 +61,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := tok.Decode(ids, false); err != nil {
+		if _, err := tok.Detokenize(ids, false, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -70,14 +70,6 @@ func (t *Tokenizer) piece(id int32, special bool) []byte {
 	return t.pieces[id]
 }
 
-// Decode is llama.cpp's detokenize(tokens, special): the text of ids with
-// the model's clean-ups (SentencePiece's leading space removed, Hugging
-// Face's clean_up_tokenization_spaces where the model uses it). With special
-// false, control tokens are left out. Unknown ids are an error.
-func (t *Tokenizer) Decode(ids []int32, special bool) (string, error) {
-	return t.Detokenize(ids, false, special)
-}
-
 // Detokenize is llama_detokenize: removeSpecial drops a leading BOS and a
 // trailing EOS the model adds; unparseSpecial renders control tokens.
 func (t *Tokenizer) Detokenize(ids []int32, removeSpecial, unparseSpecial bool) (string, error) {

@@ -80,10 +80,10 @@ func TestGoldenPrompts(t *testing.T) {
 		g := readGolden(t, path)
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
 			tok := openTokenizer(t, g.ModelFile)
-			if tok.AddBOS() != g.Tokenizer.AddBOS || tok.AddEOS() != g.Tokenizer.AddEOS ||
-				tok.BOS() != g.Tokenizer.BOS || tok.EOS() != g.Tokenizer.EOS {
+			if tok.AddBOS() != g.Tokenizer.AddBOS || tok.addEOS != g.Tokenizer.AddEOS ||
+				tok.BOS() != g.Tokenizer.BOS || tok.eos != g.Tokenizer.EOS {
 				t.Errorf("add_bos/add_eos/bos/eos = %v/%v/%d/%d, want %+v",
-					tok.AddBOS(), tok.AddEOS(), tok.BOS(), tok.EOS(), g.Tokenizer)
+					tok.AddBOS(), tok.addEOS, tok.BOS(), tok.eos, g.Tokenizer)
 			}
 			for _, p := range g.Prompts {
 				ids, err := tok.Encode(p.Text, p.AddSpecial, p.ParseSpecial)
@@ -145,11 +145,11 @@ func TestGoldenWiki(t *testing.T) {
 				t.Fatalf("got %d tokens, want at least %d", len(ids), n)
 			}
 			// Both vocabularies spell every byte, so the round trip is exact.
-			// Without the BOS, Decode drops the space SentencePiece added.
+			// Without the BOS, Detokenize drops the space SentencePiece added.
 			if tok.AddBOS() {
 				ids = ids[1:]
 			}
-			got, err := tok.Decode(ids, false)
+			got, err := tok.Detokenize(ids, false, false)
 			if err != nil {
 				t.Fatal(err)
 			}

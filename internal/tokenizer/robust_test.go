@@ -2,6 +2,8 @@ package tokenizer
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,17 +13,22 @@ import (
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
-// buildGGUF encodes metadata as a tensor-less GGUF and parses it back.
+// buildGGUF writes metadata as a tensor-less GGUF file and opens it.
 func buildGGUF(t *testing.T, meta []gguf.KV) *gguf.File {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := gguf.Write(&buf, meta, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := gguf.Parse(buf.Bytes())
+	path := filepath.Join(t.TempDir(), "vocab.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
 	return f
 }
 
@@ -130,8 +137,8 @@ func TestTinyWordPiece(t *testing.T) {
 			t.Errorf("Encode(%q) = %v, %v; want %v", tc.text, got, err, tc.want)
 		}
 	}
-	if s, _ := tok.Decode([]int32{4, 7, 8, 9}, false); s != " hello , world" {
-		t.Errorf("Decode = %q", s)
+	if s, _ := tok.Detokenize([]int32{4, 7, 8, 9}, false, false); s != " hello , world" {
+		t.Errorf("Detokenize = %q", s)
 	}
 }
 
@@ -140,8 +147,8 @@ func TestTinyBPE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.BOS() != noToken || tok.EOS() != 7 || tok.AddBOS() || tok.AddEOS() || tok.VocabSize() != 8 {
-		t.Errorf("bos %d eos %d add %v/%v n %d", tok.BOS(), tok.EOS(), tok.AddBOS(), tok.AddEOS(), tok.VocabSize())
+	if tok.BOS() != noToken || tok.eos != 7 || tok.AddBOS() || tok.addEOS || len(tok.tokens) != 8 {
+		t.Errorf("bos %d eos %d add %v/%v n %d", tok.BOS(), tok.eos, tok.AddBOS(), tok.addEOS, len(tok.tokens))
 	}
 	for _, tc := range []struct {
 		text         string
@@ -162,11 +169,11 @@ func TestTinyBPE(t *testing.T) {
 	if !tok.IsEOG(7) || tok.IsEOG(5) {
 		t.Error("IsEOG")
 	}
-	if s, _ := tok.Decode([]int32{5, 6, 7}, false); s != "abc abc" {
-		t.Errorf("Decode special=false = %q", s)
+	if s, _ := tok.Detokenize([]int32{5, 6, 7}, false, false); s != "abc abc" {
+		t.Errorf("Detokenize unparseSpecial=false = %q", s)
 	}
-	if s, _ := tok.Decode([]int32{5, 6, 7}, true); s != "abc abc<|endoftext|>" {
-		t.Errorf("Decode special=true = %q", s)
+	if s, _ := tok.Detokenize([]int32{5, 6, 7}, false, true); s != "abc abc<|endoftext|>" {
+		t.Errorf("Detokenize unparseSpecial=true = %q", s)
 	}
 }
 
@@ -176,17 +183,14 @@ func TestDecodeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []int32{-1, 8, 1 << 30} {
-		if _, err := tok.Decode([]int32{0, id}, false); err == nil || !strings.Contains(err.Error(), "out of range") {
-			t.Errorf("Decode id %d: err = %v", id, err)
+		if _, err := tok.Detokenize([]int32{0, id}, false, false); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("Detokenize id %d: err = %v", id, err)
 		}
 		if _, err := tok.Piece(id, true); err == nil {
 			t.Errorf("Piece id %d: no error", id)
 		}
 		if _, err := tok.NewStreamDecoder().Next(id); err == nil {
 			t.Errorf("stream id %d: no error", id)
-		}
-		if _, err := tok.TokenText(id); err == nil {
-			t.Errorf("TokenText id %d: no error", id)
 		}
 	}
 }
@@ -203,7 +207,7 @@ func TestInvalidUTF8(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %q: %v", vocab, in, err)
 			}
-			got, err := tok.Decode(ids, false)
+			got, err := tok.Detokenize(ids, false, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +240,7 @@ func TestIsEOG(t *testing.T) {
 	}
 	for _, tc := range tests {
 		tok := openTokenizer(t, tc.file...)
-		if got, _ := tok.TokenText(tok.EOS()); got != tc.eosText {
+		if got := tok.tokens[tok.eos]; got != tc.eosText {
 			t.Errorf("%v: EOS is %q, want %q", tc.file, got, tc.eosText)
 		}
 		for _, s := range tc.eog {
@@ -254,7 +258,7 @@ func TestIsEOG(t *testing.T) {
 
 // TestRoundTrip: every llama.cpp test text decodes back to itself. Pieces
 // always concatenate to the input (SentencePiece adds one leading space);
-// Decode equals the input where the model does not clean up spaces.
+// Detokenize equals the input where the model does not clean up spaces.
 func TestRoundTrip(t *testing.T) {
 	dir := testdata.Dir(t)
 	for _, name := range []string{"gpt-2", "llama-spm", "phi-3", "deepseek-coder", "deepseek-llm", "falcon", "mpt", "refact", "starcoder"} {
@@ -278,7 +282,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("%s: pieces of %q give %q", name, c.text, raw)
 			}
 			if !tok.cleanSpaces {
-				if got, _ := tok.Decode(ids, false); got != c.text {
+				if got, _ := tok.Detokenize(ids, false, false); got != c.text {
 					t.Errorf("%s: decode(encode(%q)) = %q", name, c.text, got)
 				}
 			}
@@ -320,11 +324,11 @@ func TestStreamDecoder(t *testing.T) {
 	}
 	// Control tokens appear only with Special.
 	d = tok.NewStreamDecoder()
-	if s, _ := d.Next(tok.EOS()); s != "" {
+	if s, _ := d.Next(tok.eos); s != "" {
 		t.Errorf("EOS printed as %q", s)
 	}
 	d.Special = true
-	if s, _ := d.Next(tok.EOS()); s != "</s>" {
+	if s, _ := d.Next(tok.eos); s != "</s>" {
 		t.Errorf("EOS with Special = %q", s)
 	}
 }
@@ -395,7 +399,7 @@ func FuzzEncodeDecode(f *testing.F) {
 			if streamed.String() != want {
 				t.Fatalf("%s: stream of %q gives %q", tok.kind, text, streamed.String())
 			}
-			if _, err := tok.Decode(ids, false); err != nil {
+			if _, err := tok.Detokenize(ids, false, false); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -8,7 +8,7 @@ import "fmt"
 // the character is complete, so every chunk is whole characters. Bytes that
 // can never form a character are passed through as they are.
 //
-// Pieces are emitted raw (llama_token_to_piece), without Decode's clean-ups,
+// Pieces are emitted raw (llama_token_to_piece), without Detokenize's clean-ups,
 // which is what generation wants: the text continues an existing prompt.
 type StreamDecoder struct {
 	t *Tokenizer

@@ -6,7 +6,7 @@
 //
 // Invalid UTF-8 in a prompt is tolerated, never an error, and kept byte for
 // byte: every invalid byte becomes a byte token (BPE) or byte-fallback token
-// (SentencePiece), so Decode gives the input back. This is a deliberate
+// (SentencePiece), so Detokenize gives the input back. This is a deliberate
 // difference from llama.cpp, which replaces each invalid byte with U+FFFD
 // before byte-level BPE (losing the byte) and lets an invalid lead byte
 // swallow the bytes after it in SentencePiece. Words are still split as
@@ -96,42 +96,21 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	}
 	t, err := load(f)
 	if err != nil {
-		name := f.Path
-		if name == "" {
-			name = "GGUF metadata"
-		}
-		return nil, fmt.Errorf("tokenizer from %s: %w", name, err)
+		return nil, fmt.Errorf("tokenizer from %s: %w", f.Path, err)
 	}
 	return t, nil
 }
 
-// VocabSize is the number of tokens.
-func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
-
 // BOS is the beginning-of-sequence token, or -1 if the model has none.
 func (t *Tokenizer) BOS() int32 { return t.bos }
 
-// EOS is the end-of-sequence token, or -1 if the model has none.
-func (t *Tokenizer) EOS() int32 { return t.eos }
-
 // AddBOS reports whether Encode with addSpecial prepends BOS.
 func (t *Tokenizer) AddBOS() bool { return t.addBOS }
-
-// AddEOS reports whether Encode with addSpecial appends EOS.
-func (t *Tokenizer) AddEOS() bool { return t.addEOS }
 
 // IsEOG reports whether id ends generation: EOS, EOT, EOM and the tokens
 // llama.cpp recognises by their text (<|eot_id|>, <|im_end|>, <|end|>,
 // <end_of_turn>, <|endoftext|>, ...).
 func (t *Tokenizer) IsEOG(id int32) bool { return t.eog[id] }
-
-// TokenText is the token's text as stored in the vocabulary.
-func (t *Tokenizer) TokenText(id int32) (string, error) {
-	if err := t.checkID(id); err != nil {
-		return "", err
-	}
-	return t.tokens[id], nil
-}
 
 // ChatTemplate is tokenizer.chat_template, or "" when the model has none.
 func (t *Tokenizer) ChatTemplate() string { return t.chatTemplate }
