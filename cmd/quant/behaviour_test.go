@@ -190,14 +190,16 @@ func TestPromptFromStdin(t *testing.T) {
 // overlappingModel is stories260K with its second tensor's data placed at
 // the first one's offset.
 func overlappingModel(t *testing.T) (path, first, second string) {
-	raw, err := os.ReadFile(testdata.Path(t, "models", "stories260K.gguf"))
+	stories := testdata.Path(t, "models", "stories260K.gguf")
+	raw, err := os.ReadFile(stories)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := gguf.Parse(raw)
+	f, err := gguf.Open(stories)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	a, b := f.Tensors[0], f.Tensors[1]
 	// A tensor info: name, n_dims (u32), dims (u64 each), type (u32), offset (u64).
 	at := bytes.Index(raw, []byte(b.Name)) + len(b.Name) + 4 + 8*len(b.Dims) + 4

@@ -59,7 +59,11 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(notGGUF, []byte("just some text\n"), 0o644)
 	badType := filepath.Join(tmp, "badtype.gguf")
 	b := append([]byte(nil), raw...)
-	f, _ := gguf.Parse(raw)
+	f, err := gguf.Open(stories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	// Patch the first tensor's type id to 99, an id ggml does not define.
 	name := f.Tensors[0].Name
 	at := bytes.Index(b, []byte(name)) + len(name) + 4 + 8*len(f.Tensors[0].Dims)

@@ -143,9 +143,6 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 // or start a new one (at position 0), but not go back within one.
 func (r *Runner) Recurrent() bool { return r.state != nil }
 
-// Model returns the model being run.
-func (r *Runner) Model() *Model { return r.m }
-
 // Options returns the runner's options.
 func (r *Runner) Options() Options { return r.opts }
 

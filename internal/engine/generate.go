@@ -31,9 +31,6 @@ func (s *Session) Pos() int { return len(s.history) }
 // caller must not modify them).
 func (s *Session) History() []int32 { return s.history[:len(s.history):len(s.history)] }
 
-// Reset forgets the history.
-func (s *Session) Reset() { s.history, s.dirty = s.history[:0], false }
-
 // Rewind keeps the longest prefix of the history that tokens starts with
 // and returns the rest of tokens: what still needs evaluating. A chat
 // re-renders the whole conversation each turn and only pays for the new part.

@@ -126,8 +126,9 @@ func TestGoldenPerplexity(t *testing.T) {
 				runs  []string
 				cache gguf.GGMLType
 			}{{[]string{"default", "fa_off_kv_f16"}, gguf.TypeF16}, {[]string{"fa_off_kv_f32", "fa_off_kv_f32_no_repack"}, gguf.TypeF32}} {
-				r := enginetest.CPURunner(t, gm.path, engine.Options{Context: 128, Batch: 128, CacheK: c.cache, CacheV: c.cache, AllLogits: true})
-				tok, err := tokenizer.FromGGUF(r.Model().File)
+				m := enginetest.Open(t, gm.path)
+				r := enginetest.Runner(t, m, enginetest.CPU(t), engine.Options{Context: 128, Batch: 128, CacheK: c.cache, CacheV: c.cache, AllLogits: true})
+				tok, err := tokenizer.FromGGUF(m.File)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -110,8 +110,9 @@ func TestQwen35Perplexity(t *testing.T) {
 			continue
 		}
 		t.Run(q.Model, func(t *testing.T) {
-			r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 64, Batch: 64, AllLogits: true})
-			tok, err := tokenizer.FromGGUF(r.Model().File)
+			m := enginetest.Open(t, q.Path)
+			r := enginetest.Runner(t, m, enginetest.CPU(t), engine.Options{Context: 64, Batch: 64, AllLogits: true})
+			tok, err := tokenizer.FromGGUF(m.File)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,8 +39,8 @@ func Runner(t testing.TB, m *engine.Model, b engine.Backend, opts engine.Options
 	return r
 }
 
-// CPURunner opens the model at path and makes a runner of it on CPU's
-// backend.
+// CPURunner opens the model at path and makes a runner of it on a CPU
+// backend of two threads.
 func CPURunner(t testing.TB, path string, opts engine.Options) *engine.Runner {
 	t.Helper()
 	m := Open(t, path)

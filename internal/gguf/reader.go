@@ -87,9 +87,6 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
-// Parse reads a GGUF file held in memory; tensor data slices alias data.
-func Parse(data []byte) (*File, error) { return parse(data) }
-
 // Close releases the memory mapping. Tensor data must not be used afterwards.
 func (f *File) Close() error {
 	f.mapping = nil
@@ -384,6 +381,7 @@ func readScalars[T any](d *decoder, n uint64, size uint64, conv func([]byte) T) 
 	return out, nil
 }
 
+// parse reads a GGUF file held in memory; tensor data slices alias data.
 func parse(data []byte) (*File, error) {
 	d := &decoder{b: data}
 	magic, err := d.take(4)

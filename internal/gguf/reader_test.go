@@ -52,7 +52,7 @@ func constBytes(n int) func() ([]byte, error) {
 }
 
 func TestReadSample(t *testing.T) {
-	f, err := Parse(sampleFile(t))
+	f, err := parse(sampleFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestRoundTrip(t *testing.T) {
 			if err := Write(&buf, f.Metadata, tensors, nil); err != nil {
 				t.Fatal(err)
 			}
-			g, err := Parse(buf.Bytes())
+			g, err := parse(buf.Bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +163,7 @@ func TestMalformed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse(c.data)
+			_, err := parse(c.data)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
@@ -183,21 +183,21 @@ func TestCorruptModels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := Parse(orig)
+		f, err := parse(orig)
 		if err != nil {
 			t.Fatal(err)
 		}
 		header := int(f.DataOffset)
 		for i := 0; i < 200; i++ {
 			cut := rng.IntN(len(orig))
-			if _, err := Parse(orig[:cut]); err == nil && cut < len(orig)-int(f.Alignment) {
+			if _, err := parse(orig[:cut]); err == nil && cut < len(orig)-int(f.Alignment) {
 				t.Errorf("%s truncated to %d bytes parsed without error", filepath.Base(path), cut)
 			}
 			b := append([]byte(nil), orig[:header]...)
 			for j := 0; j < 1+rng.IntN(4); j++ {
 				b[rng.IntN(len(b))] ^= byte(1 << rng.IntN(8))
 			}
-			Parse(b)
+			parse(b)
 		}
 	}
 }
@@ -226,14 +226,14 @@ func FuzzParse(f *testing.F) {
 		models, _ := filepath.Glob(filepath.Join(dir, "models", "*.gguf"))
 		for _, m := range models {
 			if b, err := os.ReadFile(m); err == nil {
-				if g, err := Parse(b); err == nil {
+				if g, err := parse(b); err == nil {
 					f.Add(b[:g.DataOffset])
 				}
 			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		g, err := Parse(data)
+		g, err := parse(data)
 		if err != nil {
 			return
 		}
@@ -257,7 +257,7 @@ func TestOverlappingTensors(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := buf.Bytes()
-	if _, err := Parse(good); err != nil {
+	if _, err := parse(good); err != nil {
 		t.Fatalf("adjacent tensors: %v", err)
 	}
 	// The second tensor's info ends with its offset (64): move it to 32.
@@ -267,7 +267,7 @@ func TestOverlappingTensors(t *testing.T) {
 		t.Fatalf("offset of second at %d reads %d", at, got)
 	}
 	binary.LittleEndian.PutUint64(bad[at:], 32)
-	_, err = Parse(bad)
+	_, err = parse(bad)
 	if err == nil || !strings.Contains(err.Error(), `"first"`) || !strings.Contains(err.Error(), `"second"`) ||
 		!strings.Contains(err.Error(), "overlap") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("overlapping tensors: %v", err)

@@ -93,12 +93,6 @@ type KV struct {
 	Value any
 }
 
-// Type is the GGUF value type of the entry.
-func (kv KV) Type() ValueType {
-	t, _ := valueTypeOf(kv.Value)
-	return t
-}
-
 func valueTypeOf(v any) (ValueType, bool) {
 	switch v.(type) {
 	case uint8:
