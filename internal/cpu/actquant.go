@@ -11,31 +11,20 @@ import (
 
 // Activation quantization: before a quantized weight row is multiplied by an
 // activation row, llama.cpp's CPU backend converts the activations to the
-// weight type's vec-dot type (see VecDotType) with that type's from_float
-// function. Reproducing those functions bit for bit is what lets our logits
-// follow llama.cpp's closely: one activation rounded differently changes an
-// integer dot product by a whole weight step.
+// weight type's vec-dot type (VecDotType) with that type's from_float
+// function. QuantizeRow gives the results of the x86 (AVX2/AVX-512) ones bit
+// for bit, since one activation rounded differently moves an integer dot
+// product by a whole weight step: for Q8_0 and Q8_1 ggml's AVX code, which
+// differs from its _ref functions (see quantizeQ8_0); for Q8_K
+// quantize_row_q8_K_ref; for F16 and BF16 gguf.Quantize's encoders. Not
+// reproduced: the four-row ggml_quantize_mat_q8_K_4x8 llama.cpp uses when it
+// repacks Q4_0/Q4_K weights (its sign choice for a block maximum differs
+// when +max and -max both occur); the golden "norepack" logits are the ones
+// this follows most closely.
 //
-// The golden data was produced on x86-64 with AVX2/AVX-512, where
-// (ggml/src/ggml-cpu/arch/x86/quants.c):
-//   - Q8_0 and Q8_1 use hand-written AVX code that differs from
-//     quantize_row_q8_0_ref / quantize_row_q8_1_ref (see quantizeQ8_0);
-//   - Q8_K uses quantize_row_q8_K_ref unchanged;
-//   - F16 uses F16C round-to-nearest-even conversion (ggml_cpu_fp32_to_fp16);
-//   - BF16 uses the scalar ggml_compute_fp32_to_bf16 (ggml_cpu_fp32_to_bf16).
-// The last three are exactly gguf.Quantize's encoders, which QuantizeRow
-// calls.
-//
-// Q8_K blocks carry bsums, the sum of each 16 quants. K-quant weights are
-// w = d*sc*q - dmin*m with one (sc, m) per 16 or 32 values, so
-// sum(w*a) = d*sum(sc*sum(q*a)) - dmin*sum(m*bsum): the offset part of a dot
-// product needs only these sums, not a second pass over the quants.
-//
-// Not reproduced: when llama.cpp repacks Q4_0/Q4_K weights (its default on
-// AVX2), batches of 4 rows are quantized by ggml_quantize_mat_q8_K_4x8,
-// whose sign choice for the block maximum differs from the _ref function
-// when +max and -max both occur; the golden "norepack" logits are the ones
-// this code reproduces most closely.
+// Q8_K blocks carry bsums, the sum of each 16 quants: with K-quant weights
+// w = d*sc*q - dmin*m, sum(w*a) = d*sum(sc*sum(q*a)) - dmin*sum(m*bsum), so
+// the offset part of a dot product needs no second pass over the quants.
 
 // Field offsets of a Q8_K block (gguf.BlockQ8_K bytes).
 const (

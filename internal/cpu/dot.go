@@ -7,9 +7,8 @@ import (
 )
 
 // VecDotType is the activation format that weights of type t are multiplied
-// with, as in the vec_dot_type column of llama.cpp's type_traits_cpu table:
-// Q4_0, Q5_0, Q8_0 -> Q8_0; Q4_1, Q5_1 -> Q8_1; Q2_K..Q6_K -> Q8_K; F32, F16
-// and BF16 -> themselves. It panics for a type that DotSupported rejects.
+// with: the vec_dot_type of llama.cpp's type_traits_cpu table. It panics for
+// a type that DotSupported rejects.
 func VecDotType(t gguf.GGMLType) gguf.GGMLType {
 	switch t {
 	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:

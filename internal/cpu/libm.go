@@ -189,25 +189,16 @@ func Cosf(x float32) float32 {
 	}
 }
 
-// Powf returns x**y rounded to float32 exactly as glibc's powf does on
-// x86-64 with FMA (the __powf_fma variant of glibc 2.28 and later, including
-// 2.36).
-//
-// Why: llama.cpp computes the rope frequency ratio as
-// powf(freq_base, -2.0f/n_dims), and glibc's powf is not correctly rounded
-// (its documented error is 0.82 ulp), so float32(math.Pow(...)) differs from
-// it for some bases and dimensions, e.g. powf(20000, -0.5),
-// powf(20000, -2.0f/216) and powf(40000, -2.0f/118).
-//
-// The algorithm is ARM's optimized-routines powf as shipped in glibc
-// (sysdeps/ieee754/flt-32/e_powf.c, e_powf_log2_data.c, e_exp2f_data.c):
-// log2(x) from a 16-entry table and a degree-5 polynomial in double, times
-// y, then 2^(y*log2 x) from a 32-entry table and a cubic, rounded once to
-// float32. The math.FMA calls mirror the contractions GCC made in
-// glibc 2.36's __powf_fma, and the float64 conversions stop the Go compiler
-// from fusing where GCC did not, although no tested input (2*10^8 random
-// pairs) tells __powf_fma from the unfused __powf_sse2. NaN results carry
-// glibc's payloads on amd64; elsewhere only their NaN-ness is guaranteed.
+// Powf returns glibc's powf bits (x86-64, glibc 2.28 and later, the FMA
+// variant its ifunc picks on AVX2 CPUs): llama.cpp's rope frequency ratio
+// is powf(freq_base, -2.0f/n_dims), and glibc's powf is not correctly
+// rounded. The algorithm is glibc's (ARM optimized-routines): log2(x) from
+// a 16-entry table and a polynomial in double, times y, then 2^(y*log2 x)
+// from a 32-entry table and a cubic, rounded once. The math.FMA calls are
+// the contractions of glibc's compiled code; the float64 conversions keep
+// the Go compiler from fusing others. NaN results carry glibc's payloads on
+// amd64, elsewhere only their NaN-ness. libm_test.go says how this was
+// derived.
 func Powf(x, y float32) float32 {
 	var signBias uint32
 	ix := math.Float32bits(x)
@@ -407,34 +398,15 @@ func powfExp2(xd float64, signBias uint32) float64 {
 	return y * s
 }
 
-// Expf returns e**x rounded to float32 exactly as glibc's expf does on
-// x86-64 with FMA (the __expf_fma variant of glibc 2.28 and later, including
-// 2.36).
-//
-// Why: llama.cpp's SwiGLU (ggml_silu_f32) computes x/(1+expf(-x)) with the
-// C library's expf for the last n%16 values of each row, and glibc's expf is
-// not correctly rounded (its documented error is 0.502 ulp), so
-// float32(math.Exp(...)) differs from it by 1 ulp on 170648 of the 2^32
-// floats, e.g. expf(0x1.6609dap+1) = 0x1.065f4ep+4 where the correctly
-// rounded result is 0x1.065f4cp+4.
-//
-// The algorithm is ARM's optimized-routines expf as shipped in glibc
-// (sysdeps/ieee754/flt-32/e_expf.c with e_exp2f_data.c), sharing powf's
-// table and cubic scaled by 1/32: x*32/ln2 = k + r with |r| <= 1/2, then
-// e^x = 2^(k/32) * 2^(r/32), rounded once to float32. In glibc 2.36's
-// __expf_fma GCC fused both uses of z = x*32/ln2: k comes from
-// fma(InvLn2N, x, SHIFT) and r from fma(InvLn2N, x, -k), so z itself is
-// never rounded, and the three polynomial steps are FMAs as in powf.
-// Compared over all 2^32 floats, only the fused r matters: computing k from
-// a rounded z, or the polynomial without FMAs, changes no result, while
-// r = z - k with z rounded (as in the plain-SSE2 variant __expf_sse2) changes
-// two, expf(0x1.04845ep+5) and expf(-0x1.f8cbb2p+5), by 1 ulp.
-//
-// Special cases, as in glibc: expf(NaN) = NaN (quieted, payload kept on
-// amd64), expf(+Inf) = +Inf, expf(-Inf) = 0, expf(x) = +Inf for
-// x > 0x1.62e42ep6 (88.72283), 0 for x < -0x1.9fe368p6 (-103.972076) and
-// the smallest subnormal 0x1p-149 for x < -0x1.9d1d9ep6 (-103.27892),
-// where glibc's __math_may_uflowf returns 0x1.4p-75f squared.
+// Expf returns glibc's expf bits (x86-64, glibc 2.28 and later, the FMA
+// variant): llama.cpp's SiLU takes the last n%16 values of a row through
+// the C library's expf, which is not correctly rounded. The algorithm is
+// glibc's (ARM optimized-routines), sharing Powf's exp2 table and cubic
+// scaled by 1/32: x*32/ln2 = k + r, fused so that x*32/ln2 is never
+// rounded, then e^x = 2^(k/32) * 2^(r/32), rounded once. Special cases are
+// glibc's: NaN stays NaN (payload kept on amd64), +Inf and x > 0x1.62e42ep6
+// give +Inf, -Inf and x < -0x1.9fe368p6 give 0, and x < -0x1.9d1d9ep6 the
+// smallest subnormal 0x1p-149. libm_test.go says how this was derived.
 func Expf(x float32) float32 {
 	xi := math.Float32bits(x)
 	if (xi>>20)&0x7ff >= expfTop88 {

@@ -42,6 +42,33 @@ import (
 // variants glibc uses on CPUs without FMA differ from these functions on
 // just 34 of the 2^32 floats (12 for sinf, 22 for cosf, all with
 // 17 < |x| < 120), and unfusing the polynomial alone changes no result.
+//
+// Powf and Expf (libm.go) were derived the same way, from glibc 2.36.
+//
+// Powf: llama.cpp computes the rope frequency ratio as
+// powf(freq_base, -2.0f/n_dims), and glibc's powf has a documented error of
+// 0.82 ulp, so float32(math.Pow(...)) differs from it for some bases and
+// dimensions, e.g. powf(20000, -0.5), powf(20000, -2.0f/216) and
+// powf(40000, -2.0f/118). The algorithm is ARM's optimized-routines powf as
+// shipped in glibc (sysdeps/ieee754/flt-32/e_powf.c, e_powf_log2_data.c,
+// e_exp2f_data.c), with a degree-5 log2 polynomial. The math.FMA calls
+// mirror the contractions GCC made in __powf_fma, although no tested input
+// (2*10^8 random pairs) tells __powf_fma from the unfused __powf_sse2.
+//
+// Expf: ggml_silu_f32 computes x/(1+expf(-x)) with the C library's expf for
+// the last n%16 values of each row, and glibc's expf (documented error 0.502
+// ulp) differs from float32(math.Exp(...)) by 1 ulp on 170648 of the 2^32
+// floats, e.g. expf(0x1.6609dap+1) = 0x1.065f4ep+4 where the correctly
+// rounded result is 0x1.065f4cp+4. The algorithm is e_expf.c with
+// e_exp2f_data.c. In __expf_fma GCC fused both uses of z = x*32/ln2: k comes
+// from fma(InvLn2N, x, SHIFT) and r from fma(InvLn2N, x, -k), so z itself is
+// never rounded, and the three polynomial steps are FMAs as in powf.
+// Compared over all 2^32 floats, only the fused r matters: computing k from
+// a rounded z, or the polynomial without FMAs, changes no result, while
+// r = z - k with z rounded (as in the plain-SSE2 __expf_sse2) changes two,
+// expf(0x1.04845ep+5) and expf(-0x1.f8cbb2p+5), by 1 ulp. The thresholds of
+// the special cases are 88.72283 (overflow), -103.972076 (0) and -103.27892
+// (0x1p-149, glibc's __math_may_uflowf: 0x1.4p-75f squared).
 
 // sameFloat32 reports whether got has the bits of want, treating every NaN
 // as equal (the NaN glibc returns for ±Inf is the x86 default NaN; other
