@@ -32,9 +32,6 @@ func New(threads int) *Backend {
 
 func (b *Backend) Name() string { return "cpu" }
 
-// Threads is the number of worker goroutines.
-func (b *Backend) Threads() int { return b.pool.workers }
-
 func (b *Backend) Close() error {
 	b.pool.close()
 	return nil

@@ -48,13 +48,6 @@ func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
 	return dotGeneric(t, VecOrder, n, w, a)
 }
 
-// DotRows sets out[i] = Dot(t, n, w[i*wStride:], a) for i < rows: rows
-// weight rows, wStride bytes apart, times one activation row (a
-// matrix-vector product). It is DotMatrix with one activation row.
-func DotRows(t gguf.GGMLType, n int, w []byte, wStride, rows int, a []byte, out []float32) {
-	DotMatrix(t, VecOrder, n, w, wStride, rows, a, 0, 1, out, 0)
-}
-
 // DotMatrix sets out[r*outStride+i] = Dot(t, n, w[i*wStride:], a[r*aStride:])
 // for i < wRows and r < aRows, float types summing in the given order: a
 // tile of a matrix product, wRows weight

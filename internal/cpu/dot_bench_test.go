@@ -63,7 +63,7 @@ func BenchmarkQuantizeRow(b *testing.B) {
 	}
 }
 
-// BenchmarkDotRows measures DotRows over a 64 MiB weight matrix, far
+// BenchmarkDotRows measures dotRows over a 64 MiB weight matrix, far
 // larger than the caches, as a decode step streams it from memory; the
 // parallel variants run one stream per GOMAXPROCS, like MatMul's workers.
 func BenchmarkDotRows(b *testing.B) {
@@ -87,7 +87,7 @@ func BenchmarkDotRows(b *testing.B) {
 			b.SetBytes(int64(chunk * rowBytes))
 			row := 0
 			for b.Loop() {
-				DotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
+				dotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
 				if row += chunk; row+chunk > rows {
 					row = 0
 				}
@@ -100,7 +100,7 @@ func BenchmarkDotRows(b *testing.B) {
 				out := make([]float32, chunk)
 				for pb.Next() {
 					row := int(next.Add(chunk)-chunk) % (rows - chunk)
-					DotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
+					dotRows(c.t, c.n, w[row*rowBytes:], rowBytes, chunk, a, out)
 				}
 			})
 		})

@@ -493,8 +493,8 @@ func TestDotDoesNotAllocate(t *testing.T) {
 			t.Errorf("%v: Dot allocates %v times", tc.t, allocs)
 		}
 		out := make([]float32, 1)
-		if allocs := testing.AllocsPerRun(10, func() { DotRows(tc.t, 512, w, 0, 1, a, out) }); allocs != 0 {
-			t.Errorf("%v: DotRows allocates %v times", tc.t, allocs)
+		if allocs := testing.AllocsPerRun(10, func() { dotRows(tc.t, 512, w, 0, 1, a, out) }); allocs != 0 {
+			t.Errorf("%v: dotRows allocates %v times", tc.t, allocs)
 		}
 	}
 }
@@ -747,7 +747,7 @@ func TestDotSIMDExactArithmetic(t *testing.T) {
 	}
 }
 
-// TestDotMatrix checks DotMatrix and DotRows against Dot pair by pair
+// TestDotMatrix checks DotMatrix against Dot pair by pair
 // (against DotMatrix of the single pair in GemmOrder): the assembly
 // kernels must give each pair's result exactly, whether they handle it
 // alone or among four activation rows. Strides are longer than the rows,
@@ -790,19 +790,16 @@ func TestDotMatrix(t *testing.T) {
 							}
 						}
 					}
-					if aRows == 1 && order == VecOrder {
-						rowsOut := make([]float32, wRows)
-						DotRows(tc.t, n, w, wStride, wRows, a, rowsOut)
-						for i, v := range rowsOut {
-							if math.Float32bits(v) != math.Float32bits(out[i]) {
-								t.Errorf("%v n=%d: DotRows row %d = %g, DotMatrix %g", tc.t, n, i, v, out[i])
-							}
-						}
-					}
 				}
 			}
 		}
 	}
+}
+
+// dotRows sets out[i] = Dot(t, n, w[i*wStride:], a) for i < rows: a
+// matrix-vector product, DotMatrix with one activation row.
+func dotRows(t gguf.GGMLType, n int, w []byte, wStride, rows int, a []byte, out []float32) {
+	DotMatrix(t, VecOrder, n, w, wStride, rows, a, 0, 1, out, 0)
 }
 
 // testMatrix lays out rows made by row() with 7 bytes of padding between
@@ -825,7 +822,7 @@ func TestDotMatrixArguments(t *testing.T) {
 	w := make([]byte, 3*gguf.BlockQ4_K)
 	a := make([]byte, 2*gguf.BlockQ8_K)
 	out := make([]float32, 6)
-	DotRows(gguf.TypeQ4_K, 0, nil, 0, 0, nil, nil) // no rows: nothing to check
+	dotRows(gguf.TypeQ4_K, 0, nil, 0, 0, nil, nil) // no rows: nothing to check
 	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 3, a, gguf.BlockQ8_K, 0, nil, 0)
 	DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 3, a, gguf.BlockQ8_K, 2, out, 3)
 	for i, v := range out {
@@ -833,9 +830,9 @@ func TestDotMatrixArguments(t *testing.T) {
 			t.Errorf("zero rows: out[%d] = %g", i, v)
 		}
 	}
-	mustPanic(t, "-1 weight rows", func() { DotRows(gguf.TypeQ4_K, 256, w, gguf.BlockQ4_K, -1, a, out) })
+	mustPanic(t, "-1 weight rows", func() { dotRows(gguf.TypeQ4_K, 256, w, gguf.BlockQ4_K, -1, a, out) })
 	mustPanic(t, "outputs 3 apart in 6", func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 4, a, gguf.BlockQ8_K, 2, out, 3) })
-	mustPanic(t, "-1 bytes apart", func() { DotRows(gguf.TypeQ4_K, 256, w, -1, 2, a, out) })
+	mustPanic(t, "-1 bytes apart", func() { dotRows(gguf.TypeQ4_K, 256, w, -1, 2, a, out) })
 	mustPanic(t, "3 activation rows 292 bytes apart in 583 bytes",
 		func() {
 			DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a[:2*gguf.BlockQ8_K-1], gguf.BlockQ8_K, 3, out, 1)
@@ -843,12 +840,12 @@ func TestDotMatrixArguments(t *testing.T) {
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 432 and 0",
 		func() { DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a, gguf.BlockQ8_K, 3, out, 1) })
 	mustPanic(t, "needs 144 weight and 292 activation bytes, got 143",
-		func() { DotRows(gguf.TypeQ4_K, 256, w[:3*gguf.BlockQ4_K-1], gguf.BlockQ4_K, 3, a, out) })
+		func() { dotRows(gguf.TypeQ4_K, 256, w[:3*gguf.BlockQ4_K-1], gguf.BlockQ4_K, 3, a, out) })
 	mustPanic(t, "got 432 and 291",
 		func() {
 			DotMatrix(gguf.TypeQ4_K, VecOrder, 256, w, gguf.BlockQ4_K, 1, a[:2*gguf.BlockQ8_K-1], gguf.BlockQ8_K, 2, out, 1)
 		})
-	mustPanic(t, "not supported", func() { DotRows(gguf.TypeQ8_K, 256, w, gguf.BlockQ4_K, 3, a, out) })
+	mustPanic(t, "not supported", func() { dotRows(gguf.TypeQ8_K, 256, w, gguf.BlockQ4_K, 3, a, out) })
 }
 
 // TestF16ConversionMatchesHardware multiplies every finite half by 1.0
