@@ -135,14 +135,7 @@ func TestInfoGolden(t *testing.T) {
 			if err := json.Unmarshal(raw, &g); err != nil {
 				t.Fatal(err)
 			}
-			out, _, err := quant(t, "info", "--json", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var info modelInfo
-			if err := json.Unmarshal([]byte(out), &info); err != nil {
-				t.Fatal(err)
-			}
+			info := infoJSON(t, path)
 			counts := map[string]int{}
 			for _, c := range info.TensorTypes {
 				counts[c.Type] = c.Count
@@ -157,14 +150,10 @@ func TestInfoGolden(t *testing.T) {
 	}
 }
 
-// TestInfoHeadDim: quant info shows the hyper-parameters the engine reads,
-// so the head dim is attention.key_length where the file sets it, not
-// embedding_length / head_count.
-func TestInfoHeadDim(t *testing.T) {
-	model := rewriteModel(t, testdata.Path(t, "models", "stories260K.gguf"), func(meta []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
-		return setKey(meta, "llama.attention.key_length", uint32(16)), ts // 64 / 8 heads = 8
-	})
-	out, _, err := quant(t, "info", "--json", model)
+// infoJSON is what quant info --json says of the model at path.
+func infoJSON(t *testing.T, path string) modelInfo {
+	t.Helper()
+	out, _, err := quant(t, "info", "--json", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +161,17 @@ func TestInfoHeadDim(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
+	return info
+}
+
+// TestInfoHeadDim: quant info shows the hyper-parameters the engine reads,
+// so the head dim is attention.key_length where the file sets it, not
+// embedding_length / head_count.
+func TestInfoHeadDim(t *testing.T) {
+	model := rewriteModel(t, testdata.Path(t, "models", "stories260K.gguf"), func(meta []gguf.KV, ts []gguf.WriteTensor) ([]gguf.KV, []gguf.WriteTensor) {
+		return setKey(meta, "llama.attention.key_length", uint32(16)), ts // 64 / 8 heads = 8
+	})
+	info := infoJSON(t, model)
 	if info.HeadDim != 16 || info.Heads != 8 || info.EmbeddingDim != 64 {
 		t.Errorf("head dim %d, %d heads, embedding %d: want 16, 8, 64", info.HeadDim, info.Heads, info.EmbeddingDim)
 	}

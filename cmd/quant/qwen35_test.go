@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -110,14 +109,7 @@ func TestQwen35BadFiles(t *testing.T) {
 // replaces the KV cache in recurrent layers.
 func TestQwen35Info(t *testing.T) {
 	model := testdata.Path(t, "qwen35", "tiny-qwen35-F32.gguf")
-	out, _, err := quant(t, "info", "--json", model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info modelInfo
-	if err := json.Unmarshal([]byte(out), &info); err != nil {
-		t.Fatal(err)
-	}
+	info := infoJSON(t, model)
 	// 3 layers x (3 x 256 conv values + 4 heads x 32 x 32) floats.
 	if len(info.RecurrentLayers) != 3 || info.RecurrentLayers[2] != 2 || info.HeadDim != 64 ||
 		info.DeltaNet == nil || info.DeltaNet.VHeads != 4 || info.StateBytes != 3*4*(3*256+4*32*32) {
