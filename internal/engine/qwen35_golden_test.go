@@ -31,17 +31,6 @@ func TestQwen35Logits(t *testing.T) {
 	for _, q := range testdata.Qwen35Models(t) {
 		t.Run(q.Model, func(t *testing.T) {
 			maxTol, meanTol := qwen35Tolerance(q.Model)
-			check := func(what string, got, want []float32, maxTol, meanTol float64) {
-				t.Helper()
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
-				}
-				maxDiff, mean := testdata.MaxMeanAbsDiff(got, want)
-				t.Logf("%s: max abs %.3g, mean abs %.3g", what, maxDiff, mean)
-				if maxDiff > maxTol || mean > meanTol {
-					t.Errorf("%s: max abs %.4g (limit %g), mean abs %.4g (limit %g)", what, maxDiff, maxTol, mean, meanTol)
-				}
-			}
 			tokens := q.Input.Tokens
 			r := enginetest.CPURunner(t, q.Path, engine.Options{Context: 128, Batch: 64, AllLogits: true})
 			batch, err := r.Forward(tokens, 0)
@@ -49,7 +38,7 @@ func TestQwen35Logits(t *testing.T) {
 				t.Fatal(err)
 			}
 			batch = append([]float32(nil), batch...)
-			check("batch vs llama.cpp", batch, q.Logits(t, "logits"), maxTol, meanTol)
+			testdata.CheckLogits(t, "batch vs llama.cpp", batch, q.Logits(t, "logits"), maxTol, meanTol)
 
 			var decode []float32
 			for pos, tok := range tokens {
@@ -59,8 +48,8 @@ func TestQwen35Logits(t *testing.T) {
 				}
 				decode = append(decode, logits...)
 			}
-			check("token by token vs llama.cpp", decode, q.Logits(t, "decode"), maxTol, meanTol)
-			check("batch vs token by token", batch, decode, maxTol, meanTol)
+			testdata.CheckLogits(t, "token by token vs llama.cpp", decode, q.Logits(t, "decode"), maxTol, meanTol)
+			testdata.CheckLogits(t, "batch vs token by token", batch, decode, maxTol, meanTol)
 		})
 	}
 }

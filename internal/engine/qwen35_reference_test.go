@@ -104,17 +104,6 @@ func TestQwen35Reference(t *testing.T) {
 					want = append(want, float32(v))
 				}
 			}
-			check := func(what string, got []float32) {
-				t.Helper()
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
-				}
-				maxDiff, mean := testdata.MaxMeanAbsDiff(got, want)
-				t.Logf("%s: max abs %.3g, mean abs %.3g", what, maxDiff, mean)
-				if maxDiff > tolerance {
-					t.Errorf("%s: max abs difference %.4g from the float64 reference (limit %g)", what, maxDiff, tolerance)
-				}
-			}
 			for _, batch := range []int{n, 7, 1} {
 				r := enginetest.CPURunner(t, path, engine.Options{Context: n, Batch: batch, AllLogits: true})
 				var got []float32
@@ -125,7 +114,7 @@ func TestQwen35Reference(t *testing.T) {
 					}
 					got = append(got, logits...)
 				}
-				check(fmt.Sprintf("batches of %d", batch), got)
+				testdata.CheckLogits(t, fmt.Sprintf("batches of %d vs the float64 reference", batch), got, want, tolerance, math.Inf(1))
 			}
 		})
 	}

@@ -65,6 +65,21 @@ func (g *Golden) ReferenceLogits(t testing.TB) (file string, logits []float32) {
 	return file, readFloats(t, Path(t, "golden", file))
 }
 
+// CheckLogits logs the largest and the mean absolute difference of got
+// from want and fails the test where they exceed maxTol or meanTol (pass
+// math.Inf(1) for a bound not to check) or the lengths differ.
+func CheckLogits(t testing.TB, what string, got, want []float32, maxTol, meanTol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
+	}
+	maxDiff, mean := MaxMeanAbsDiff(got, want)
+	t.Logf("%s: max abs %.3g, mean abs %.3g", what, maxDiff, mean)
+	if maxDiff > maxTol || mean > meanTol {
+		t.Errorf("%s: max abs %.4g (limit %g), mean abs %.4g (limit %g)", what, maxDiff, maxTol, mean, meanTol)
+	}
+}
+
 // MaxMeanAbsDiff returns the largest and the mean absolute difference.
 func MaxMeanAbsDiff(a, b []float32) (maxAbs, meanAbs float64) {
 	for i := range a {
