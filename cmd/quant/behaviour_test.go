@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -344,5 +345,36 @@ func TestInfoJSONMetadata(t *testing.T) {
 	if md["general.architecture"] != "llama" || md["tokenizer.chat_template"] != tmpl || md["general.file_type"] != 15.0 || len(tokens) != 8192 {
 		t.Errorf("metadata: architecture %#v, file type %#v, %d tokens, template whole: %v",
 			md["general.architecture"], md["general.file_type"], len(tokens), md["tokenizer.chat_template"] == tmpl)
+	}
+}
+
+// TestCacheSizeShown: run says at start what the KV cache takes for the
+// context and types asked for (tiny-llama: 2 layers of 64 KV values, so
+// 1024 q8_0 keys are 2*1024*64*34/32 bytes), and bench's JSON records the
+// bytes of each test's cache.
+func TestCacheSizeShown(t *testing.T) {
+	model := testdata.Path(t, "models", "tiny-llama-q8_0.gguf")
+	_, stderr, err := quant(t, "run", model, "-p", "hi", "-n", "1", "-c", "1024", "-ctk", "q8_0", "-ctv", "q4_0")
+	want := "quant: KV cache 0.20 MiB (1024 tokens, 2 layers, K q8_0: 0.13 MiB, V q4_0: 0.07 MiB)"
+	if err != nil || !strings.Contains(stderr, want) {
+		t.Errorf("run: stderr %q (%v), want %q", stderr, err, want)
+	}
+	out, _, err := quant(t, "bench", model, "-p", "8", "-n", "0", "-r", "1", "-ctk", "f16,q8_0", "-o", "jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			KVCacheBytes uint64 `json:"kv_cache_bytes"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got = append(got, rec.KVCacheBytes)
+	}
+	// 8 positions: f16 keys 2*8*64*2, q8_0 keys 2*8*64*34/32, f16 values.
+	if want := []uint64{2048 + 2048, 1088 + 2048}; !slices.Equal(got, want) {
+		t.Errorf("bench kv_cache_bytes %v, want %v", got, want)
 	}
 }

@@ -48,6 +48,10 @@ type benchRecord struct {
 	QuantBackend   string  `json:"quant_backend"`
 	GPUMsPerToken  float64 `json:"gpu_ms_per_token,omitempty"`
 	GPUBusyPercent float64 `json:"gpu_busy_percent,omitempty"`
+	// The KV cache for the test's context (n_depth+n_prompt+n_gen) and a
+	// hybrid model's recurrent state, in bytes.
+	KVCacheBytes        uint64 `json:"kv_cache_bytes"`
+	RecurrentStateBytes uint64 `json:"recurrent_state_bytes,omitempty"`
 }
 
 // llamaBackendNames are the ggml backend names llama-bench prints.
@@ -63,13 +67,16 @@ func newBenchRecord(b build, mf *modelFile, path, backend, gpu string, c benchCa
 		BuildCommit: b.shortCommit(), CPUInfo: cpuInfo(), GPUInfo: gpu, Backends: llamaBackendNames[backend],
 		ModelFilename: path, ModelType: modelType(f), ModelSize: size, ModelNParams: f.ParamCount(),
 		NBatch: c.batch, NUBatch: c.batch, NThreads: threads,
-		TypeK: strings.ToLower(opts.CacheK.String()), TypeV: strings.ToLower(opts.CacheV.String()),
+		TypeK: cacheTypeName(opts.CacheK), TypeV: cacheTypeName(opts.CacheV),
 		FlashAttn: map[string]int{"on": 1, "1": 1, "off": 0, "0": 0}[c.fa], UseMmap: true,
 		NPrompt: c.Prompt, NGen: c.Gen, NDepth: c.Depth, TestTime: started.Format(time.RFC3339),
 		AvgNs: res.AvgNs(), StddevNs: res.StdDevNs(), AvgTs: res.Mean, StddevTs: res.StdDev,
 		SamplesNs: res.SamplesNs, SamplesTs: res.Samples,
 		QuantBackend: backend, GPUMsPerToken: res.GPUMsPerToken, GPUBusyPercent: 100 * res.GPUBusy,
 	}
+	k, v := engine.KVCacheBytes(&mf.model.Config, opts.Context, opts.CacheK, opts.CacheV)
+	rec.KVCacheBytes = uint64(k + v)
+	rec.RecurrentStateBytes = uint64(engine.RecurrentStateBytes(&mf.model.Config))
 	if c.fa == "auto" {
 		rec.FlashAttn = -1
 	}

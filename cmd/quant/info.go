@@ -100,7 +100,7 @@ func describe(f *gguf.File) modelInfo {
 		if len(info.RecurrentLayers) > 0 {
 			d := c.DeltaNet
 			info.DeltaNet = &d
-			info.StateBytes = 4 * len(info.RecurrentLayers) * (d.Channels*(d.ConvKernel-1) + d.VHeads*d.StateDim*d.StateDim)
+			info.StateBytes = int(engine.RecurrentStateBytes(&c))
 		}
 	}
 	if tokens, ok := f.Array("tokenizer.ggml.tokens"); ok {

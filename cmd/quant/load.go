@@ -58,7 +58,7 @@ var llamaFlagAliases = map[string]string{"-ctk": "--cache-type-k", "-ctv": "--ca
 func cacheTypeNames() string {
 	var names []string
 	for _, t := range cpu.CacheTypes {
-		names = append(names, strings.ToLower(t.String()))
+		names = append(names, cacheTypeName(t))
 	}
 	return strings.Join(names, ", ")
 }
@@ -209,8 +209,29 @@ func (mf *modelFile) newRunner(lf loadFlags, nCtx int, allLogits bool, stderr io
 		b.Close()
 		return nil, nil, "", err
 	}
+	fmt.Fprintln(stderr, "quant: "+memoryLine(mf.model, opts))
 	return b, r, gpu, nil
 }
+
+// memoryLine says what a runner keeps per sequence, as llama.cpp's log
+// does at load: the KV cache's size and types, and a hybrid model's
+// recurrent state.
+func memoryLine(m *engine.Model, opts engine.Options) string {
+	const mib = 1 << 20
+	var parts []string
+	if layers := m.AttentionLayers(); layers > 0 {
+		k, v := engine.KVCacheBytes(&m.Config, opts.Context, opts.CacheK, opts.CacheV)
+		parts = append(parts, fmt.Sprintf("KV cache %.2f MiB (%d tokens, %d layers, K %s: %.2f MiB, V %s: %.2f MiB)",
+			(k+v)/mib, opts.Context, layers, cacheTypeName(opts.CacheK), k/mib, cacheTypeName(opts.CacheV), v/mib))
+	}
+	if s := engine.RecurrentStateBytes(&m.Config); s > 0 {
+		parts = append(parts, fmt.Sprintf("recurrent state %.2f MiB (%d layers)", s/mib, m.Config.Layers-m.AttentionLayers()))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cacheTypeName is a cache type as -ctk/-ctv and llama.cpp spell it.
+func cacheTypeName(t gguf.GGMLType) string { return strings.ToLower(t.String()) }
 
 // allocLimit is what a Go slice can hold at most on 64-bit machines; it
 // bounds requests where the available memory is unknown.

@@ -54,10 +54,7 @@ func MemoryNeeded(m *Model, opts Options, threads int) Memory {
 	fixed := 4*row*batch + 2*4*logitRows*float64(c.Vocab)
 	// A quantized copy of a batch of activations for the matmul kernels.
 	fixed += batch * float64(max(c.Embd, c.FFN)) * 4
-	if d := &c.DeltaNet; d.Channels > 0 {
-		layers := float64(c.Layers - c.AttentionLayers())
-		fixed += 4 * layers * (float64(d.Channels*(d.ConvKernel-1)) + float64(d.VHeads*d.StateDim*d.StateDim))
-	}
+	fixed += RecurrentStateBytes(c)
 	return Memory{KV: perPos * ctx, Fixed: fixed, PerPosition: perPos}
 }
 
@@ -73,4 +70,17 @@ func KVCacheBytes(c *Config, positions int, kType, vType gguf.GGMLType) (k, v fl
 		return float64(t.BlockBytes()) / float64(t.BlockElems())
 	}
 	return values * bytesPer(kType), values * bytesPer(vType)
+}
+
+// RecurrentStateBytes is the size of the F32 state the recurrent layers of c
+// carry from token to token (0 for models without any): per layer the last
+// ConvKernel-1 convolution inputs and a StateDim x StateDim matrix per
+// value head.
+func RecurrentStateBytes(c *Config) float64 {
+	d := &c.DeltaNet
+	if d.Channels == 0 {
+		return 0
+	}
+	layers := float64(c.Layers - c.AttentionLayers())
+	return 4 * layers * (float64(d.Channels*(d.ConvKernel-1)) + float64(d.VHeads*d.StateDim*d.StateDim))
 }
