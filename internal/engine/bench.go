@@ -53,12 +53,12 @@ type BenchResult struct {
 // AvgNs and StdDevNs are the mean and sample standard deviation of the
 // samples' durations in nanoseconds.
 func (r BenchResult) AvgNs() uint64 {
-	m, _ := meanStd(toFloats(r.SamplesNs))
+	m, _ := MeanStd(toFloats(r.SamplesNs))
 	return uint64(m)
 }
 
 func (r BenchResult) StdDevNs() uint64 {
-	_, sd := meanStd(toFloats(r.SamplesNs))
+	_, sd := MeanStd(toFloats(r.SamplesNs))
 	return uint64(sd)
 }
 
@@ -148,7 +148,7 @@ func Bench(ctx context.Context, r *Runner, t BenchTest, reps int) (BenchResult, 
 		res.SamplesNs = append(res.SamplesNs, uint64(d.Nanoseconds()))
 		res.Samples = append(res.Samples, float64(t.Prompt+t.Gen)/d.Seconds())
 	}
-	res.Mean, res.StdDev = meanStd(res.Samples)
+	res.Mean, res.StdDev = MeanStd(res.Samples)
 	if gpu {
 		res.GPUMsPerToken = float64(gpuSpent.Microseconds()) / 1000 / float64((t.Prompt+t.Gen)*reps)
 		res.GPUBusy = gpuSpent.Seconds() / wall.Seconds()
@@ -168,7 +168,9 @@ func forwardBatches(r *Runner, tokens []int32, pos int) error {
 	return nil
 }
 
-func meanStd(x []float64) (mean, sd float64) {
+// MeanStd is the mean and sample standard deviation of x, as llama-bench
+// reports its samples (0, 0 for none).
+func MeanStd(x []float64) (mean, sd float64) {
 	if len(x) == 0 {
 		return 0, 0
 	}
