@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/quant-llm/quant/internal/engine"
@@ -48,24 +49,23 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 				}
 				vRow := c.v[layer][t*c.vRow+kv*vHead : t*c.vRow+(kv+1)*vHead]
 				if c.vType == gguf.TypeF16 {
-					for i := range acc16 {
-						y := gguf.FP16ToFP32(acc16[i]) + float32(loadF16(vRow[2*i:])*vs)
-						acc16[i] = gguf.FP32ToFP16(y)
+					for i := madF16RowSIMD(acc16, vRow, vs); i < hd; i++ {
+						storeF16(acc16[2*i:], fma32(loadF16(vRow[2*i:]), vs, loadF16(acc16[2*i:])))
 					}
 				} else {
 					if err := gguf.Dequantize(c.vType, vRow, buf.vRow); err != nil {
 						panic("cpu: flash attention: " + err.Error()) // sizes checked by NewKVCache
 					}
-					for i, x := range buf.vRow {
-						acc[i] += float32(x * vs)
+					for i := madRowSIMD(acc, buf.vRow, hd, vs); i < hd; i++ {
+						acc[i] = fma32(buf.vRow[i], vs, acc[i])
 					}
 				}
 				sum = float32(sum*ms) + vs
 			}
 			out := row(dst, r)[h*hd : (h+1)*hd]
 			if c.vType == gguf.TypeF16 {
-				for i, y := range acc16 {
-					acc[i] = gguf.FP16ToFP32(y)
+				for i := range acc {
+					acc[i] = loadF16(acc16[2*i:])
 				}
 			}
 			inv := float32(0)
@@ -80,18 +80,23 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 }
 
 // scaleAcc multiplies flash attention's accumulator by s: the F16 one
-// (rounding each value back to F16) for an F16 value cache, else the F32 one.
-func scaleAcc(acc []float32, acc16 []uint16, vType gguf.GGMLType, s float32) {
+// (little-endian halves, each rounded back to F16) for an F16 value cache,
+// else the F32 one.
+func scaleAcc(acc []float32, acc16 []byte, vType gguf.GGMLType, s float32) {
 	if vType == gguf.TypeF16 {
-		for i, y := range acc16 {
-			acc16[i] = gguf.FP32ToFP16(gguf.FP16ToFP32(y) * s)
+		for i := scaleF16RowSIMD(acc16, s); i < len(acc16)/2; i++ {
+			storeF16(acc16[2*i:], loadF16(acc16[2*i:])*s)
 		}
 		return
 	}
-	for i := range acc {
+	for i := scaleRowSIMD(acc, s); i < len(acc); i++ {
 		acc[i] *= s
 	}
 }
+
+// storeF16 encodes x as the little-endian IEEE half at b[0:2], rounding to
+// nearest even.
+func storeF16(b []byte, x float32) { binary.LittleEndian.PutUint16(b, gguf.FP32ToFP16(x)) }
 
 // flashTile is the number of query rows and of positions in llama.cpp's
 // tiled flash attention (GGML_FA_TILE_Q and _KV).

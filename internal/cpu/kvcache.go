@@ -32,7 +32,7 @@ type attnScratch struct {
 	scores       []float32
 	qBytes, prob []byte
 	acc, vRow    []float32
-	acc16        []uint16
+	acc16        []byte // F16 accumulator: little-endian halves
 }
 
 // CacheTypes are the KV cache types the CPU backend stores, as llama.cpp's
@@ -57,7 +57,7 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	c.scratch.New = func() any {
 		s := &attnScratch{qBytes: make([]byte, 0, qBytes)}
 		if c.flash {
-			s.acc, s.vRow, s.acc16 = make([]float32, a.HeadDim), make([]float32, a.HeadDim), make([]uint16, a.HeadDim)
+			s.acc, s.vRow, s.acc16 = make([]float32, a.HeadDim), make([]float32, a.HeadDim), make([]byte, 2*a.HeadDim)
 		} else {
 			s.scores = make([]float32, ctx)
 			s.prob = make([]byte, 0, ctx*kType.BlockBytes())

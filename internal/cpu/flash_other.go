@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// madF16RowSIMD computes nothing: this build has no assembly kernels.
+func madF16RowSIMD(y, x []byte, a float32) int { return 0 }
+
+// scaleF16RowSIMD scales nothing: this build has no assembly kernels.
+func scaleF16RowSIMD(y []byte, s float32) int { return 0 }
