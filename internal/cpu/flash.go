@@ -23,6 +23,7 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 	hd := a.HeadDim
 	kHead, _ := c.kType.RowBytes(hd)
 	vHead, _ := c.vType.RowBytes(hd)
+	decodeV := rowDecoder(c.vType)
 	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
 		buf := c.scratch.Get().(*attnScratch)
 		defer c.scratch.Put(buf)
@@ -34,9 +35,13 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 			clear(acc)
 			clear(acc16)
 			sum, maxScore := float32(0), float32(math.Inf(-1))
-			for t := range pos + r + 1 {
-				kRow := c.k[layer][t*c.kRow+kv*kHead:]
-				s := Dot(c.kType, hd, kRow[:kHead], qq) * a.Scale
+			// Every position's K·q first (one kernel call), each as Dot
+			// would give it; then the online softmax, position by position.
+			n := pos + r + 1
+			scores := buf.scores[:n]
+			DotMatrix(c.kType, VecOrder, hd, c.k[layer][kv*kHead:], c.kRow, n, qq, 0, 1, scores, 0)
+			for t, kq := range scores {
+				s := kq * a.Scale
 				// A new maximum rescales what has been accumulated (ms);
 				// otherwise this position's weight is exp(s - max) (vs).
 				ms, vs := float32(1), float32(1)
@@ -53,9 +58,7 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 						storeF16(acc16[2*i:], fma32(loadF16(vRow[2*i:]), vs, loadF16(acc16[2*i:])))
 					}
 				} else {
-					if err := gguf.Dequantize(c.vType, vRow, buf.vRow); err != nil {
-						panic("cpu: flash attention: " + err.Error()) // sizes checked by NewKVCache
-					}
+					decodeV(vRow, buf.vRow)
 					for i := madRowSIMD(acc, buf.vRow, hd, vs); i < hd; i++ {
 						acc[i] = fma32(buf.vRow[i], vs, acc[i])
 					}

@@ -42,3 +42,79 @@ scaleF16Loop:
 	JNZ       scaleF16Loop
 	VZEROUPPER
 	RET
+
+// Flash attention decodes each value row of a quantized cache to float32
+// (ggml's to_float) before adding it: q·d per value, d a half widened
+// exactly, so the results equal gguf's Go decoders bit for bit.
+
+// SCALE_STORE_BLOCK converts the block's 32 integers in Y0, Y1, Y3, Y4 to
+// float32, multiplies them by d (Y2) and stores them at DI.
+#define SCALE_STORE_BLOCK \
+	VCVTDQ2PS Y0, Y0     \
+	VCVTDQ2PS Y1, Y1     \
+	VCVTDQ2PS Y3, Y3     \
+	VCVTDQ2PS Y4, Y4     \
+	VMULPS    Y2, Y0, Y0 \
+	VMULPS    Y2, Y1, Y1 \
+	VMULPS    Y2, Y3, Y3 \
+	VMULPS    Y2, Y4, Y4 \
+	VMOVUPS   Y0, (DI)   \
+	VMOVUPS   Y1, 32(DI) \
+	VMOVUPS   Y3, 64(DI) \
+	VMOVUPS   Y4, 96(DI)
+
+// func decodeQ8_0AVX2(dst *float32, src *byte, blocks int): block_q8_0
+// {d half; qs[32] int8} -> qs[j]*d.
+TEXT ·decodeQ8_0AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ blocks+16(FP), CX
+
+q8Block:
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, Y2
+	VPMOVSXBD    2(SI), Y0
+	VPMOVSXBD    10(SI), Y1
+	VPMOVSXBD    18(SI), Y3
+	VPMOVSXBD    26(SI), Y4
+	SCALE_STORE_BLOCK
+	ADDQ         $34, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q8Block
+	VZEROUPPER
+	RET
+
+DATA q4Const<>+0(SB)/4, $0x0f // low nibble
+DATA q4Const<>+4(SB)/4, $8    // zero point
+GLOBL q4Const<>(SB), RODATA|NOPTR, $8
+
+// func decodeQ4_0AVX2(dst *float32, src *byte, blocks int): block_q4_0
+// {d half; qs[16]} -> value j is (qs[j]&15 - 8)*d, value j+16 (qs[j]>>4 - 8)*d.
+TEXT ·decodeQ4_0AVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         blocks+16(FP), CX
+	VPBROADCASTD q4Const<>+0(SB), Y5
+	VPBROADCASTD q4Const<>+4(SB), Y6
+
+q4Block:
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, Y2
+	VPMOVZXBD    2(SI), Y0  // qs[0:8]
+	VPMOVZXBD    10(SI), Y1 // qs[8:16]
+	VPSRLD       $4, Y0, Y3
+	VPSRLD       $4, Y1, Y4
+	VPAND        Y5, Y0, Y0
+	VPAND        Y5, Y1, Y1
+	VPSUBD       Y6, Y0, Y0
+	VPSUBD       Y6, Y1, Y1
+	VPSUBD       Y6, Y3, Y3
+	VPSUBD       Y6, Y4, Y4
+	SCALE_STORE_BLOCK
+	ADDQ         $18, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q4Block
+	VZEROUPPER
+	RET

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -43,6 +44,32 @@ func TestF16Accumulator(t *testing.T) {
 			scale := gguf.FP32ToFP16(gguf.FP16ToFP32(mad) * a)
 			if g := binary.LittleEndian.Uint16(scaled[2*i:]); g != scale {
 				t.Fatalf("n=%d: scaled value %d is %#04x, want %#04x", n, i, g, scale)
+			}
+		}
+	}
+}
+
+// TestRowDecoder: the AVX2 row decoders of flash attention give gguf's
+// values bit for bit.
+func TestRowDecoder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, typ := range CacheTypes {
+		for _, blocks := range []int{1, 2, 3, 8} {
+			n := blocks * 32
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * 3)
+			}
+			row := encodeCacheRow(typ, src, nil)
+			want, got := make([]float32, n), make([]float32, n)
+			if err := gguf.Dequantize(typ, row, want); err != nil {
+				t.Fatal(err)
+			}
+			rowDecoder(typ)(row, got)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s, %d blocks: value %d is %g, want %g", typ, blocks, i, got[i], want[i])
+				}
 			}
 		}
 	}

@@ -55,11 +55,10 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	c.flash = a.Flash || kType != vType || (kType != gguf.TypeF32 && kType != gguf.TypeF16)
 	qBytes, _ := VecDotType(kType).RowBytes(a.HeadDim)
 	c.scratch.New = func() any {
-		s := &attnScratch{qBytes: make([]byte, 0, qBytes)}
+		s := &attnScratch{qBytes: make([]byte, 0, qBytes), scores: make([]float32, ctx)}
 		if c.flash {
 			s.acc, s.vRow, s.acc16 = make([]float32, a.HeadDim), make([]float32, a.HeadDim), make([]byte, 2*a.HeadDim)
 		} else {
-			s.scores = make([]float32, ctx)
 			s.prob = make([]byte, 0, ctx*kType.BlockBytes())
 		}
 		return s

@@ -28,30 +28,49 @@ func Dequantize(t GGMLType, src []byte, dst []float32) error {
 	if len(src) != want {
 		return fmt.Errorf("dequantize %s: %d values take %d bytes, got %d", t, len(dst), want, len(src))
 	}
+	decode := RowDecoder(t)
+	if decode == nil {
+		return fmt.Errorf("dequantize: no decoder for tensor type %s", t)
+	}
+	decode(src, dst)
+	return nil
+}
+
+// RowDecoder returns Dequantize without its checks, for loops that decode
+// many rows whose sizes were checked once: the function decodes len(dst)
+// values of type t (whole blocks) from src. It is nil for a type without a
+// decoder.
+func RowDecoder(t GGMLType) func(src []byte, dst []float32) {
 	switch t {
 	case TypeF32:
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		return func(src []byte, dst []float32) {
+			for i := range dst {
+				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+			}
 		}
 	case TypeF16:
-		for i := range dst {
-			dst[i] = FP16ToFP32(binary.LittleEndian.Uint16(src[2*i:]))
+		return func(src []byte, dst []float32) {
+			for i := range dst {
+				dst[i] = FP16ToFP32(binary.LittleEndian.Uint16(src[2*i:]))
+			}
 		}
 	case TypeBF16:
-		for i := range dst {
-			dst[i] = BF16ToFP32(binary.LittleEndian.Uint16(src[2*i:]))
+		return func(src []byte, dst []float32) {
+			for i := range dst {
+				dst[i] = BF16ToFP32(binary.LittleEndian.Uint16(src[2*i:]))
+			}
 		}
-	default:
-		decode := blockDecoder(t)
-		if decode == nil {
-			return fmt.Errorf("dequantize: no decoder for tensor type %s", t)
-		}
-		n, size := t.BlockElems(), t.BlockBytes()
-		for i := 0; i < len(dst)/n; i++ {
+	}
+	decode := blockDecoder(t)
+	if decode == nil {
+		return nil
+	}
+	n, size := t.BlockElems(), t.BlockBytes()
+	return func(src []byte, dst []float32) {
+		for i := range len(dst) / n {
 			decode(src[i*size:(i+1)*size], dst[i*n:(i+1)*n])
 		}
 	}
-	return nil
 }
 
 // blockDecoder returns the function decoding one block of t, or nil.
