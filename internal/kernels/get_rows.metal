@@ -10,12 +10,17 @@ using namespace metal;
 // values at a time with the type's blk_<type>::dequant8 (dequant.h), the
 // threads striding over the row.
 template <typename B>
-static inline void get_rows(
-        constant GetRowsArgs & args, device const char * w, device const int32_t * ids,
-        device float * dst, uint row, ushort tpitg, ushort ntg) {
+kernel void kernel_get_rows(
+        constant     GetRowsArgs & args [[buffer(0)]],
+        device const char        * w    [[buffer(1)]],
+        device const int32_t     * ids  [[buffer(2)]],
+        device       float       * dst  [[buffer(3)]],
+        uint   tgpig [[threadgroup_position_in_grid]],
+        ushort tpitg [[thread_position_in_threadgroup]],
+        ushort ntg   [[threads_per_threadgroup]]) {
     const int ne0 = args.ne0;
-    device const char * src = w + (ulong) ids[row] * args.nb1;
-    device float * y = dst + (ulong) row * ne0;
+    device const char * src = w + (ulong) ids[tgpig] * args.nb1;
+    device float * y = dst + (ulong) tgpig * ne0;
     float v[8];
     for (int c = 8 * tpitg; c < ne0; c += 8 * ntg) {
         B::dequant8(src, c, ne0, v);
@@ -25,145 +30,22 @@ static inline void get_rows(
     }
 }
 
-kernel void kernel_get_rows_f32(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_f32>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
+typedef decltype(kernel_get_rows<blk_f32>) get_rows_t;
 
-kernel void kernel_get_rows_f16(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_f16>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_bf16(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_bf16>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q4_0(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q4_0>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q4_1(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q4_1>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q5_0(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q5_0>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q5_1(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q5_1>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q8_0(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q8_0>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q2_K(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q2_K>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q3_K(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q3_K>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q4_K(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q4_K>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q5_K(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q5_K>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
-
-kernel void kernel_get_rows_q6_K(
-        constant     GetRowsArgs & args [[buffer(0)]],
-        device const char        * w    [[buffer(1)]],
-        device const int32_t     * ids  [[buffer(2)]],
-        device       float       * dst  [[buffer(3)]],
-        uint   tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
-    get_rows<blk_q6_K>(args, w, ids, dst, tgpig, tpitg, ntg);
-}
+// C++ allows no attributes on an explicit instantiation: the emulator skips
+// these and instantiates the kernels through its glue instead.
+#ifndef EMU_METAL_STDLIB
+template [[host_name("kernel_get_rows_f32")]]  kernel get_rows_t kernel_get_rows<blk_f32>;
+template [[host_name("kernel_get_rows_f16")]]  kernel get_rows_t kernel_get_rows<blk_f16>;
+template [[host_name("kernel_get_rows_bf16")]] kernel get_rows_t kernel_get_rows<blk_bf16>;
+template [[host_name("kernel_get_rows_q4_0")]] kernel get_rows_t kernel_get_rows<blk_q4_0>;
+template [[host_name("kernel_get_rows_q4_1")]] kernel get_rows_t kernel_get_rows<blk_q4_1>;
+template [[host_name("kernel_get_rows_q5_0")]] kernel get_rows_t kernel_get_rows<blk_q5_0>;
+template [[host_name("kernel_get_rows_q5_1")]] kernel get_rows_t kernel_get_rows<blk_q5_1>;
+template [[host_name("kernel_get_rows_q8_0")]] kernel get_rows_t kernel_get_rows<blk_q8_0>;
+template [[host_name("kernel_get_rows_q2_K")]] kernel get_rows_t kernel_get_rows<blk_q2_K>;
+template [[host_name("kernel_get_rows_q3_K")]] kernel get_rows_t kernel_get_rows<blk_q3_K>;
+template [[host_name("kernel_get_rows_q4_K")]] kernel get_rows_t kernel_get_rows<blk_q4_K>;
+template [[host_name("kernel_get_rows_q5_K")]] kernel get_rows_t kernel_get_rows<blk_q5_K>;
+template [[host_name("kernel_get_rows_q6_K")]] kernel get_rows_t kernel_get_rows<blk_q6_K>;
+#endif

@@ -24,9 +24,15 @@ using namespace metal;
 #define MM_T QUANT_MM_TILE  // 32; the thread mapping below assumes 32 and 128 threads
 
 template <typename B>
-void mul_mm_impl(
-        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
-        threadgroup float * tw, threadgroup float * tx, uint3 tgpig, ushort tiitg) {
+kernel void kernel_mul_mm(
+        constant     MatMulArgs & args [[buffer(0)]],
+        device const char       * w    [[buffer(1)]],
+        device const float      * x    [[buffer(2)]],
+        device       float      * dst  [[buffer(3)]],
+        threadgroup  float      * tw   [[threadgroup(0)]],
+        threadgroup  float      * tx   [[threadgroup(1)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort tiitg [[thread_index_in_threadgroup]]) {
     const int ne00 = args.ne00;
     const int ne01 = args.ne01;
     const int ne11 = args.ne11;
@@ -90,160 +96,22 @@ void mul_mm_impl(
     }
 }
 
-// ---- entry points
+typedef decltype(kernel_mul_mm<blk_f32>) mul_mm_t;
 
-kernel void kernel_mul_mm_f32(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_f32>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_f16(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_f16>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_bf16(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_bf16>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q4_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q4_0>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q4_1(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q4_1>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q5_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q5_0>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q5_1(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q5_1>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q8_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q8_0>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q2_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q2_K>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q3_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q3_K>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q4_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q4_K>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q5_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q5_K>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
-
-kernel void kernel_mul_mm_q6_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        threadgroup  float     * tw   [[threadgroup(0)]],
-        threadgroup  float     * tx   [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiitg [[thread_index_in_threadgroup]]) {
-    mul_mm_impl<blk_q6_K>(args, w, x, dst, tw, tx, tgpig, tiitg);
-}
+// C++ allows no attributes on an explicit instantiation: the emulator skips
+// these and instantiates the kernels through its glue instead.
+#ifndef EMU_METAL_STDLIB
+template [[host_name("kernel_mul_mm_f32")]]  kernel mul_mm_t kernel_mul_mm<blk_f32>;
+template [[host_name("kernel_mul_mm_f16")]]  kernel mul_mm_t kernel_mul_mm<blk_f16>;
+template [[host_name("kernel_mul_mm_bf16")]] kernel mul_mm_t kernel_mul_mm<blk_bf16>;
+template [[host_name("kernel_mul_mm_q4_0")]] kernel mul_mm_t kernel_mul_mm<blk_q4_0>;
+template [[host_name("kernel_mul_mm_q4_1")]] kernel mul_mm_t kernel_mul_mm<blk_q4_1>;
+template [[host_name("kernel_mul_mm_q5_0")]] kernel mul_mm_t kernel_mul_mm<blk_q5_0>;
+template [[host_name("kernel_mul_mm_q5_1")]] kernel mul_mm_t kernel_mul_mm<blk_q5_1>;
+template [[host_name("kernel_mul_mm_q8_0")]] kernel mul_mm_t kernel_mul_mm<blk_q8_0>;
+template [[host_name("kernel_mul_mm_q2_K")]] kernel mul_mm_t kernel_mul_mm<blk_q2_K>;
+template [[host_name("kernel_mul_mm_q3_K")]] kernel mul_mm_t kernel_mul_mm<blk_q3_K>;
+template [[host_name("kernel_mul_mm_q4_K")]] kernel mul_mm_t kernel_mul_mm<blk_q4_K>;
+template [[host_name("kernel_mul_mm_q5_K")]] kernel mul_mm_t kernel_mul_mm<blk_q5_K>;
+template [[host_name("kernel_mul_mm_q6_K")]] kernel mul_mm_t kernel_mul_mm<blk_q6_K>;
+#endif

@@ -50,9 +50,15 @@ inline float  mv_x1(float y, device const half   *) { return act_f16(y); }
 inline float  mv_x1(float y, device const ushort *) { return act_bf16(y); }
 
 template <typename W>
-void mul_mv_float(
-        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
-        uint3 tgpig, ushort sgitg, ushort tiisg, ushort nsg) {
+kernel void kernel_mul_mv_float(
+        constant     MatMulArgs & args [[buffer(0)]],
+        device const char       * w    [[buffer(1)]],
+        device const float      * x    [[buffer(2)]],
+        device       float      * dst  [[buffer(3)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
     const int ne00 = args.ne00;
     const int ne01 = args.ne01;
     const int r0 = (tgpig.x * nsg + sgitg) * MV_NR;
@@ -94,9 +100,15 @@ void mul_mv_float(
 //   dot(b, il, yl, ys)     lane il's part of the dot product with block b.
 
 template <typename Q>
-void mul_mv_q(
-        constant MatMulArgs & args, device const char * w, device const float * x, device float * dst,
-        uint3 tgpig, ushort sgitg, ushort tiisg, ushort nsg) {
+kernel void kernel_mul_mv_q(
+        constant     MatMulArgs & args [[buffer(0)]],
+        device const char       * w    [[buffer(1)]],
+        device const float      * x    [[buffer(2)]],
+        device       float      * dst  [[buffer(3)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
     const int ne01 = args.ne01;
     const int nb = args.ne00 / Q::QK;
     const int r0 = (tgpig.x * nsg + sgitg) * MV_NR;
@@ -348,160 +360,24 @@ struct mv_q6_K {
     }
 };
 
-// ---- entry points
+// ---- host names
 
-kernel void kernel_mul_mv_f32(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_float<float>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
+typedef decltype(kernel_mul_mv_float<float>) mul_mv_t;
 
-kernel void kernel_mul_mv_f16(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_float<half>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_bf16(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_float<ushort>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q4_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q4_0>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q4_1(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q4_1>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q5_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q5_0>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q5_1(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q5_1>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q8_0(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q8_0>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q2_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q2_K>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q3_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q3_K>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q4_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q4_K>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q5_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q5_K>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
-
-kernel void kernel_mul_mv_q6_K(
-        constant     MatMulArgs & args [[buffer(0)]],
-        device const char      * w    [[buffer(1)]],
-        device const float     * x    [[buffer(2)]],
-        device       float     * dst  [[buffer(3)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
-    mul_mv_q<mv_q6_K>(args, w, x, dst, tgpig, sgitg, tiisg, nsg);
-}
+// C++ allows no attributes on an explicit instantiation: the emulator skips
+// these and instantiates the kernels through its glue instead.
+#ifndef EMU_METAL_STDLIB
+template [[host_name("kernel_mul_mv_f32")]]  kernel mul_mv_t kernel_mul_mv_float<float>;
+template [[host_name("kernel_mul_mv_f16")]]  kernel mul_mv_t kernel_mul_mv_float<half>;
+template [[host_name("kernel_mul_mv_bf16")]] kernel mul_mv_t kernel_mul_mv_float<ushort>;
+template [[host_name("kernel_mul_mv_q4_0")]] kernel mul_mv_t kernel_mul_mv_q<mv_q4_0>;
+template [[host_name("kernel_mul_mv_q4_1")]] kernel mul_mv_t kernel_mul_mv_q<mv_q4_1>;
+template [[host_name("kernel_mul_mv_q5_0")]] kernel mul_mv_t kernel_mul_mv_q<mv_q5_0>;
+template [[host_name("kernel_mul_mv_q5_1")]] kernel mul_mv_t kernel_mul_mv_q<mv_q5_1>;
+template [[host_name("kernel_mul_mv_q8_0")]] kernel mul_mv_t kernel_mul_mv_q<mv_q8_0>;
+template [[host_name("kernel_mul_mv_q2_K")]] kernel mul_mv_t kernel_mul_mv_q<mv_q2_K>;
+template [[host_name("kernel_mul_mv_q3_K")]] kernel mul_mv_t kernel_mul_mv_q<mv_q3_K>;
+template [[host_name("kernel_mul_mv_q4_K")]] kernel mul_mv_t kernel_mul_mv_q<mv_q4_K>;
+template [[host_name("kernel_mul_mv_q5_K")]] kernel mul_mv_t kernel_mul_mv_q<mv_q5_K>;
+template [[host_name("kernel_mul_mv_q6_K")]] kernel mul_mv_t kernel_mul_mv_q<mv_q6_K>;
+#endif

@@ -4,8 +4,9 @@
 // The .metal files compile as C++14 with clang++ against a replacement
 // <metal_stdlib> (shim/metal_stdlib); runtime.cpp executes a dispatch with
 // one fiber per Metal thread, yielding at barriers and SIMD-group functions.
-// Glue that binds each `kernel void` to the runtime is generated from the
-// kernel signatures (glue_*_gen.cpp, by "go run ./gen").
+// Glue that binds each `kernel void`, and each host-named instantiation of a
+// kernel template, to the runtime is generated from the kernel signatures
+// (glue_*_gen.cpp, by "go run ./gen").
 //
 // The runtime needs cgo and clang++, so Run and the tests exist only with the
 // build tag mslemu:

@@ -6,13 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"unicode"
 )
 
-// Kernel is one `kernel void` entry point parsed from MSL source.
+// Kernel is one entry point parsed from MSL source: a plain `kernel void`
+// function, or an instantiation of a kernel template given a host name
+// (`template [[host_name("name")]] kernel type tmpl<args>;`).
 type Kernel struct {
-	Name   string
+	Name   string // the name the host looks the kernel up by
+	Call   string // the C++ function it is: Name, or the template with its arguments
 	Params []Param
 }
 
@@ -56,66 +61,208 @@ func builtin(attr string) (string, bool) {
 
 // ParseKernels finds the kernel entry points of an MSL source and their
 // parameters. Comments are ignored; preprocessor conditionals are not
-// evaluated (kernels must not be conditional).
+// evaluated, so instantiations that only the Metal compiler sees (C++ allows
+// no attributes on an explicit instantiation) are found as well.
 func ParseKernels(src string) ([]Kernel, error) {
-	kernelRE := regexp.MustCompile(`\bkernel\s+void\s+([A-Za-z_]\w*)\s*\(`)
-	paramRE := regexp.MustCompile(`^(.*?)\b([A-Za-z_]\w*)\s*\[\[\s*([A-Za-z_]\w*)\s*(?:\(\s*(\d+)\s*\))?\s*\]\]$`)
-	spaceRE := regexp.MustCompile(`\s+`)
 	commentRE := regexp.MustCompile(`(?s)//[^\n]*|/\*.*?\*/`)
 	src = commentRE.ReplaceAllStringFunc(src, func(c string) string {
 		return strings.Repeat(" ", len(c)) // keep offsets
 	})
-	var ks []Kernel
-	for _, m := range kernelRE.FindAllStringSubmatchIndex(src, -1) {
+	type found struct {
+		at int
+		k  Kernel
+	}
+	var entries []found
+	templates := map[string][]Param{} // kernel templates by name
+	for _, m := range regexp.MustCompile(`\bkernel\s+void\s+([A-Za-z_]\w*)\s*\(`).FindAllStringSubmatchIndex(src, -1) {
 		name := src[m[2]:m[3]]
-		if before := strings.TrimSpace(src[:m[0]]); strings.HasSuffix(before, ">") {
-			return nil, fmt.Errorf("%s: kernels must not be templates (convention 2)", name)
+		params, err := parseParams(name, src, m[1])
+		if err != nil {
+			return nil, err
 		}
-		depth, end := 1, -1
-		for i := m[1]; i < len(src) && end < 0; i++ {
-			switch src[i] {
-			case '(':
-				depth++
-			case ')':
-				if depth--; depth == 0 {
-					end = i
+		tparams, isTemplate, err := templateParams(src[:m[0]])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if !isTemplate {
+			entries = append(entries, found{m[0], Kernel{Name: name, Call: name, Params: params}})
+			continue
+		}
+		// The glue casts each binding to the declared type, which must not
+		// depend on the instantiation.
+		for _, p := range params {
+			for _, word := range identifiers(p.Type) {
+				if slices.Contains(tparams, word) {
+					return nil, fmt.Errorf("%s: parameter %s: its type depends on template parameter %s", name, p.Name, word)
 				}
 			}
 		}
-		if end < 0 {
-			return nil, fmt.Errorf("%s: unterminated parameter list", name)
+		templates[name] = params
+	}
+
+	// typedef decltype(tmpl<args>) alias;
+	aliases := map[string]string{}
+	for _, m := range regexp.MustCompile(`\btypedef\s+decltype\s*\(\s*(\w+)\s*<[^;]*>\s*\)\s*(\w+)\s*;`).FindAllStringSubmatch(src, -1) {
+		aliases[m[2]] = m[1]
+	}
+	instRE := regexp.MustCompile(`\btemplate\s*\[\[\s*host_name\s*\(\s*"([^"]*)"\s*\)\s*\]\]\s*kernel\s+([^;]*);`)
+	for _, m := range instRE.FindAllStringSubmatchIndex(src, -1) {
+		host, decl := src[m[2]:m[3]], src[m[4]:m[5]]
+		if ids := identifiers(host); len(ids) != 1 || ids[0] != host || unicode.IsDigit(rune(host[0])) {
+			return nil, fmt.Errorf("host name %q: want an identifier", host)
 		}
-		k := Kernel{Name: name}
-		for _, p := range splitTopLevel(src[m[1]:end]) {
-			p = strings.TrimSpace(spaceRE.ReplaceAllString(p, " "))
-			pm := paramRE.FindStringSubmatch(p)
-			if pm == nil {
-				return nil, fmt.Errorf("%s: parameter %q: want `type name [[attribute]]`", name, p)
-			}
-			par := Param{Type: strings.TrimSpace(pm[1]), Name: pm[2], Attr: pm[3]}
-			switch {
-			case par.Attr == "buffer" || par.Attr == "threadgroup":
-				if pm[4] == "" {
-					return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs an index", name, par.Name, par.Attr)
-				}
-				fmt.Sscan(pm[4], &par.Index)
-				if par.Index >= 31 {
-					return nil, fmt.Errorf("%s: parameter %s: index %d out of range", name, par.Name, par.Index)
-				}
-				last := par.Type[len(par.Type)-1]
-				if last != '*' && !(last == '&' && par.Attr == "buffer") {
-					return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs a pointer (or a reference for buffers)", name, par.Name, par.Attr)
-				}
-			default:
-				if _, ok := builtin(par.Attr); !ok {
-					return nil, fmt.Errorf("%s: parameter %s: attribute [[%s]] is not supported by the emulator", name, par.Name, par.Attr)
-				}
-			}
-			k.Params = append(k.Params, par)
+		typ, tmpl, args, ok := splitTemplateID(decl)
+		if !ok || typ == "" {
+			return nil, fmt.Errorf("%s: %q: want `kernel type template<arguments>;`", host, strings.TrimSpace(decl))
 		}
-		ks = append(ks, k)
+		params, ok := templates[tmpl]
+		if !ok {
+			return nil, fmt.Errorf("%s: %s is not a kernel template", host, tmpl)
+		}
+		// The function type named must be the template's: the Metal compiler
+		// checks that, and the emulator never compiles this line.
+		var of string
+		if inner, isDecltype := strings.CutPrefix(typ, "decltype"); isDecltype && strings.HasPrefix(strings.TrimSpace(inner), "(") {
+			inner = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(inner), "("), ")")
+			var prefix string
+			if prefix, of, _, ok = splitTemplateID(inner); !ok || prefix != "" {
+				return nil, fmt.Errorf("%s: function type %q: want decltype(template<arguments>)", host, typ)
+			}
+		} else if of, ok = aliases[typ]; !ok {
+			return nil, fmt.Errorf("%s: %s is not a typedef of decltype(template<arguments>)", host, typ)
+		}
+		if !sameSignature(templates[of], params) {
+			return nil, fmt.Errorf("%s: the function type %s (of %s) is not %s's", host, typ, of, tmpl)
+		}
+		args = strings.Join(strings.Fields(args), " ")
+		entries = append(entries, found{m[0], Kernel{Name: host, Call: tmpl + "<" + args + ">", Params: params}})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].at < entries[j].at })
+	ks := make([]Kernel, len(entries))
+	for i, e := range entries {
+		ks[i] = e.k
 	}
 	return ks, nil
+}
+
+// parseParams parses the parameter list of kernel name, which starts at
+// src[open] (just after the opening parenthesis).
+func parseParams(name, src string, open int) ([]Param, error) {
+	paramRE := regexp.MustCompile(`^(.*?)\b([A-Za-z_]\w*)\s*\[\[\s*([A-Za-z_]\w*)\s*(?:\(\s*(\d+)\s*\))?\s*\]\]$`)
+	spaceRE := regexp.MustCompile(`\s+`)
+	depth, end := 1, -1
+	for i := open; i < len(src) && end < 0; i++ {
+		switch src[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				end = i
+			}
+		}
+	}
+	if end < 0 {
+		return nil, fmt.Errorf("%s: unterminated parameter list", name)
+	}
+	var params []Param
+	for _, p := range splitTopLevel(src[open:end]) {
+		p = strings.TrimSpace(spaceRE.ReplaceAllString(p, " "))
+		pm := paramRE.FindStringSubmatch(p)
+		if pm == nil {
+			return nil, fmt.Errorf("%s: parameter %q: want `type name [[attribute]]`", name, p)
+		}
+		par := Param{Type: strings.TrimSpace(pm[1]), Name: pm[2], Attr: pm[3]}
+		switch {
+		case par.Attr == "buffer" || par.Attr == "threadgroup":
+			if pm[4] == "" {
+				return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs an index", name, par.Name, par.Attr)
+			}
+			fmt.Sscan(pm[4], &par.Index)
+			if par.Index >= 31 {
+				return nil, fmt.Errorf("%s: parameter %s: index %d out of range", name, par.Name, par.Index)
+			}
+			last := par.Type[len(par.Type)-1]
+			if last != '*' && !(last == '&' && par.Attr == "buffer") {
+				return nil, fmt.Errorf("%s: parameter %s: [[%s]] needs a pointer (or a reference for buffers)", name, par.Name, par.Attr)
+			}
+		default:
+			if _, ok := builtin(par.Attr); !ok {
+				return nil, fmt.Errorf("%s: parameter %s: attribute [[%s]] is not supported by the emulator", name, par.Name, par.Attr)
+			}
+		}
+		params = append(params, par)
+	}
+	return params, nil
+}
+
+// templateParams returns the names of the template parameters when before
+// (the source up to a kernel) ends with a template header.
+func templateParams(before string) ([]string, bool, error) {
+	if !strings.HasSuffix(strings.TrimSpace(before), ">") {
+		return nil, false, nil
+	}
+	_, keyword, list, ok := splitTemplateID(before)
+	if !ok || keyword != "template" {
+		return nil, false, fmt.Errorf("a kernel may follow only a template header")
+	}
+	var names []string
+	for _, p := range splitTopLevel(list) {
+		p, _, _ = strings.Cut(p, "=") // a default argument
+		if ids := identifiers(p); len(ids) > 0 {
+			names = append(names, ids[len(ids)-1])
+		}
+	}
+	return names, true, nil
+}
+
+// splitTemplateID splits s, which ends with a template-id `name<args>` (or
+// a template header), into what precedes the name, the name and the
+// arguments.
+func splitTemplateID(s string) (prefix, name, args string, ok bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, ">") {
+		return "", "", "", false
+	}
+	depth := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		switch s[i] {
+		case '>':
+			depth++
+		case '<':
+			if depth--; depth > 0 {
+				continue
+			}
+			head := strings.TrimSpace(s[:i])
+			start := strings.LastIndexFunc(head, notIdentifier) + 1
+			if start == len(head) {
+				return "", "", "", false
+			}
+			return strings.TrimSpace(head[:start]), head[start:], s[i+1 : len(s)-1], true
+		}
+	}
+	return "", "", "", false
+}
+
+// notIdentifier reports whether r cannot be part of an identifier.
+func notIdentifier(r rune) bool { return r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+
+// identifiers returns the words of s made of letters, digits and '_'.
+func identifiers(s string) []string {
+	return strings.FieldsFunc(s, notIdentifier)
+}
+
+// sameSignature reports whether two kernels take the same parameter types
+// with the same attributes.
+func sameSignature(a, b []Param) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Type != b[i].Type || a[i].Attr != b[i].Attr || a[i].Index != b[i].Index {
+			return false
+		}
+	}
+	return true
 }
 
 // splitTopLevel splits a parameter list at commas outside brackets.
@@ -165,7 +312,7 @@ func Glue(group string, files []SourceFile) ([]byte, error) {
 		ks = append(ks, fk...)
 	}
 	for _, k := range ks {
-		fmt.Fprintf(&b, "\nstatic void glue_%s(const emu_ctx* c) {\n  (void)c;\n  %s(", k.Name, k.Name)
+		fmt.Fprintf(&b, "\nstatic void glue_%s(const emu_ctx* c) {\n  (void)c;\n  %s(", k.Name, k.Call)
 		for i, p := range k.Params {
 			sep := ","
 			if i == len(k.Params)-1 {

@@ -187,7 +187,7 @@ static void glue_kernel_argmax(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_f32(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_f32(
+  kernel_get_rows<blk_f32>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -199,7 +199,7 @@ static void glue_kernel_get_rows_f32(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_f16(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_f16(
+  kernel_get_rows<blk_f16>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -211,7 +211,7 @@ static void glue_kernel_get_rows_f16(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_bf16(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_bf16(
+  kernel_get_rows<blk_bf16>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -223,7 +223,7 @@ static void glue_kernel_get_rows_bf16(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q4_0(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q4_0(
+  kernel_get_rows<blk_q4_0>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -235,7 +235,7 @@ static void glue_kernel_get_rows_q4_0(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q4_1(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q4_1(
+  kernel_get_rows<blk_q4_1>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -247,7 +247,7 @@ static void glue_kernel_get_rows_q4_1(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q5_0(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q5_0(
+  kernel_get_rows<blk_q5_0>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -259,7 +259,7 @@ static void glue_kernel_get_rows_q5_0(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q5_1(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q5_1(
+  kernel_get_rows<blk_q5_1>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -271,7 +271,7 @@ static void glue_kernel_get_rows_q5_1(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q8_0(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q8_0(
+  kernel_get_rows<blk_q8_0>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -283,7 +283,7 @@ static void glue_kernel_get_rows_q8_0(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q2_K(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q2_K(
+  kernel_get_rows<blk_q2_K>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -295,7 +295,7 @@ static void glue_kernel_get_rows_q2_K(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q3_K(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q3_K(
+  kernel_get_rows<blk_q3_K>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -307,7 +307,7 @@ static void glue_kernel_get_rows_q3_K(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q4_K(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q4_K(
+  kernel_get_rows<blk_q4_K>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -319,7 +319,7 @@ static void glue_kernel_get_rows_q4_K(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q5_K(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q5_K(
+  kernel_get_rows<blk_q5_K>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -331,7 +331,7 @@ static void glue_kernel_get_rows_q5_K(const emu_ctx* c) {
 
 static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
   (void)c;
-  kernel_get_rows_q6_K(
+  kernel_get_rows<blk_q6_K>(
       *(constant GetRowsArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const int32_t *)c->buf[2],
@@ -343,7 +343,7 @@ static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_f32(
+  kernel_mul_mm<blk_f32>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -356,7 +356,7 @@ static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_f16(
+  kernel_mul_mm<blk_f16>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -369,7 +369,7 @@ static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_bf16(
+  kernel_mul_mm<blk_bf16>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -382,7 +382,7 @@ static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q4_0(
+  kernel_mul_mm<blk_q4_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -395,7 +395,7 @@ static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q4_1(
+  kernel_mul_mm<blk_q4_1>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -408,7 +408,7 @@ static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q5_0(
+  kernel_mul_mm<blk_q5_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -421,7 +421,7 @@ static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q5_1(
+  kernel_mul_mm<blk_q5_1>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -434,7 +434,7 @@ static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q8_0(
+  kernel_mul_mm<blk_q8_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -447,7 +447,7 @@ static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q2_K(
+  kernel_mul_mm<blk_q2_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -460,7 +460,7 @@ static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q3_K(
+  kernel_mul_mm<blk_q3_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -473,7 +473,7 @@ static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q4_K(
+  kernel_mul_mm<blk_q4_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -486,7 +486,7 @@ static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q5_K(
+  kernel_mul_mm<blk_q5_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -499,7 +499,7 @@ static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm_q6_K(
+  kernel_mul_mm<blk_q6_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -512,7 +512,7 @@ static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_f32(
+  kernel_mul_mv_float<float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -525,7 +525,7 @@ static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_f16(
+  kernel_mul_mv_float<half>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -538,7 +538,7 @@ static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_bf16(
+  kernel_mul_mv_float<ushort>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -551,7 +551,7 @@ static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q4_0(
+  kernel_mul_mv_q<mv_q4_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -564,7 +564,7 @@ static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q4_1(
+  kernel_mul_mv_q<mv_q4_1>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -577,7 +577,7 @@ static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q5_0(
+  kernel_mul_mv_q<mv_q5_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -590,7 +590,7 @@ static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q5_1(
+  kernel_mul_mv_q<mv_q5_1>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -603,7 +603,7 @@ static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q8_0(
+  kernel_mul_mv_q<mv_q8_0>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -616,7 +616,7 @@ static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q2_K(
+  kernel_mul_mv_q<mv_q2_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -629,7 +629,7 @@ static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q3_K(
+  kernel_mul_mv_q<mv_q3_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -642,7 +642,7 @@ static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q4_K(
+  kernel_mul_mv_q<mv_q4_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -655,7 +655,7 @@ static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q5_K(
+  kernel_mul_mv_q<mv_q5_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
@@ -668,7 +668,7 @@ static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
 
 static void glue_kernel_mul_mv_q6_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mv_q6_K(
+  kernel_mul_mv_q<mv_q6_K>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],

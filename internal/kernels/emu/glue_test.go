@@ -42,14 +42,60 @@ kernel void k(device const float4 * a [[ buffer(2) ]], constant Args & args [[bu
 			t.Errorf("param %d: got %+v, want %+v", i, p, want[i])
 		}
 	}
+	const tmpl = `template <typename B, short N = 2>
+kernel void k_t(device const char * w [[buffer(1)]], uint tid [[thread_position_in_grid]]) {}
+kernel void k_other(device const float * x [[buffer(1)]]) {}
+typedef decltype(k_t<int>) k_t_t;
+`
 	for src, msg := range map[string]string{
-		`template <typename T> kernel void t(device T* x [[buffer(0)]]) {}`: "must not be templates",
-		`kernel void t(device float* x) {}`:                                 "want `type name [[attribute]]`",
-		`kernel void t(float x [[buffer(0)]]) {}`:                           "needs a pointer",
-		`kernel void t(uint q [[quadgroup_index_in_threadgroup]]) {}`:       "not supported by the emulator",
+		`kernel void t(device float* x) {}`:                                                "want `type name [[attribute]]`",
+		`kernel void t(float x [[buffer(0)]]) {}`:                                          "needs a pointer",
+		`kernel void t(uint q [[quadgroup_index_in_threadgroup]]) {}`:                      "not supported by the emulator",
+		`template <typename T> kernel void t(device T* x [[buffer(0)]]) {}`:                "depends on template parameter T",
+		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_missing<float>;`:            "k_missing is not a kernel template",
+		tmpl + `template [[host_name("k_f32")]] kernel undeclared_t k_t<float>;`:           "undeclared_t is not a typedef",
+		tmpl + `template [[host_name("k_f32")]] kernel decltype(k_other<int>) k_t<float>;`: "is not k_t's",
+		tmpl + `template [[host_name("k f32")]] kernel k_t_t k_t<float>;`:                  "want an identifier",
+		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_t;`:                         "want `kernel type template<arguments>;`",
 	} {
 		if _, err := ParseKernels(src); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: got %v, want an error containing %q", src, err, msg)
 		}
+	}
+}
+
+// TestParseTemplateKernels: a kernel template is no entry point itself;
+// each host-named instantiation is one, which calls the template with its
+// arguments and takes its parameters.
+func TestParseTemplateKernels(t *testing.T) {
+	ks, err := ParseKernels(`
+template <typename B>
+kernel void k_t(
+        constant Args & args [[buffer(0)]],
+        device const char * w [[buffer(1)]],
+        uint tid [[thread_position_in_grid]]) {}
+
+kernel void plain(device float * x [[buffer(0)]]) {}
+
+typedef decltype(k_t<blk_a>) k_t_t;
+
+#ifndef EMU_METAL_STDLIB
+template [[host_name("k_a")]] kernel k_t_t k_t<blk_a>;
+template [[ host_name( "k_b" ) ]]  kernel decltype(k_t<blk_a>)  k_t< blk_b,  1 >;
+#endif`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ name, call string }{{"plain", "plain"}, {"k_a", "k_t<blk_a>"}, {"k_b", "k_t<blk_b, 1>"}}
+	if len(ks) != len(want) {
+		t.Fatalf("got %+v", ks)
+	}
+	for i, w := range want {
+		if ks[i].Name != w.name || ks[i].Call != w.call {
+			t.Errorf("kernel %d: got %s calling %s, want %s calling %s", i, ks[i].Name, ks[i].Call, w.name, w.call)
+		}
+	}
+	if p := ks[1].Params; len(p) != 3 || p[1] != (Param{"device const char *", "w", "buffer", 1}) {
+		t.Errorf("k_a's parameters: %+v", p)
 	}
 }
