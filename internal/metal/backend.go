@@ -27,8 +27,9 @@ type Backend struct {
 	dev   Device
 	views []fileView
 
-	ids      Buffer // token ids of the current batch
-	partials Buffer // split attention: per head and chunk, max, sum and output
+	// ids holds the token ids Embed reads, one per row of its destination.
+	// Sized for the tallest tensor made so far, it serves every runner.
+	ids Buffer
 
 	pending []Dispatch
 	// written and read since the last barrier, for hazard tracking.
@@ -48,12 +49,17 @@ type fileView struct {
 // tensorBuf is the Metal engine.Buffer: one GPU buffer per activation.
 type tensorBuf struct{ buf Buffer }
 
-// kvCache holds every layer's keys and values, layer after layer.
+// kvCache holds every layer's keys and values, layer after layer, and the
+// scratch of attention over them.
 type kvCache struct {
 	k, v       Buffer
 	layerBytes int
 	rowBytes   int
 	names      kernels.CacheKernels
+	// partials holds a split-attention decode step's results per head and
+	// chunk (max, sum and output), for the longest context; the layers take
+	// turns with it.
+	partials Buffer
 }
 
 // New wraps the mapped model file without copying it. A file larger than
@@ -135,6 +141,13 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	if err != nil {
 		return engine.Tensor{}, fmt.Errorf("metal: activation buffer of %d x %d: %w", rows, cols, err)
 	}
+	if b.ids == nil || len(b.ids.Contents()) < 4*rows {
+		ids, err := b.dev.NewBuffer(4 * rows)
+		if err != nil {
+			return engine.Tensor{}, fmt.Errorf("metal: token ids of %d rows: %w", rows, err)
+		}
+		b.ids = ids
+	}
 	return engine.Tensor{Buf: &tensorBuf{buf}, Rows: rows, Cols: cols}, nil
 }
 
@@ -163,10 +176,7 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	}
 	c.k = alloc(layers * c.layerBytes)
 	c.v = alloc(layers * c.layerBytes)
-	// Scratch sized for the longest context: ids of a batch (at most ctx
-	// tokens) and the split-attention partial results of one decode step.
-	b.ids = alloc(4 * ctx)
-	b.partials = alloc(4 * a.Heads * (ceilDiv(ctx, kernels.AttnChunk)) * (a.HeadDim + 2))
+	c.partials = alloc(4 * a.Heads * ceilDiv(ctx, kernels.AttnChunk) * (a.HeadDim + 2))
 	if err != nil {
 		return nil, fmt.Errorf("metal: KV cache for %d positions: %w", ctx, err)
 	}
@@ -321,14 +331,14 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	// A long decode step: chunks of the sequence in parallel, then a reduce.
 	b.record(Dispatch{
 		Kernel: c.names.AttendSplit, Args: kernels.Bytes(&args),
-		Buffers: []Binding{bind(q), k, v, {b.partials, 0}},
+		Buffers: []Binding{bind(q), k, v, {c.partials, 0}},
 		Grid:    grid(chunks, a.Heads, 1), Group: grid(simdWidth, 1, 1),
-	}, reads, []Buffer{b.partials})
+	}, reads, []Buffer{c.partials})
 	b.record(Dispatch{
 		Kernel: "kernel_attn_reduce", Args: kernels.Bytes(&args),
-		Buffers: []Binding{{b.partials, 0}, bind(dst)},
+		Buffers: []Binding{{c.partials, 0}, bind(dst)},
 		Grid:    grid(a.Heads, 1, 1), Group: grid(simdWidth, 1, 1),
-	}, []Buffer{b.partials}, []Buffer{bind(dst).Buf})
+	}, []Buffer{c.partials}, []Buffer{bind(dst).Buf})
 }
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {

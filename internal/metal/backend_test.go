@@ -1,6 +1,7 @@
 package metal
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/enginetest"
 	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
@@ -81,6 +83,53 @@ func TestOneCommandBufferPerToken(t *testing.T) {
 		t.Errorf("%d barriers for %d dispatches", barriers, len(dev.dispatches))
 	}
 	t.Logf("%d dispatches, %d barriers per token: %v", len(dev.dispatches), barriers, kernels)
+}
+
+// TestRunnersShareBackend: a runner made after another on the same backend
+// leaves the first one's scratch alone (the counting device runs nothing, so
+// this checks the token ids; the emulated and real devices check the rest).
+func TestRunnersShareBackend(t *testing.T) {
+	checkSharedBackend(t, func(*testing.T) Device { return &countingDevice{maxLen: 1 << 30} })
+}
+
+// checkSharedBackend runs two runners on one backend, interleaved: a long
+// one, whose batches and split-attention decode steps need more scratch than
+// the other's, and a short one made after it. Each must compute what the
+// same runner computes on a backend of its own.
+func checkSharedBackend(t *testing.T, newDev func(t *testing.T) Device) {
+	m := enginetest.Open(t, testdata.Path(t, "models", "tiny-llama-q4_k_m.gguf"))
+	shared := newBackend(t, newDev(t), m)
+	long := engine.Options{Context: 2 * kernels.AttnChunk, Batch: 32}
+	short := engine.Options{Context: 16, Batch: 4}
+	var got, want []*engine.Runner
+	for _, opts := range []engine.Options{long, short} {
+		got = append(got, enginetest.Runner(t, m, shared, opts))
+		want = append(want, enginetest.Runner(t, m, newBackend(t, newDev(t), m), opts))
+	}
+	tokens := make([]int32, long.Batch)
+	for i := range tokens {
+		tokens[i] = int32(1 + 7*i%(m.Vocab-1))
+	}
+	for _, s := range []struct {
+		runner, n, pos int
+	}{
+		{0, long.Batch, 0},
+		{1, short.Batch, 0},
+		{0, 1, kernels.AttnChunk + 8}, // two chunks; the short runner's context has one
+		{1, 1, short.Batch},
+	} {
+		w, err := want[s.runner].Forward(tokens[:s.n], s.pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := got[s.runner].Forward(tokens[:s.n], s.pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(g, w) {
+			t.Errorf("runner %d, %d tokens at %d: logits differ from those of a backend of its own", s.runner, s.n, s.pos)
+		}
+	}
 }
 
 // TestFileViews: a file larger than the largest buffer is covered by

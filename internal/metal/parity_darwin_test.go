@@ -19,6 +19,11 @@ func TestMetalQwen35MatchesCPU(t *testing.T) {
 	checkQwen35Parity(t, metalDevice(t))
 }
 
+// TestMetalRunnersShareBackend checks two runners on one Metal backend.
+func TestMetalRunnersShareBackend(t *testing.T) {
+	checkSharedBackend(t, metalDevice(t))
+}
+
 // metalDevice skips the test without a Metal device and returns a
 // constructor of real devices.
 func metalDevice(t *testing.T) func(t *testing.T) Device {

@@ -24,3 +24,8 @@ func TestEmulatedMatchesCPU(t *testing.T) {
 func TestEmulatedQwen35MatchesCPU(t *testing.T) {
 	checkQwen35Parity(t, emulated)
 }
+
+// TestEmulatedRunnersShareBackend checks two runners on one emulated backend.
+func TestEmulatedRunnersShareBackend(t *testing.T) {
+	checkSharedBackend(t, emulated)
+}
