@@ -1,8 +1,11 @@
-// Package kernels holds the Metal Shading Language sources of the Metal
-// backend, embedded into the binary.
+// Package kernels holds the Metal backend's kernels, as Metal Shading
+// Language sources embedded into the binary, and their contract with the
+// host in Go: the argument structs and launch shapes of quant_args.h
+// (args.go) and the kernels of each weight and KV-cache type (names.go).
 //
 // The kernels are tested on any machine by the emulator in ./emu (see
-// README.md); the Metal backend compiles Source() with newLibraryWithSource.
+// README.md); metal.NewDevice compiles Source() with newLibraryWithSource,
+// or loads Metallib() when the binary embeds one.
 package kernels
 
 import (
