@@ -3,6 +3,7 @@
 package emu
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,12 +28,22 @@ func cxx(t *testing.T) string {
 
 func compileMSL(t *testing.T, src string, flags ...string) (string, error) {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "k.metal")
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+	return compile(t, map[string]string{"k.metal": src}, "k.metal", flags...)
+}
+
+// compile writes files into a temporary folder and checks the one named
+// main as the emulator compiles it: C++14, the shim for <metal_stdlib>, the
+// runtime's header.
+func compile(t *testing.T, files map[string]string, main string, flags ...string) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	args := append([]string{"-fsyntax-only", "-x", "c++", "-std=c++14", "-Ishim", "-Wno-unknown-attributes"}, flags...)
-	out, err := exec.Command(cxx(t), append(args, file)...).CombinedOutput()
+	args := append([]string{"-fsyntax-only", "-x", "c++", "-std=c++14", "-I.", "-Ishim", "-Wno-unknown-attributes"}, flags...)
+	out, err := exec.Command(cxx(t), append(args, filepath.Join(dir, main))...).CombinedOutput()
 	return string(out), err
 }
 
@@ -73,5 +84,32 @@ func TestShimRejects(t *testing.T) {
 func TestProductKernelsCompileCleanly(t *testing.T) {
 	if out, err := compileMSL(t, kernels.Source(), "-Wall", "-Wextra", "-Werror"); err != nil {
 		t.Errorf("%v:\n%s", err, out)
+	}
+}
+
+// TestGlueInstantiates: the glue instantiates each host-named kernel as its
+// line declares it, so clang rejects a function type that is not the
+// template's, as the Metal compiler does.
+func TestGlueInstantiates(t *testing.T) {
+	const src = `#include <metal_stdlib>
+using namespace metal;
+template <typename T>
+kernel void k_t(device float * x [[buffer(0)]], uint tid [[thread_position_in_grid]]) { x[tid] = float(T(tid)); }
+kernel void k_other(device float * x [[buffer(0)]]) {}
+typedef decltype(k_t<float>) k_t_t;
+#ifndef EMU_METAL_STDLIB
+template [[host_name("k_half")]] kernel %s k_t<half>;
+#endif
+`
+	for typ, ok := range map[string]bool{"k_t_t": true, "decltype(k_t<int>)": true, "decltype(k_other)": false} {
+		text := fmt.Sprintf(src, typ)
+		glue, err := Glue("test", []SourceFile{{Include: "k.metal", Text: text}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := compile(t, map[string]string{"k.metal": text, "glue.cpp": string(glue)}, "glue.cpp")
+		if (err == nil) != ok || !ok && !strings.Contains(out, "explicit instantiation") {
+			t.Errorf("kernel %s k_t<half>: compiled %v, want %v:\n%s", typ, err == nil, ok, out)
+		}
 	}
 }

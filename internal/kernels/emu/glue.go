@@ -16,9 +16,13 @@ import (
 // function, or an instantiation of a kernel template given a host name
 // (`template [[host_name("name")]] kernel type tmpl<args>;`).
 type Kernel struct {
-	Name   string // the name the host looks the kernel up by
-	Call   string // the C++ function it is: Name, or the template with its arguments
-	Params []Param
+	Name string // the name the host looks the kernel up by
+	Call string // the C++ function it is: Name, or the template with its arguments
+	// Instance is an instantiation's declaration without its host name
+	// (`type tmpl<args>`), which the glue instantiates so that clang checks
+	// the function type and the arguments as the Metal compiler does.
+	Instance string
+	Params   []Param
 }
 
 // Param is one kernel parameter: its declared type and name, and its
@@ -100,11 +104,6 @@ func ParseKernels(src string) ([]Kernel, error) {
 		templates[name] = params
 	}
 
-	// typedef decltype(tmpl<args>) alias;
-	aliases := map[string]string{}
-	for _, m := range regexp.MustCompile(`\btypedef\s+decltype\s*\(\s*(\w+)\s*<[^;]*>\s*\)\s*(\w+)\s*;`).FindAllStringSubmatch(src, -1) {
-		aliases[m[2]] = m[1]
-	}
 	instRE := regexp.MustCompile(`\btemplate\s*\[\[\s*host_name\s*\(\s*"([^"]*)"\s*\)\s*\]\]\s*kernel\s+([^;]*);`)
 	for _, m := range instRE.FindAllStringSubmatchIndex(src, -1) {
 		host, decl := src[m[2]:m[3]], src[m[4]:m[5]]
@@ -119,23 +118,9 @@ func ParseKernels(src string) ([]Kernel, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: %s is not a kernel template", host, tmpl)
 		}
-		// The function type named must be the template's: the Metal compiler
-		// checks that, and the emulator never compiles this line.
-		var of string
-		if inner, isDecltype := strings.CutPrefix(typ, "decltype"); isDecltype && strings.HasPrefix(strings.TrimSpace(inner), "(") {
-			inner = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(inner), "("), ")")
-			var prefix string
-			if prefix, of, _, ok = splitTemplateID(inner); !ok || prefix != "" {
-				return nil, fmt.Errorf("%s: function type %q: want decltype(template<arguments>)", host, typ)
-			}
-		} else if of, ok = aliases[typ]; !ok {
-			return nil, fmt.Errorf("%s: %s is not a typedef of decltype(template<arguments>)", host, typ)
-		}
-		if !sameSignature(templates[of], params) {
-			return nil, fmt.Errorf("%s: the function type %s (of %s) is not %s's", host, typ, of, tmpl)
-		}
 		args = strings.Join(strings.Fields(args), " ")
-		entries = append(entries, found{m[0], Kernel{Name: host, Call: tmpl + "<" + args + ">", Params: params}})
+		entries = append(entries, found{m[0], Kernel{Name: host, Call: tmpl + "<" + args + ">",
+			Instance: strings.Join(strings.Fields(decl), " "), Params: params}})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].at < entries[j].at })
 	ks := make([]Kernel, len(entries))
@@ -251,20 +236,6 @@ func identifiers(s string) []string {
 	return strings.FieldsFunc(s, notIdentifier)
 }
 
-// sameSignature reports whether two kernels take the same parameter types
-// with the same attributes.
-func sameSignature(a, b []Param) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Type != b[i].Type || a[i].Attr != b[i].Attr || a[i].Index != b[i].Index {
-			return false
-		}
-	}
-	return true
-}
-
 // splitTopLevel splits a parameter list at commas outside brackets.
 func splitTopLevel(s string) []string {
 	var out []string
@@ -312,6 +283,9 @@ func Glue(group string, files []SourceFile) ([]byte, error) {
 		ks = append(ks, fk...)
 	}
 	for _, k := range ks {
+		if k.Instance != "" {
+			fmt.Fprintf(&b, "\ntemplate %s;\n", k.Instance)
+		}
 		fmt.Fprintf(&b, "\nstatic void glue_%s(const emu_ctx* c) {\n  (void)c;\n  %s(", k.Name, k.Call)
 		for i, p := range k.Params {
 			sep := ","

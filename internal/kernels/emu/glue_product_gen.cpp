@@ -185,6 +185,8 @@ static void glue_kernel_argmax(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template get_rows_t kernel_get_rows<blk_f32>;
+
 static void glue_kernel_get_rows_f32(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_f32>(
@@ -196,6 +198,8 @@ static void glue_kernel_get_rows_f32(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_f16>;
 
 static void glue_kernel_get_rows_f16(const emu_ctx* c) {
   (void)c;
@@ -209,6 +213,8 @@ static void glue_kernel_get_rows_f16(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_bf16>;
+
 static void glue_kernel_get_rows_bf16(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_bf16>(
@@ -220,6 +226,8 @@ static void glue_kernel_get_rows_bf16(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_q4_0>;
 
 static void glue_kernel_get_rows_q4_0(const emu_ctx* c) {
   (void)c;
@@ -233,6 +241,8 @@ static void glue_kernel_get_rows_q4_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_q4_1>;
+
 static void glue_kernel_get_rows_q4_1(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_q4_1>(
@@ -244,6 +254,8 @@ static void glue_kernel_get_rows_q4_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_q5_0>;
 
 static void glue_kernel_get_rows_q5_0(const emu_ctx* c) {
   (void)c;
@@ -257,6 +269,8 @@ static void glue_kernel_get_rows_q5_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_q5_1>;
+
 static void glue_kernel_get_rows_q5_1(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_q5_1>(
@@ -268,6 +282,8 @@ static void glue_kernel_get_rows_q5_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_q8_0>;
 
 static void glue_kernel_get_rows_q8_0(const emu_ctx* c) {
   (void)c;
@@ -281,6 +297,8 @@ static void glue_kernel_get_rows_q8_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_q2_K>;
+
 static void glue_kernel_get_rows_q2_K(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_q2_K>(
@@ -292,6 +310,8 @@ static void glue_kernel_get_rows_q2_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_q3_K>;
 
 static void glue_kernel_get_rows_q3_K(const emu_ctx* c) {
   (void)c;
@@ -305,6 +325,8 @@ static void glue_kernel_get_rows_q3_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_q4_K>;
+
 static void glue_kernel_get_rows_q4_K(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_q4_K>(
@@ -316,6 +338,8 @@ static void glue_kernel_get_rows_q4_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template get_rows_t kernel_get_rows<blk_q5_K>;
 
 static void glue_kernel_get_rows_q5_K(const emu_ctx* c) {
   (void)c;
@@ -329,6 +353,8 @@ static void glue_kernel_get_rows_q5_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
+template get_rows_t kernel_get_rows<blk_q6_K>;
+
 static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
   (void)c;
   kernel_get_rows<blk_q6_K>(
@@ -340,6 +366,8 @@ static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_f32>;
 
 static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
   (void)c;
@@ -354,6 +382,8 @@ static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_f16>;
+
 static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_f16>(
@@ -366,6 +396,8 @@ static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_bf16>;
 
 static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
   (void)c;
@@ -380,6 +412,8 @@ static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_q4_0>;
+
 static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_q4_0>(
@@ -392,6 +426,8 @@ static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_q4_1>;
 
 static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
   (void)c;
@@ -406,6 +442,8 @@ static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_q5_0>;
+
 static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_q5_0>(
@@ -418,6 +456,8 @@ static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_q5_1>;
 
 static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
   (void)c;
@@ -432,6 +472,8 @@ static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_q8_0>;
+
 static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_q8_0>(
@@ -444,6 +486,8 @@ static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_q2_K>;
 
 static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
   (void)c;
@@ -458,6 +502,8 @@ static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_q3_K>;
+
 static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_q3_K>(
@@ -470,6 +516,8 @@ static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_q4_K>;
 
 static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
   (void)c;
@@ -484,6 +532,8 @@ static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mm_t kernel_mul_mm<blk_q5_K>;
+
 static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mm<blk_q5_K>(
@@ -496,6 +546,8 @@ static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
+
+template mul_mm_t kernel_mul_mm<blk_q6_K>;
 
 static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
   (void)c;
@@ -510,6 +562,8 @@ static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+template mul_mv_t kernel_mul_mv_float<float>;
+
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_float<float>(
@@ -522,6 +576,8 @@ static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_float<half>;
 
 static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
   (void)c;
@@ -536,6 +592,8 @@ static void glue_kernel_mul_mv_f16(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_float<ushort>;
+
 static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_float<ushort>(
@@ -548,6 +606,8 @@ static void glue_kernel_mul_mv_bf16(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_q<mv_q4_0>;
 
 static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
   (void)c;
@@ -562,6 +622,8 @@ static void glue_kernel_mul_mv_q4_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_q<mv_q4_1>;
+
 static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q<mv_q4_1>(
@@ -574,6 +636,8 @@ static void glue_kernel_mul_mv_q4_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_q<mv_q5_0>;
 
 static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
   (void)c;
@@ -588,6 +652,8 @@ static void glue_kernel_mul_mv_q5_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_q<mv_q5_1>;
+
 static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q<mv_q5_1>(
@@ -600,6 +666,8 @@ static void glue_kernel_mul_mv_q5_1(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_q<mv_q8_0>;
 
 static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
   (void)c;
@@ -614,6 +682,8 @@ static void glue_kernel_mul_mv_q8_0(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_q<mv_q2_K>;
+
 static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q<mv_q2_K>(
@@ -626,6 +696,8 @@ static void glue_kernel_mul_mv_q2_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_q<mv_q3_K>;
 
 static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
   (void)c;
@@ -640,6 +712,8 @@ static void glue_kernel_mul_mv_q3_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_q<mv_q4_K>;
+
 static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q<mv_q4_K>(
@@ -653,6 +727,8 @@ static void glue_kernel_mul_mv_q4_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_q<mv_q5_K>;
+
 static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
   (void)c;
   kernel_mul_mv_q<mv_q5_K>(
@@ -665,6 +741,8 @@ static void glue_kernel_mul_mv_q5_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
+
+template mul_mv_t kernel_mul_mv_q<mv_q6_K>;
 
 static void glue_kernel_mul_mv_q6_K(const emu_ctx* c) {
   (void)c;

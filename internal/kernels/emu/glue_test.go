@@ -44,19 +44,16 @@ kernel void k(device const float4 * a [[ buffer(2) ]], constant Args & args [[bu
 	}
 	const tmpl = `template <typename B, short N = 2>
 kernel void k_t(device const char * w [[buffer(1)]], uint tid [[thread_position_in_grid]]) {}
-kernel void k_other(device const float * x [[buffer(1)]]) {}
 typedef decltype(k_t<int>) k_t_t;
 `
 	for src, msg := range map[string]string{
-		`kernel void t(device float* x) {}`:                                                "want `type name [[attribute]]`",
-		`kernel void t(float x [[buffer(0)]]) {}`:                                          "needs a pointer",
-		`kernel void t(uint q [[quadgroup_index_in_threadgroup]]) {}`:                      "not supported by the emulator",
-		`template <typename T> kernel void t(device T* x [[buffer(0)]]) {}`:                "depends on template parameter T",
-		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_missing<float>;`:            "k_missing is not a kernel template",
-		tmpl + `template [[host_name("k_f32")]] kernel undeclared_t k_t<float>;`:           "undeclared_t is not a typedef",
-		tmpl + `template [[host_name("k_f32")]] kernel decltype(k_other<int>) k_t<float>;`: "is not k_t's",
-		tmpl + `template [[host_name("k f32")]] kernel k_t_t k_t<float>;`:                  "want an identifier",
-		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_t;`:                         "want `kernel type template<arguments>;`",
+		`kernel void t(device float* x) {}`:                                     "want `type name [[attribute]]`",
+		`kernel void t(float x [[buffer(0)]]) {}`:                               "needs a pointer",
+		`kernel void t(uint q [[quadgroup_index_in_threadgroup]]) {}`:           "not supported by the emulator",
+		`template <typename T> kernel void t(device T* x [[buffer(0)]]) {}`:     "depends on template parameter T",
+		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_missing<float>;`: "k_missing is not a kernel template",
+		tmpl + `template [[host_name("k f32")]] kernel k_t_t k_t<float>;`:       "want an identifier",
+		tmpl + `template [[host_name("k_f32")]] kernel k_t_t k_t;`:              "want `kernel type template<arguments>;`",
 	} {
 		if _, err := ParseKernels(src); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: got %v, want an error containing %q", src, err, msg)
@@ -66,7 +63,8 @@ typedef decltype(k_t<int>) k_t_t;
 
 // TestParseTemplateKernels: a kernel template is no entry point itself;
 // each host-named instantiation is one, which calls the template with its
-// arguments and takes its parameters.
+// arguments, takes its parameters and keeps its declaration for the glue
+// to instantiate.
 func TestParseTemplateKernels(t *testing.T) {
 	ks, err := ParseKernels(`
 template <typename B>
@@ -86,13 +84,18 @@ template [[ host_name( "k_b" ) ]]  kernel decltype(k_t<blk_a>)  k_t< blk_b,  1 >
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []struct{ name, call string }{{"plain", "plain"}, {"k_a", "k_t<blk_a>"}, {"k_b", "k_t<blk_b, 1>"}}
+	want := []struct{ name, call, instance string }{
+		{"plain", "plain", ""},
+		{"k_a", "k_t<blk_a>", "k_t_t k_t<blk_a>"},
+		{"k_b", "k_t<blk_b, 1>", "decltype(k_t<blk_a>) k_t< blk_b, 1 >"},
+	}
 	if len(ks) != len(want) {
 		t.Fatalf("got %+v", ks)
 	}
 	for i, w := range want {
-		if ks[i].Name != w.name || ks[i].Call != w.call {
-			t.Errorf("kernel %d: got %s calling %s, want %s calling %s", i, ks[i].Name, ks[i].Call, w.name, w.call)
+		if ks[i].Name != w.name || ks[i].Call != w.call || ks[i].Instance != w.instance {
+			t.Errorf("kernel %d: got %s calling %s instantiating %q, want %s calling %s instantiating %q",
+				i, ks[i].Name, ks[i].Call, ks[i].Instance, w.name, w.call, w.instance)
 		}
 	}
 	if p := ks[1].Params; len(p) != 3 || p[1] != (Param{"device const char *", "w", "buffer", 1}) {
