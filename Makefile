@@ -10,7 +10,7 @@ MSL_CC   ?= clang-16
 # arm64 test binaries run under user-mode emulation.
 QEMU_ARM64 ?= qemu-aarch64
 
-.PHONY: build test unit vet fmt-check cross arm64-test kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
+.PHONY: build test unit vet fmt-check cross cpu-levels-test arm64-test kernels-test kernels-asan demo lint fuzz metallib bench-metal clean
 
 # -buildvcs=auto: stamp the commit (quant --version, bench's build line) even
 # where GOFLAGS turns stamping off.
@@ -18,7 +18,7 @@ build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/quant
 
 # Everything CI runs.
-test: fmt-check vet cross unit arm64-test kernels-test kernels-asan
+test: fmt-check vet cross unit cpu-levels-test arm64-test kernels-test kernels-asan
 
 unit:
 	$(GO) test ./...
@@ -36,6 +36,11 @@ cross:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/quant
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/quant
+
+# The CPU backend with each kernel level below the machine's best (unit
+# runs the best): QUANT_CPU caps the level the CPU kernels use.
+cpu-levels-test:
+	for l in generic avx2; do QUANT_CPU=$$l $(GO) test -count=1 ./internal/cpu ./internal/engine || exit 1; done
 
 # The CPU backend as an arm64 CPU (a Mac's) runs it: the pure-Go kernels,
 # against the golden logits, under qemu. Go fuses multiply-adds on arm64,

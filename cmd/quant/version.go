@@ -68,7 +68,7 @@ func versionText() string {
 	fmt.Fprintf(&sb, "built with %s for %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	kernelsText := "pure-Go kernels"
 	if cpu.AssemblyKernels() {
-		kernelsText = "assembly kernels (" + runtime.GOARCH + ")"
+		kernelsText = "assembly kernels (" + runtime.GOARCH + ", " + cpu.KernelLevel() + ")"
 	}
 	fmt.Fprintf(&sb, "backend cpu: %s, %d cores\n", kernelsText, runtime.NumCPU())
 	switch {

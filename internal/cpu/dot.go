@@ -42,7 +42,7 @@ func DotSupported(t gguf.GGMLType) bool {
 // safe for concurrent use.
 func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
 	var out [1]float32
-	if dotSIMD(t, VecOrder, n, w, 0, 1, a, 0, 1, out[:], 0) {
+	if dotSIMD(kernelLevel, t, VecOrder, n, w, 0, 1, a, 0, 1, out[:], 0) {
 		return out[0]
 	}
 	return dotGeneric(t, VecOrder, n, w, a)
@@ -61,6 +61,11 @@ func Dot(t gguf.GGMLType, n int, w, a []byte) float32 {
 // once for four activation rows; keeping the weight tile small enough for
 // the L1 or L2 cache is the caller's part.
 func DotMatrix(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) {
+	dotMatrix(kernelLevel, t, order, n, w, wStride, wRows, a, aStride, aRows, out, outStride)
+}
+
+// dotMatrix is DotMatrix with the kernels of level lv.
+func dotMatrix(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) {
 	if wRows < 0 || aRows < 0 || wStride < 0 || aStride < 0 || outStride < 0 {
 		panic(fmt.Sprintf("cpu.DotMatrix: negative count or stride: %d weight rows %d bytes apart, %d activation rows %d bytes apart, outputs %d apart",
 			wRows, wStride, aRows, aStride, outStride))
@@ -72,7 +77,7 @@ func DotMatrix(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows 
 		panic(fmt.Sprintf("cpu.DotMatrix: %d weight rows %d bytes apart in %d bytes, %d activation rows %d bytes apart in %d bytes, outputs %d apart in %d",
 			wRows, wStride, len(w), aRows, aStride, len(a), outStride, len(out)))
 	}
-	if dotSIMD(t, order, n, w, wStride, wRows, a, aStride, aRows, out, outStride) {
+	if dotSIMD(lv, t, order, n, w, wStride, wRows, a, aStride, aRows, out, outStride) {
 		return
 	}
 	for r := range aRows {

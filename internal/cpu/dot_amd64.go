@@ -8,15 +8,21 @@ import (
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
-// haveAVX2 reports whether the CPU and OS support the assembly kernels in
-// dot_amd64.s: AVX2 for the integer arithmetic, F16C for the fp16 scales
-// and F16 rows, FMA for the float accumulation.
-var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasF16C && cpu.X86.HasFMA
-
-// AssemblyKernels reports whether Dot and DotMatrix run the assembly
-// kernels, which add in the orders of llama.cpp's x86 kernels (and so give
-// its results bit for bit), rather than the pure-Go ones.
-func AssemblyKernels() bool { return haveAVX2 }
+// supportedLevel is the highest kernel level the CPU and OS support:
+// AVX-512 needs F, BW (byte and word lanes), VL (its instructions on
+// 256-bit registers) and VNNI (VPDPWSSD, VPDPBUSD); the AVX2 kernels need
+// AVX2 for the integer arithmetic, F16C for the fp16 scales and F16 rows,
+// FMA for the float accumulation. Every AVX-512 CPU has all three.
+func supportedLevel() level {
+	x := &cpu.X86
+	switch {
+	case x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI:
+		return levelAVX512
+	case x.HasAVX2 && x.HasF16C && x.HasFMA:
+		return levelAVX2
+	}
+	return levelGeneric
+}
 
 // The kernels compute out[i] = Dot(t, n, w[i*wStride:], a) for i < rows,
 // with nb blocks per row (nb values for the float types); the X4 kernels compute
@@ -31,6 +37,21 @@ func dotQ4KAVX2(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
 func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ6KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ8_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
 func dotQ5KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
@@ -101,7 +122,7 @@ func f16RowSIMD(x []float32, dst []byte) int {
 // rowPrefix is how many of n values the 8-lane row kernels take: the
 // largest multiple of 8, or none without AVX2.
 func rowPrefix(n int) int {
-	if !haveAVX2 {
+	if kernelLevel < levelAVX2 {
 		return 0
 	}
 	return n &^ 7
@@ -148,13 +169,13 @@ func expfRowSIMD(dst, src []float32, k, sub float32) int {
 	return n
 }
 
-// dotSIMD computes DotMatrix with the assembly kernels and reports whether
-// it did: false for a weight type without a kernel, or a CPU without
-// AVX2. The caller has checked that the counts are positive, the strides
-// not negative and the outputs within out; this checks the row sizes
-// (panicking as Dot does).
-func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
-	if !haveAVX2 {
+// dotSIMD computes DotMatrix with the assembly kernels of level lv and
+// reports whether it did: false for a weight type without a kernel, or for
+// levelGeneric. The caller has checked that the counts are positive, the
+// strides not negative and the outputs within out; this checks the row
+// sizes (panicking as Dot does).
+func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
+	if lv < levelAVX2 {
 		return false
 	}
 	var qk, wLen, aLen int
@@ -192,7 +213,7 @@ func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows in
 	pw := &w[0]
 	r := 0
 	for ; r+4 <= aRows; r += 4 {
-		if !dotX4AVX2(t, pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride) {
+		if !dotX4(lv, t, pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride) {
 			break
 		}
 	}
@@ -237,9 +258,28 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 	}
 }
 
-// dotX4AVX2 runs the four-activation-row kernel for type t and reports
+// dotX4 runs level lv's four-activation-row kernel for type t and reports
 // whether t has one.
-func dotX4AVX2(t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
+func dotX4(lv level, t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
+	if lv >= levelAVX512 {
+		switch t {
+		case gguf.TypeQ4_K:
+			dotQ4KX4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+			return true
+		case gguf.TypeQ6_K:
+			dotQ6KX4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+			return true
+		case gguf.TypeQ8_0:
+			dotQ8_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+			return true
+		case gguf.TypeQ4_0:
+			dotQ4_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+			return true
+		case gguf.TypeQ5_0:
+			dotQ5_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+			return true
+		}
+	}
 	switch t {
 	case gguf.TypeQ4_K:
 		dotQ4KX4AVX2(w, wStride, rows, a, aStride, nb, out, outStride)

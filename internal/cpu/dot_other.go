@@ -4,9 +4,12 @@ package cpu
 
 import "github.com/quant-llm/quant/internal/gguf"
 
+// supportedLevel is levelGeneric: this build has no assembly kernels.
+func supportedLevel() level { return levelGeneric }
+
 // dotSIMD reports false: this build has no assembly kernels, and Dot and
 // DotMatrix use the pure-Go ones.
-func dotSIMD(t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
+func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
 	return false
 }
 
@@ -15,9 +18,6 @@ func f16RowSIMD(x []float32, dst []byte) int { return 0 }
 
 // expfRowSIMD computes nothing: this build has no assembly kernels.
 func expfRowSIMD(dst, src []float32, k, sub float32) int { return 0 }
-
-// AssemblyKernels reports false: this build has no assembly kernels.
-func AssemblyKernels() bool { return false }
 
 // scaleRowSIMD scales nothing: this build has no assembly kernels.
 func scaleRowSIMD(x []float32, s float32) int { return 0 }
