@@ -48,6 +48,9 @@ func dotQ6KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *f
 func dotQ8_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ8_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ4_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
@@ -213,7 +216,7 @@ func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride
 	pw := &w[0]
 	r := 0
 	for ; r+4 <= aRows; r += 4 {
-		if !dotX4(lv, t, pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride) {
+		if !dotX4(lv, t, w, wStride, wRows, &a[r*aStride], aStride, nb, out[r*outStride:], outStride) {
 			break
 		}
 	}
@@ -260,17 +263,25 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 
 // dotX4 runs level lv's four-activation-row kernel for type t and reports
 // whether t has one.
-func dotX4(lv level, t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
+func dotX4(lv level, t gguf.GGMLType, wm []byte, wStride, rows int, a *byte, aStride, nb int, o []float32, outStride int) bool {
+	w, out := &wm[0], &o[0]
 	if lv >= levelAVX512 {
 		switch t {
+		case gguf.TypeQ8_0:
+			// Two weight rows at a time, then the odd one alone.
+			even := rows &^ 1
+			if even > 0 {
+				dotQ8_0X8AVX512(w, wStride, even, a, aStride, nb, out, outStride)
+			}
+			if even < rows {
+				dotQ8_0X4AVX512(&wm[even*wStride], wStride, 1, a, aStride, nb, &o[even], outStride)
+			}
+			return true
 		case gguf.TypeQ4_K:
 			dotQ4KX4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
 			return true
 		case gguf.TypeQ6_K:
 			dotQ6KX4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
-			return true
-		case gguf.TypeQ8_0:
-			dotQ8_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
 			return true
 		case gguf.TypeQ4_0:
 			dotQ4_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)

@@ -564,3 +564,132 @@ TEXT ·dotQ5_0X4AVX512(SB), NOSPLIT, $0-64
 	VMOVDQU64 sixteens<>(SB), Z12
 	VMOVDQU64 nib4x<>(SB), Z18
 	Q32X4_512BODY(22, LOADQ5_0_512)
+
+// ---------------------------------------------------------------------
+// Q8_0 x Q8_0 for two weight rows times four activation rows (a 2x4
+// register tile of the prompt's matrix products), for even rows >= 2:
+// each activation block is loaded once for two weight rows and each
+// weight block once for four activation rows. Per pair of rows the
+// arithmetic is Q32X4BODY's.
+//
+//	func dotQ8_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// A register holds weight rows i and i+1's blocks, one per half; each
+// activation row's block is broadcast to both halves, negated under the
+// mask of the weights' signs, and multiplied in with VPDPBUSD. The float
+// lanes of activation row r are Z20+r (weight row i in the low half, i+1
+// in the high half), scaled by dw_k*da_r in Z16+r.
+//
+// General registers: DI and DX the two weight rows' current blocks; the
+// rest as in the four-row kernels.
+//
+// Vector registers:
+//	Z4  the two rows' weights    Z5 |w|    K1 w < 0    Z31 zero
+//	Y6  dw0, dw1, da0-da3, then the da's paired   Y7 the dw's paired, then the eight dw*da
+//	Z0  int32 lanes    Z10 activations    Y12, Y13 q8x8Perm    Z24-Z27 pairRows
+
+// q8x8Perm<> (VPERMPS indices): +0 lays lanes 0, 1 (dw0, dw1) four times
+// over, +32 pairs lanes 2-5 (da0-da3), so that their product has dw_k*da_r
+// in lane 2r+k.
+DATA q8x8Perm<>+0(SB)/8, $0x0000000100000000
+DATA q8x8Perm<>+8(SB)/8, $0x0000000100000000
+DATA q8x8Perm<>+16(SB)/8, $0x0000000100000000
+DATA q8x8Perm<>+24(SB)/8, $0x0000000100000000
+DATA q8x8Perm<>+32(SB)/8, $0x0000000200000002
+DATA q8x8Perm<>+40(SB)/8, $0x0000000300000003
+DATA q8x8Perm<>+48(SB)/8, $0x0000000400000004
+DATA q8x8Perm<>+56(SB)/8, $0x0000000500000005
+GLOBL q8x8Perm<>(SB), RODATA|NOPTR, $64
+
+// pairRows<>+64r (VPERMPS indices) copies float 2r to the low half and
+// float 2r+1 to the high half.
+halves64(pairRows<>, 0, 0x0000000000000000, 0x0000000100000001)
+halves64(pairRows<>, 64, 0x0000000200000002, 0x0000000300000003)
+halves64(pairRows<>, 128, 0x0000000400000004, 0x0000000500000005)
+halves64(pairRows<>, 192, 0x0000000600000006, 0x0000000700000007)
+GLOBL pairRows<>(SB), RODATA|NOPTR, $256
+
+// Q8X8_ROW(base, D, F): the two weight blocks times the activation block
+// at base into the float lanes F, scaled by D.
+#define Q8X8_ROW(base, D, F) \
+	VBROADCASTI64X4 2 base, Z10 \
+	VPSUBB          Z10, Z31, K1, Z10 \
+	VPXORD          Z0, Z0, Z0 \
+	VPDPBUSD        Z10, Z5, Z0 \
+	VCVTDQ2PS       Z0, Z0 \
+	VFMADD231PS     D, Z0, F
+
+// Q8X8_STORE(F, lo, hi): activation row F's two sums to lo and hi.
+#define Q8X8_STORE(F, lo, hi) \
+	VMOVAPS       F, Z1 \
+	VEXTRACTF64X4 $1, Z1, Y2 \
+	HSUMF(Y1, X1, X3) \
+	HSUMF(Y2, X2, X3) \
+	VMOVSS        X1, lo \
+	VMOVSS        X2, hi
+
+TEXT ·dotQ8_0X8AVX512(SB), NOSPLIT, $0-64
+	X4_512_ARGS
+	VMOVDQU   q8x8Perm<>+0(SB), Y12
+	VMOVDQU   q8x8Perm<>+32(SB), Y13
+	VMOVDQU64 pairRows<>+0(SB), Z24
+	VMOVDQU64 pairRows<>+64(SB), Z25
+	VMOVDQU64 pairRows<>+128(SB), Z26
+	VMOVDQU64 pairRows<>+192(SB), Z27
+	VPXORD    Z31, Z31, Z31
+
+q8x8Row:
+	MOVQ   SI, DI
+	MOVQ   SI, DX
+	ADDQ   wStride+8(FP), DX
+	MOVQ   a+24(FP), BX
+	MOVQ   nb+40(FP), CX
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+q8x8Block:
+	VMOVDQU      2(DI), Y4
+	VINSERTI64X4 $1, 2(DX), Z4, Z4
+	VPMOVB2M     Z4, K1
+	VPABSB       Z4, Z5
+	VPXOR        X6, X6, X6
+	VPINSRW      $0, (DI), X6, X6
+	VPINSRW      $1, (DX), X6, X6
+	VPINSRW      $2, (BX), X6, X6
+	VPINSRW      $3, (BX)(R13*1), X6, X6
+	VPINSRW      $4, (BX)(R13*2), X6, X6
+	VPINSRW      $5, (BX)(R10*1), X6, X6
+	VCVTPH2PS    X6, Y6
+	VPERMPS      Y6, Y12, Y7
+	VPERMPS      Y6, Y13, Y6
+	VMULPS       Y6, Y7, Y7      // dw_k*da_r in lane 2r+k
+	VPERMPS      Z7, Z24, Z16
+	VPERMPS      Z7, Z25, Z17
+	VPERMPS      Z7, Z26, Z18
+	VPERMPS      Z7, Z27, Z19
+	Q8X8_ROW((BX), Z16, Z20)
+	Q8X8_ROW((BX)(R13*1), Z17, Z21)
+	Q8X8_ROW((BX)(R13*2), Z18, Z22)
+	Q8X8_ROW((BX)(R10*1), Z19, Z23)
+	ADDQ         $34, DI
+	ADDQ         $34, DX
+	ADDQ         $34, BX
+	DECQ         CX
+	JNZ          q8x8Block
+
+	MOVQ outStride+56(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	Q8X8_STORE(Z20, (R11), 4(R11))
+	Q8X8_STORE(Z21, (R11)(R8*1), 4(R11)(R8*1))
+	Q8X8_STORE(Z22, (R11)(R8*2), 4(R11)(R8*2))
+	Q8X8_STORE(Z23, (R11)(R9*1), 4(R11)(R9*1))
+	ADDQ $8, R11
+	MOVQ wStride+8(FP), AX
+	LEAQ (SI)(AX*2), SI
+	SUBQ $2, R12
+	JNZ  q8x8Row
+	VZEROUPPER
+	RET

@@ -27,7 +27,7 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 
 	order := SumOrderFor(w.Type, w.Rows, w.Cols, x.Rows)
 	wRow := len(w.Data) / w.Rows
-	tile := max(1, matMulTile/wRow)
+	tile := max(2, matMulTile/wRow&^1)
 	out := dst.Buf.(*buffer).data[dst.Off:]
 	b.pool.parallelFor(w.Rows, 8, func(lo, hi int) {
 		for t0 := lo; t0 < hi; t0 += tile {
@@ -40,4 +40,6 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 
 // matMulTile is the size in bytes of the weight tiles MatMul multiplies
 // with all activation rows in turn: half a typical 32 KiB L1 data cache.
+// A tile has an even number of rows, at least two, for the kernels that
+// take weight rows in pairs (dotQ8_0X8AVX512).
 const matMulTile = 16 << 10
