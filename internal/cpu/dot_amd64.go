@@ -42,6 +42,9 @@ func dotQ4KX4AVX2(w *byte, wStride, rows int, a *byte, aStride, nb int, out *flo
 func dotQ4KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4KX8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ6KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
@@ -215,6 +218,13 @@ func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride
 	}
 	pw := &w[0]
 	r := 0
+	if lv >= levelAVX512 && t == gguf.TypeQ4_K {
+		// Each weight block decoded once for eight activation rows
+		// rather than twice for four.
+		for ; r+8 <= aRows; r += 8 {
+			dotQ4KX8AVX512(pw, wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride)
+		}
+	}
 	for ; r+4 <= aRows; r += 4 {
 		if !dotX4(lv, t, w, wStride, wRows, &a[r*aStride], aStride, nb, out[r*outStride:], outStride) {
 			break

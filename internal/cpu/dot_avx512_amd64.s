@@ -309,6 +309,168 @@ q4kx4Block:
 	RET
 
 // ---------------------------------------------------------------------
+// Q4_K x Q8_K for eight activation rows: dotQ4KX4AVX512 for rows 0-3 and
+// again for rows 4-7, with each weight block's nibbles, scales and mins
+// decoded once for all eight.
+//
+//	func dotQ4KX8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// Every row gets dotQ4KX4AVX512's operations. Registers run short, so
+// d*yd and dmin*yd are not permuted into place but broadcast there by
+// masked loads (the same products: a float multiply is commutative), and
+// the chunks' scale permutations are read from memory.
+//
+// General registers as in dotQ4KX4AVX512, plus R8 activation row 4's
+// block (set after Q4K_UNPACK, which uses R8 and R9).
+//
+// Vector registers:
+//	Z0-Z3, Z20-Z23  int32 lanes of isum of activation rows 0-3, 4-7
+//	Z8, Z9, Z24, Z25  float lanes of rows 0-1, 2-3, 4-5, 6-7 (one row per half)
+//	Z10, Z26        float lanes of the mins' sums of rows 0-3, 4-7, four per row
+//	Z4 a chunk's values   Z5 products   Z6 their scales   X7 the 8 scales
+//	Z11 dmin   Z12 d   Z18 the mins, each twice
+//	Z13 0x0f bytes   Z27 nib512   Z19 minPerm   Z28, Z29 pairPerm
+//	Z14, Z16, Z17, Z30, Z31 temporaries
+//	K2 the high half's lanes   K3-K5 lanes 4-7, 8-11, 12-15
+#define Q4KX8_512_CHUNK(j) \
+	VBROADCASTI64X4 (16+32*j)(DI), Z4 \
+	VPSRLVQ         Z27, Z4, Z4 \
+	VPANDD          Z13, Z4, Z4 \
+	VMOVDQU64       scalePerm<>+(64*j)(SB), Z6 \
+	VPERMW          Z7, Z6, Z6 \
+	Q4KX4_512_ROW(j, Z0, (BX)) \
+	Q4KX4_512_ROW(j, Z1, (BX)(R13*1)) \
+	Q4KX4_512_ROW(j, Z2, (BX)(R13*2)) \
+	Q4KX4_512_ROW(j, Z3, (BX)(R10*1)) \
+	Q4KX4_512_ROW(j, Z20, (R8)) \
+	Q4KX4_512_ROW(j, Z21, (R8)(R13*1)) \
+	Q4KX4_512_ROW(j, Z22, (R8)(R13*2)) \
+	Q4KX4_512_ROW(j, Z23, (R8)(R10*1))
+
+// Q4KX8_512_PAIR(A, B, F, base0, base1): F += d*yd * (isum lanes) for the
+// rows whose isums are A and B (activation blocks base0 and base1).
+#define Q4KX8_512_PAIR(A, B, F, base0, base1) \
+	VBROADCASTSS base0, Z14 \
+	VBROADCASTSS base1, K2, Z14 \
+	VMULPS       Z12, Z14, Z14 \
+	FOLD2(A, B, Z30, Z31) \
+	VCVTDQ2PS    Z30, Z30 \
+	VFMADD231PS  Z14, Z30, F
+
+// Q4KX8_512_MINS(b0, b1, b2, b3, M): M -= dmin*yd * msum for four rows'
+// activation blocks b0-b3, four lanes per row.
+#define Q4KX8_512_MINS(b0, b1, b2, b3, M) \
+	VBROADCASTSS  b0, Z14 \
+	VBROADCASTSS  b1, K3, Z14 \
+	VBROADCASTSS  b2, K4, Z14 \
+	VBROADCASTSS  b3, K5, Z14 \
+	VMULPS        Z11, Z14, Z14 \
+	VMOVDQU32     260 b0, Y16 \
+	VINSERTI64X4  $1, 260 b1, Z16, Z16 \
+	VPMADDWD      Z18, Z16, Z16 \
+	VMOVDQU32     260 b2, Y17 \
+	VINSERTI64X4  $1, 260 b3, Z17, Z17 \
+	VPMADDWD      Z18, Z17, Z17 \
+	VMOVDQA64     Z28, Z30 \
+	VPERMI2D      Z17, Z16, Z30 \
+	VMOVDQA64     Z29, Z31 \
+	VPERMI2D      Z17, Z16, Z31 \
+	VPADDD        Z31, Z30, Z30 \
+	VCVTDQ2PS     Z30, Z30 \
+	VFNMADD231PS  Z14, Z30, M
+
+// Q4KX8_512_STORE4(dst): the four rows whose lanes are in Z8, Z9 and Z10
+// to dst, dst+R8, dst+2*R8 and dst+R9.
+#define Q4KX8_512_STORE4(dst) \
+	VEXTRACTF64X4 $1, Z8, Y11 \
+	VEXTRACTF64X4 $1, Z9, Y12 \
+	VEXTRACTF32X4 $1, Z10, X1 \
+	VEXTRACTF32X4 $2, Z10, X2 \
+	VEXTRACTF32X4 $3, Z10, X3 \
+	Q4KX4_512_STORE(Y8, X8, X10, (dst)) \
+	Q4KX4_512_STORE(Y11, X11, X1, (dst)(R8*1)) \
+	Q4KX4_512_STORE(Y9, X9, X2, (dst)(R8*2)) \
+	Q4KX4_512_STORE(Y12, X12, X3, (dst)(R9*1))
+
+TEXT ·dotQ4KX8AVX512(SB), NOSPLIT, $0-64
+	X4_512_ARGS
+	VMOVDQU64 low4<>(SB), Z13
+	VMOVDQU64 nib512<>(SB), Z27
+	VMOVDQU64 minPerm<>(SB), Z19
+	VMOVDQU64 pairPerm<>+0(SB), Z28
+	VMOVDQU64 pairPerm<>+64(SB), Z29
+	MOVL      $0xff00, AX
+	KMOVW     AX, K2
+	MOVL      $0x00f0, AX
+	KMOVW     AX, K3
+	MOVL      $0x0f00, AX
+	KMOVW     AX, K4
+	MOVL      $0xf000, AX
+	KMOVW     AX, K5
+
+q4kx8Row:
+	X4_512_ROW
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z10, Z10, Z10
+	VPXORD Z26, Z26, Z26
+
+q4kx8Block:
+	Q4K_UNPACK
+	LEAQ      (BX)(R13*4), R8
+	VMOVQ     AX, X7
+	VPMOVZXBW X7, X7
+	VPXORD    Z0, Z0, Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z20, Z20, Z20
+	VPXORD    Z21, Z21, Z21
+	VPXORD    Z22, Z22, Z22
+	VPXORD    Z23, Z23, Z23
+	Q4KX8_512_CHUNK(0)
+	Q4KX8_512_CHUNK(1)
+	Q4KX8_512_CHUNK(2)
+	Q4KX8_512_CHUNK(3)
+
+	VMOVD        (DI), X11
+	VCVTPH2PS    X11, X11        // d, dmin
+	VBROADCASTSS X11, Z12
+	VMOVSHDUP    X11, X11
+	VBROADCASTSS X11, Z11
+	Q4KX8_512_PAIR(Z0, Z1, Z8, (BX), (BX)(R13*1))
+	Q4KX8_512_PAIR(Z2, Z3, Z9, (BX)(R13*2), (BX)(R10*1))
+	Q4KX8_512_PAIR(Z20, Z21, Z24, (R8), (R8)(R13*1))
+	Q4KX8_512_PAIR(Z22, Z23, Z25, (R8)(R13*2), (R8)(R10*1))
+
+	VMOVQ     DX, X18
+	VPMOVZXBW X18, X18
+	VPERMW    Z18, Z19, Z18      // mins, each twice, in both halves
+	Q4KX8_512_MINS((BX), (BX)(R13*1), (BX)(R13*2), (BX)(R10*1), Z10)
+	Q4KX8_512_MINS((R8), (R8)(R13*1), (R8)(R13*2), (R8)(R10*1), Z26)
+
+	ADDQ $144, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q4kx8Block
+
+	MOVQ    outStride+56(FP), R8
+	SHLQ    $2, R8
+	LEAQ    (R8)(R8*2), R9
+	Q4KX8_512_STORE4(R11)
+	VMOVAPS Z24, Z8
+	VMOVAPS Z25, Z9
+	VMOVAPS Z26, Z10
+	LEAQ    (R11)(R8*4), DX
+	Q4KX8_512_STORE4(DX)
+	ADDQ    $4, R11
+	ADDQ    wStride+8(FP), SI
+	DECQ    R12
+	JNZ     q4kx8Row
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------
 // Q6_K x Q8_K for four activation rows (dotQ6KX4AVX2's arithmetic).
 //
 //	func dotQ6KX4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)

@@ -54,7 +54,7 @@ func TestLevelsAgree(t *testing.T) {
 					wRow++
 					return testWeights(r, tc.t, n, fills[wRow%len(fills)])
 				})
-				for _, aRows := range []int{1, 3, 4, 5, 8, 9} {
+				for _, aRows := range []int{1, 3, 4, 5, 8, 9, 13} {
 					a, aStride := testMatrix(t, r, tc.vt, n, aRows, func() []byte {
 						aRow++
 						return testActivations(r, tc.vt, n, actModes[aRow%len(actModes)])
