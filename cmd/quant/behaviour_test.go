@@ -378,3 +378,50 @@ func TestCacheSizeShown(t *testing.T) {
 		t.Errorf("bench kv_cache_bytes %v, want %v", got, want)
 	}
 }
+
+// TestBenchBandwidth: with --bandwidth a tg test reports the bytes a
+// decoded token reads (every weight, the embedding table's one row when
+// the output head has its own weights, the KV cache up to the test's
+// middle position), the GB/s that makes and the measured read bandwidth.
+func TestBenchBandwidth(t *testing.T) {
+	model := testdata.Path(t, "models", "tiny-llama-q8_0.gguf")
+	f, err := gguf.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var weights uint64
+	for i := range f.Tensors {
+		weights += f.Tensors[i].Size
+	}
+	embd, _ := f.Tensor("token_embd.weight")
+	if _, untied := f.Tensor("output.weight"); untied {
+		weights -= embd.Size - embd.Size/embd.Dims[1]
+	}
+	// Depth 4 and 4 tokens: the middle token is at position 6, so it reads 7
+	// positions of f16 keys and values: 2 layers x 7 x 64 values x 2 bytes each.
+	want := weights + 2*2*7*64*2
+
+	out, _, err := quant(t, "bench", model, "-p", "0", "-n", "4", "-d", "4", "-r", "1", "--bandwidth", "-o", "jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		AvgTs      float64 `json:"avg_ts"`
+		Bytes      uint64  `json:"decode_bytes_per_token"`
+		DecodeGBs  float64 `json:"decode_gbs"`
+		MemReadGBs float64 `json:"mem_read_gbs"`
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	if rec.Bytes != want {
+		t.Errorf("decode_bytes_per_token %d, want %d", rec.Bytes, want)
+	}
+	if got := float64(rec.Bytes) * rec.AvgTs / 1e9; math.Abs(rec.DecodeGBs-got) > 1e-9*got {
+		t.Errorf("decode_gbs %g, want bytes x t/s = %g", rec.DecodeGBs, got)
+	}
+	if !(rec.MemReadGBs > 0) || math.IsInf(rec.MemReadGBs, 0) {
+		t.Errorf("mem_read_gbs %g, want a measured bandwidth", rec.MemReadGBs)
+	}
+}

@@ -23,6 +23,7 @@ type benchFlags struct {
 	reps                                     int
 	output                                   string
 	asJSON                                   bool
+	bandwidth                                bool
 	defaultThreads                           int
 	promptsDefault, batchDefault, ctkDefault bool
 }
@@ -77,6 +78,7 @@ the prompt and generated tokens of a test over its time.`,
 	fs.Var(bf.flash, "flash-attn", faUsage)
 	fs.IntVarP(&bf.reps, "repetitions", "r", 5, "repetitions of each test (after one warm-up)")
 	fs.StringVarP(&bf.output, "output", "o", "md", "output format: md, csv, json or jsonl")
+	fs.BoolVar(&bf.bandwidth, "bandwidth", false, "for tg tests, the bytes a decoded token reads and the GB/s that makes, next to the memory read bandwidth measured with the test's threads (CPU)")
 	fs.BoolVar(&bf.asJSON, "json", false, "the same as -o json")
 	fs.MarkHidden("json")
 	acceptLlamaFlags(cmd, benchFlagAliases,
@@ -173,6 +175,7 @@ func runBench(cmd *cobra.Command, bf *benchFlags) error {
 	ctx, done := in.begin(cmd.Context())
 	defer done()
 	build := readBuild()
+	memRead := map[int]float64{} // measured read bandwidth by thread count
 	headerDone := false
 	for _, path := range bf.models {
 		mf, err := openFile(path)
@@ -199,6 +202,9 @@ func runBench(cmd *cobra.Command, bf *benchFlags) error {
 				}
 				threads, _ := checkThreads(c.threads)
 				rec := newBenchRecord(build, mf, path, b.Name(), gpu, c, threads, r.Options(), started, res)
+				if bf.bandwidth && c.Prompt == 0 {
+					rec.addBandwidth(mf.model, r.Options(), memRead)
+				}
 				if !headerDone {
 					out.header(rec)
 					headerDone = true

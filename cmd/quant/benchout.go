@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quant-llm/quant/internal/cpu"
 	"github.com/quant-llm/quant/internal/engine"
 )
 
@@ -52,6 +53,31 @@ type benchRecord struct {
 	// hybrid model's recurrent state, in bytes.
 	KVCacheBytes        uint64 `json:"kv_cache_bytes"`
 	RecurrentStateBytes uint64 `json:"recurrent_state_bytes,omitempty"`
+	// With --bandwidth, for tg tests: the bytes a decoded token reads (at
+	// the test's middle position), the GB/s that makes, and the memory read
+	// bandwidth measured with the test's threads (CPU backend).
+	DecodeBytesPerToken uint64  `json:"decode_bytes_per_token,omitempty"`
+	DecodeGBs           float64 `json:"decode_gbs,omitempty"`
+	MemReadGBs          float64 `json:"mem_read_gbs,omitempty"`
+}
+
+// memReadBytes is the buffer the read-bandwidth measurement streams: far
+// larger than any last-level cache.
+const memReadBytes = 512 << 20
+
+// addBandwidth fills the --bandwidth fields of a tg test's record;
+// memRead caches the measured bandwidth per thread count.
+func (r *benchRecord) addBandwidth(m *engine.Model, opts engine.Options, memRead map[int]float64) {
+	bytes := engine.DecodeBytes(m, r.NDepth+r.NGen/2, opts)
+	r.DecodeBytesPerToken = uint64(bytes)
+	r.DecodeGBs = bytes * r.AvgTs / 1e9
+	if r.QuantBackend != "cpu" {
+		return
+	}
+	if _, ok := memRead[r.NThreads]; !ok {
+		memRead[r.NThreads] = cpu.ReadBandwidth(r.NThreads, memReadBytes) / 1e9
+	}
+	r.MemReadGBs = memRead[r.NThreads]
 }
 
 // llamaBackendNames are the ggml backend names llama-bench prints.
@@ -226,6 +252,18 @@ func (p *mdPrinter) header(first benchRecord) {
 	gpu := first.GPUMsPerToken > 0
 	add(gpu, "GPU ms/token", 12, func(r benchRecord) string { return fmt.Sprintf("%.2f", r.GPUMsPerToken) })
 	add(gpu, "GPU busy", 8, func(r benchRecord) string { return fmt.Sprintf("%.0f%%", r.GPUBusyPercent) })
+	add(bf.bandwidth, "decode GB/s", 11, func(r benchRecord) string {
+		if r.DecodeGBs == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f", r.DecodeGBs)
+	})
+	add(bf.bandwidth && first.QuantBackend == "cpu", "of mem read", 16, func(r benchRecord) string {
+		if r.MemReadGBs == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.0f%% of %.1f", 100*r.DecodeGBs/r.MemReadGBs, r.MemReadGBs)
+	})
 
 	var head, rule strings.Builder
 	for _, f := range p.fields {

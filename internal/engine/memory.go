@@ -84,3 +84,20 @@ func RecurrentStateBytes(c *Config) float64 {
 	layers := float64(c.Layers - c.AttentionLayers())
 	return 4 * layers * (float64(d.Channels*(d.ConvKernel-1)) + float64(d.VHeads*d.StateDim*d.StateDim))
 }
+
+// DecodeBytes is what one decode step at position pos reads from memory:
+// every weight once (of the token embedding table one row, unless the
+// output head shares it), the keys and values of positions 0..pos, and the
+// recurrent state, read and written.
+func DecodeBytes(m *Model, pos int, opts Options) float64 {
+	var weights float64
+	for i := range m.File.Tensors {
+		weights += float64(m.File.Tensors[i].Size)
+	}
+	if m.Output != m.TokenEmbd {
+		weights -= float64(len(m.TokenEmbd.Data))
+		weights += float64(len(m.TokenEmbd.Data) / m.TokenEmbd.Rows)
+	}
+	k, v := KVCacheBytes(&m.Config, pos+1, opts.CacheK, opts.CacheV)
+	return weights + k + v + 2*RecurrentStateBytes(&m.Config)
+}
