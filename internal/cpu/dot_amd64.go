@@ -57,6 +57,12 @@ func dotQ8_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *
 func dotQ4_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ4_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ5_0X4AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
@@ -271,20 +277,40 @@ func dotFloatAVX2(t gguf.GGMLType, order SumOrder, w *byte, wStride int, a *byte
 	}
 }
 
+// dot32AVX512 runs the 32-value block type t's kernel for two weight rows
+// at a time (a 2x4 tile, rows even) or for one (called directly, not
+// through function values, so that out does not escape).
+func dot32AVX512(t gguf.GGMLType, pairs bool, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) {
+	switch {
+	case t == gguf.TypeQ8_0 && pairs:
+		dotQ8_0X8AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ8_0:
+		dotQ8_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ4_0 && pairs:
+		dotQ4_0X8AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ4_0:
+		dotQ4_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ5_0 && pairs:
+		dotQ5_0X8AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	default:
+		dotQ5_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
+	}
+}
+
 // dotX4 runs level lv's four-activation-row kernel for type t and reports
 // whether t has one.
 func dotX4(lv level, t gguf.GGMLType, wm []byte, wStride, rows int, a *byte, aStride, nb int, o []float32, outStride int) bool {
 	w, out := &wm[0], &o[0]
 	if lv >= levelAVX512 {
 		switch t {
-		case gguf.TypeQ8_0:
+		case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
 			// Two weight rows at a time, then the odd one alone.
 			even := rows &^ 1
 			if even > 0 {
-				dotQ8_0X8AVX512(w, wStride, even, a, aStride, nb, out, outStride)
+				dot32AVX512(t, true, w, wStride, even, a, aStride, nb, out, outStride)
 			}
 			if even < rows {
-				dotQ8_0X4AVX512(&wm[even*wStride], wStride, 1, a, aStride, nb, &o[even], outStride)
+				dot32AVX512(t, false, &wm[even*wStride], wStride, 1, a, aStride, nb, &o[even], outStride)
 			}
 			return true
 		case gguf.TypeQ4_K:
@@ -292,12 +318,6 @@ func dotX4(lv level, t gguf.GGMLType, wm []byte, wStride, rows int, a *byte, aSt
 			return true
 		case gguf.TypeQ6_K:
 			dotQ6KX4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
-			return true
-		case gguf.TypeQ4_0:
-			dotQ4_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
-			return true
-		case gguf.TypeQ5_0:
-			dotQ5_0X4AVX512(w, wStride, rows, a, aStride, nb, out, outStride)
 			return true
 		}
 	}

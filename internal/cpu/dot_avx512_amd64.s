@@ -728,19 +728,20 @@ TEXT ·dotQ5_0X4AVX512(SB), NOSPLIT, $0-64
 	Q32X4_512BODY(22, LOADQ5_0_512)
 
 // ---------------------------------------------------------------------
-// Q8_0 x Q8_0 for two weight rows times four activation rows (a 2x4
-// register tile of the prompt's matrix products), for even rows >= 2:
-// each activation block is loaded once for two weight rows and each
-// weight block once for four activation rows. Per pair of rows the
-// arithmetic is Q32X4BODY's.
+// The 32-value block types against Q8_0 activations for two weight rows
+// times four activation rows (a 2x4 register tile of the prompt's matrix
+// products), for even rows >= 2: each activation block is loaded once for
+// two weight rows and each weight block once for four activation rows.
+// Per pair of rows the arithmetic is Q32X4BODY's.
 //
 //	func dotQ8_0X8AVX512(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 //
-// A register holds weight rows i and i+1's blocks, one per half; each
-// activation row's block is broadcast to both halves, negated under the
-// mask of the weights' signs, and multiplied in with VPDPBUSD. The float
-// lanes of activation row r are Z20+r (weight row i in the low half, i+1
-// in the high half), scaled by dw_k*da_r in Z16+r.
+// (and likewise Q4_0 and Q5_0). A register holds weight rows i and i+1's
+// blocks, one per half; each activation row's block is broadcast to both
+// halves, negated under the mask of the weights' signs, and multiplied in
+// with VPDPBUSD. The float lanes of activation row r are Z20+r (weight
+// row i in the low half, i+1 in the high half), scaled by dw_k*da_r in
+// Z16+r.
 //
 // General registers: DI and DX the two weight rows' current blocks; the
 // rest as in the four-row kernels.
@@ -749,6 +750,7 @@ TEXT ·dotQ5_0X4AVX512(SB), NOSPLIT, $0-64
 //	Z4  the two rows' weights    Z5 |w|    K1 w < 0    Z31 zero
 //	Y6  dw0, dw1, da0-da3, then the da's paired   Y7 the dw's paired, then the eight dw*da
 //	Z0  int32 lanes    Z10 activations    Y12, Y13 q8x8Perm    Z24-Z27 pairRows
+//	Z28-Z30 LOADW2's constants, Z11 its temporary, K2 and K3 its masks
 
 // q8x8Perm<> (VPERMPS indices): +0 lays lanes 0, 1 (dw0, dw1) four times
 // over, +32 pairs lanes 2-5 (da0-da3), so that their product has dw_k*da_r
@@ -790,68 +792,108 @@ GLOBL pairRows<>(SB), RODATA|NOPTR, $256
 	VMOVSS        X1, lo \
 	VMOVSS        X2, hi
 
-TEXT ·dotQ8_0X8AVX512(SB), NOSPLIT, $0-64
-	X4_512_ARGS
-	VMOVDQU   q8x8Perm<>+0(SB), Y12
-	VMOVDQU   q8x8Perm<>+32(SB), Y13
-	VMOVDQU64 pairRows<>+0(SB), Z24
-	VMOVDQU64 pairRows<>+64(SB), Z25
-	VMOVDQU64 pairRows<>+128(SB), Z26
-	VMOVDQU64 pairRows<>+192(SB), Z27
-	VPXORD    Z31, Z31, Z31
-
-q8x8Row:
-	MOVQ   SI, DI
-	MOVQ   SI, DX
-	ADDQ   wStride+8(FP), DX
-	MOVQ   a+24(FP), BX
-	MOVQ   nb+40(FP), CX
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
-
-q8x8Block:
-	VMOVDQU      2(DI), Y4
-	VINSERTI64X4 $1, 2(DX), Z4, Z4
-	VPMOVB2M     Z4, K1
-	VPABSB       Z4, Z5
-	VPXOR        X6, X6, X6
-	VPINSRW      $0, (DI), X6, X6
-	VPINSRW      $1, (DX), X6, X6
-	VPINSRW      $2, (BX), X6, X6
-	VPINSRW      $3, (BX)(R13*1), X6, X6
-	VPINSRW      $4, (BX)(R13*2), X6, X6
-	VPINSRW      $5, (BX)(R10*1), X6, X6
-	VCVTPH2PS    X6, Y6
-	VPERMPS      Y6, Y12, Y7
-	VPERMPS      Y6, Y13, Y6
-	VMULPS       Y6, Y7, Y7      // dw_k*da_r in lane 2r+k
-	VPERMPS      Z7, Z24, Z16
-	VPERMPS      Z7, Z25, Z17
-	VPERMPS      Z7, Z26, Z18
-	VPERMPS      Z7, Z27, Z19
-	Q8X8_ROW((BX), Z16, Z20)
-	Q8X8_ROW((BX)(R13*1), Z17, Z21)
-	Q8X8_ROW((BX)(R13*2), Z18, Z22)
-	Q8X8_ROW((BX)(R10*1), Z19, Z23)
-	ADDQ         $34, DI
-	ADDQ         $34, DX
-	ADDQ         $34, BX
-	DECQ         CX
-	JNZ          q8x8Block
-
-	MOVQ outStride+56(FP), R8
-	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9
-	Q8X8_STORE(Z20, (R11), 4(R11))
-	Q8X8_STORE(Z21, (R11)(R8*1), 4(R11)(R8*1))
-	Q8X8_STORE(Z22, (R11)(R8*2), 4(R11)(R8*2))
-	Q8X8_STORE(Z23, (R11)(R9*1), 4(R11)(R9*1))
-	ADDQ $8, R11
-	MOVQ wStride+8(FP), AX
-	LEAQ (SI)(AX*2), SI
-	SUBQ $2, R12
-	JNZ  q8x8Row
-	VZEROUPPER
+// Q32X8_512BODY(wlen, LOADW2): LOADW2 loads the 32 int8 weights of the
+// blocks at DI and DX into the low and high halves of Z4.
+#define Q32X8_512BODY(wlen, LOADW2) \
+	X4_512_ARGS \
+	VMOVDQU   q8x8Perm<>+0(SB), Y12 \
+	VMOVDQU   q8x8Perm<>+32(SB), Y13 \
+	VMOVDQU64 pairRows<>+0(SB), Z24 \
+	VMOVDQU64 pairRows<>+64(SB), Z25 \
+	VMOVDQU64 pairRows<>+128(SB), Z26 \
+	VMOVDQU64 pairRows<>+192(SB), Z27 \
+	VPXORD    Z31, Z31, Z31 \
+row: \
+	MOVQ   SI, DI \
+	MOVQ   SI, DX \
+	ADDQ   wStride+8(FP), DX \
+	MOVQ   a+24(FP), BX \
+	MOVQ   nb+40(FP), CX \
+	VPXORD Z20, Z20, Z20 \
+	VPXORD Z21, Z21, Z21 \
+	VPXORD Z22, Z22, Z22 \
+	VPXORD Z23, Z23, Z23 \
+block: \
+	LOADW2 \
+	VPMOVB2M     Z4, K1 \
+	VPABSB       Z4, Z5 \
+	VPXOR        X6, X6, X6 \
+	VPINSRW      $0, (DI), X6, X6 \
+	VPINSRW      $1, (DX), X6, X6 \
+	VPINSRW      $2, (BX), X6, X6 \
+	VPINSRW      $3, (BX)(R13*1), X6, X6 \
+	VPINSRW      $4, (BX)(R13*2), X6, X6 \
+	VPINSRW      $5, (BX)(R10*1), X6, X6 \
+	VCVTPH2PS    X6, Y6 \
+	VPERMPS      Y6, Y12, Y7 \
+	VPERMPS      Y6, Y13, Y6 \
+	VMULPS       Y6, Y7, Y7 /* dw_k*da_r in lane 2r+k */ \
+	VPERMPS      Z7, Z24, Z16 \
+	VPERMPS      Z7, Z25, Z17 \
+	VPERMPS      Z7, Z26, Z18 \
+	VPERMPS      Z7, Z27, Z19 \
+	Q8X8_ROW((BX), Z16, Z20) \
+	Q8X8_ROW((BX)(R13*1), Z17, Z21) \
+	Q8X8_ROW((BX)(R13*2), Z18, Z22) \
+	Q8X8_ROW((BX)(R10*1), Z19, Z23) \
+	ADDQ         $wlen, DI \
+	ADDQ         $wlen, DX \
+	ADDQ         $34, BX \
+	DECQ         CX \
+	JNZ          block \
+	MOVQ outStride+56(FP), R8 \
+	SHLQ $2, R8 \
+	LEAQ (R8)(R8*2), R9 \
+	Q8X8_STORE(Z20, (R11), 4(R11)) \
+	Q8X8_STORE(Z21, (R11)(R8*1), 4(R11)(R8*1)) \
+	Q8X8_STORE(Z22, (R11)(R8*2), 4(R11)(R8*2)) \
+	Q8X8_STORE(Z23, (R11)(R9*1), 4(R11)(R9*1)) \
+	ADDQ $8, R11 \
+	MOVQ wStride+8(FP), AX \
+	LEAQ (SI)(AX*2), SI \
+	SUBQ $2, R12 \
+	JNZ  row \
+	VZEROUPPER \
 	RET
+
+#define LOADQ8_0X8 \
+	VMOVDQU      2(DI), Y4 \
+	VINSERTI64X4 $1, 2(DX), Z4, Z4
+
+TEXT ·dotQ8_0X8AVX512(SB), NOSPLIT, $0-64
+	Q32X8_512BODY(34, LOADQ8_0X8)
+
+// NIBBLESX8(off): the 16 nibble bytes at off(DI) and off(DX) as 32 values
+// each (LOADQ4_0_512's low and high nibbles), DI's in the low half.
+#define NIBBLESX8(off) \
+	VBROADCASTI32X4 off(DI), Y4 \
+	VBROADCASTI32X4 off(DX), Y11 \
+	VINSERTI64X4    $1, Y11, Z4, Z4 \
+	VPSRLVD         Z29, Z4, Z4 \
+	VPANDD          Z28, Z4, Z4
+
+#define LOADQ4_0X8 \
+	NIBBLESX8(2) \
+	VPSUBB Z30, Z4, Z4
+
+TEXT ·dotQ4_0X8AVX512(SB), NOSPLIT, $0-64
+	VMOVDQU64 low4<>(SB), Z28
+	VMOVDQU64 nib4x<>(SB), Z29
+	VMOVDQU64 eights<>(SB), Z30
+	Q32X8_512BODY(18, LOADQ4_0X8)
+
+// LOADQ5_0X8: as LOADQ5_0_512, with DI's qh for the low half and DX's for
+// the high half of the mask.
+#define LOADQ5_0X8 \
+	NIBBLESX8(6) \
+	KMOVD    2(DI), K2 \
+	KMOVD    2(DX), K3 \
+	KUNPCKDQ K2, K3, K2 \
+	KNOTQ    K2, K2 \
+	VPSUBB   Z30, Z4, K2, Z4
+
+TEXT ·dotQ5_0X8AVX512(SB), NOSPLIT, $0-64
+	VMOVDQU64 low4<>(SB), Z28
+	VMOVDQU64 nib4x<>(SB), Z29
+	VMOVDQU64 sixteens<>(SB), Z30
+	Q32X8_512BODY(22, LOADQ5_0X8)
