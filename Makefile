@@ -42,11 +42,17 @@ cross:
 cpu-levels-test:
 	for l in generic avx2; do QUANT_CPU=$$l $(GO) test -count=1 ./internal/cpu ./internal/engine || exit 1; done
 
-# The CPU backend as an arm64 CPU (a Mac's) runs it: the pure-Go kernels,
-# against the golden logits, under qemu. Go fuses multiply-adds on arm64,
-# which must not change the float sums' order.
+# The CPU backend as an arm64 CPU (a Mac's) runs it, against the golden
+# logits, under qemu at each kernel level: the SDOT kernels (-cpu max has
+# the dot-product extension, as every Apple CPU), the plain NEON ones on a
+# CPU without it (cortex-a57: feature detection picks them), and the
+# pure-Go kernels, with the fused multiply-adds Go makes on arm64, which
+# must not change the float sums' order.
 arm64-test:
-	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -short -exec $(QEMU_ARM64) ./internal/cpu ./internal/engine
+	for c in max:dotprod cortex-a57:neon max:generic; do \
+		QEMU_CPU=$${c%%:*} QUANT_CPU=$${c#*:} CGO_ENABLED=0 GOARCH=arm64 \
+			$(GO) test -count=1 -short -exec $(QEMU_ARM64) ./internal/cpu ./internal/engine || exit 1; \
+	done
 
 # The Metal kernels and the Metal backend's dispatches, run by the MSL emulator.
 kernels-test:
