@@ -22,6 +22,9 @@ func supportedLevel() level {
 // with nb blocks per row (nb values for the float types). They require
 // nb >= 1, rows >= 1 and every row to hold nb blocks, which dotSIMD
 // checks; the float Gemm kernels need nb to be a multiple of gemmStep(t).
+// The X4 kernels compute out[r*outStride+i] = Dot(t, n, w[i*wStride:],
+// a[r*aStride:]) for i < rows and four activation rows r, decoding each
+// weight block once.
 // See dot_arm64.s for how they give the AVX2 kernels' results.
 
 //go:noescape
@@ -61,6 +64,24 @@ func dotQ5_0DotProd(w *byte, wStride int, a *byte, nb int, out *float32, rows in
 func dotQ5_0NEON(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
+func dotQ8_0X4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ8_0X4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4_0X4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4_0X4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5_0X4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5_0X4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotF32VecNEON(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
@@ -82,8 +103,9 @@ func dotBF16GemmNEON(w *byte, wStride int, a *byte, nb int, out *float32, rows i
 // reports whether it did: false for a weight type without a kernel, or for
 // levelGeneric. The caller has checked that the counts are positive, the
 // strides not negative and the outputs within out; this checks the row
-// sizes (panicking as Dot does). Each activation row is one call of a
-// matrix-vector kernel.
+// sizes (panicking as Dot does). Activation rows go four at a time to
+// the X4 kernels where the type has one, the rest one at a time to the
+// matrix-vector kernels.
 func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int, out []float32, outStride int) bool {
 	if lv < levelNEON {
 		return false
@@ -107,7 +129,13 @@ func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride
 		return false
 	}
 	dp := lv >= levelDotProd
-	for r := range aRows {
+	r := 0
+	for ; r+4 <= aRows; r += 4 {
+		if !dotX4(dp, t, &w[0], wStride, wRows, &a[r*aStride], aStride, nb, &out[r*outStride], outStride) {
+			break
+		}
+	}
+	for ; r < aRows; r++ {
 		pw, pa, po := &w[0], &a[r*aStride], &out[r*outStride]
 		switch {
 		case isFloat:
@@ -117,6 +145,28 @@ func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride
 		default:
 			dotQuantNEON(t, pw, wStride, pa, nb, po, wRows)
 		}
+	}
+	return true
+}
+
+// dotX4 runs the four-activation-row kernel for type t (SDOT if dp) and
+// reports whether t has one.
+func dotX4(dp bool, t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
+	switch {
+	case t == gguf.TypeQ8_0 && dp:
+		dotQ8_0X4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ8_0:
+		dotQ8_0X4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ4_0 && dp:
+		dotQ4_0X4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ4_0:
+		dotQ4_0X4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ5_0 && dp:
+		dotQ5_0X4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ5_0:
+		dotQ5_0X4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	default:
+		return false
 	}
 	return true
 }

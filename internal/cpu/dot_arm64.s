@@ -80,10 +80,32 @@
 // ---------------------------------------------------------------------
 // The 32-value block types against Q8_0 activations (34 bytes: fp16 d,
 // 32 int8). LOADW loads a block's 32 int8 weights into V2, V3 and its
-// fp16 scale into R10, and steps R6 to the next block. Per block, as in
+// fp16 scale into R10, and steps R6 to the next block; the two scales are
+// converted together (dw, da in lanes 0 and 1 of V29). Per block, as in
 // the AVX2 Q32BODY:
 //	lanes = the int32 sums of w.a over each 4 values (V4, V5)
 //	F += float(lanes) * (dw*da)    (fused, in V24, V25)
+
+// Q32ROW(ra, lo, hi, IDOT) multiplies the weight block in V2, V3 (scale
+// in R10) with the activation block at ra (stepped on) into the float
+// lanes Vlo, Vhi, using V0, V1, V4, V5, V29, V31, R9 and R11.
+#define Q32ROW(ra, lo, hi, IDOT) \
+	MOVHU.P 2(ra), R9 \
+	VLD1.P  32(ra), [V0.B16, V1.B16] \
+	ZERO(V4) \
+	ZERO(V5) \
+	IDOT(4, 2, 0) \
+	IDOT(5, 3, 1) \
+	SCVTF4S(4, 4) \
+	SCVTF4S(5, 5) \
+	ORR     R9<<16, R10, R11 \
+	FMOVS   R11, F29 \
+	FCVTL4S(29, 29) \
+	FMULSE(31, 29, 29, 1) \
+	FMLAS(lo, 4, 31, 0) \
+	FMLAS(hi, 5, 31, 0)
+
+// Q32BODY(LOADW, IDOT) is the row and block loop of the one-row kernels.
 #define Q32BODY(LOADW, IDOT) \
 	ARGS \
 	Q32CONST \
@@ -93,25 +115,73 @@ row: \
 	ZERO(V25) \
 block: \
 	LOADW \
-	MOVHU.P 2(R7), R9 \
-	VLD1.P  32(R7), [V0.B16, V1.B16] \
-	ZERO(V4) \
-	ZERO(V5) \
-	IDOT(4, 2, 0) \
-	IDOT(5, 3, 1) \
-	SCVTF4S(4, 4) \
-	SCVTF4S(5, 5) \
-	FMOVS  R10, F29 \
-	FCVTHS F29, F29 \
-	FMOVS  R9, F30 \
-	FCVTHS F30, F30 \
-	FMULS  F30, F29, F31 \
-	FMLAS(24, 4, 31, 0) \
-	FMLAS(25, 5, 31, 0) \
+	Q32ROW(R7, 24, 25, IDOT) \
 	SUBS $1, R8 \
 	BNE  block \
 	HSUM8(24, 25, 26) \
 	ROW_END(row)
+
+// Q32X4BODY(LOADW, IDOT) is Q32BODY for four activation rows at once
+// (the prompt's matrix products): each weight block is loaded (and its
+// nibbles and fifth bits decoded) once for the four rows, whose lanes get
+// exactly the operations Q32BODY would give them.
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// out[r*outStride + i] gets the product of weight row i and activation
+// row r. Registers besides Q32BODY's: R12 aStride, R7 and R19-R21 the
+// activation rows' blocks, R17 the bytes between output rows; V8, V9,
+// V10, V11, V12, V13, V22, V23 the rows' float lanes.
+#define Q32X4BODY(LOADW, IDOT) \
+	MOVD w+0(FP), R0 \
+	MOVD wStride+8(FP), R1 \
+	MOVD rows+16(FP), R5 \
+	MOVD a+24(FP), R2 \
+	MOVD aStride+32(FP), R12 \
+	MOVD nb+40(FP), R3 \
+	MOVD out+48(FP), R4 \
+	MOVD outStride+56(FP), R17 \
+	LSL  $2, R17 \
+	Q32CONST \
+row: \
+	MOVD R0, R6 \
+	MOVD R2, R7 \
+	ADD  R12, R7, R19 \
+	ADD  R12, R19, R20 \
+	ADD  R12, R20, R21 \
+	MOVD R3, R8 \
+	ZERO(V8) \
+	ZERO(V9) \
+	ZERO(V10) \
+	ZERO(V11) \
+	ZERO(V12) \
+	ZERO(V13) \
+	ZERO(V22) \
+	ZERO(V23) \
+block: \
+	LOADW \
+	Q32ROW(R7, 8, 9, IDOT) \
+	Q32ROW(R19, 10, 11, IDOT) \
+	Q32ROW(R20, 12, 13, IDOT) \
+	Q32ROW(R21, 22, 23, IDOT) \
+	SUBS $1, R8 \
+	BNE  block \
+	HSUM8(8, 9, 24) \
+	HSUM8(10, 11, 24) \
+	HSUM8(12, 13, 24) \
+	HSUM8(22, 23, 24) \
+	FMOVS F8, (R4) \
+	ADD   R17, R4, R9 \
+	FMOVS F10, (R9) \
+	ADD   R17, R9, R9 \
+	FMOVS F12, (R9) \
+	ADD   R17, R9, R9 \
+	FMOVS F22, (R9) \
+	ADD   $4, R4 \
+	ADD   R1, R0 \
+	SUBS  $1, R5 \
+	BNE   row \
+	RET
 
 // Q8_0 (34 bytes: fp16 d, 32 int8).
 #define Q32CONST
@@ -122,8 +192,14 @@ block: \
 TEXT ·dotQ8_0DotProd(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ8_0, IDOT_DP)
 
+TEXT ·dotQ8_0X4DotProd(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ8_0, IDOT_DP)
+
 TEXT ·dotQ8_0NEON(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ8_0, IDOT_NEON)
+
+TEXT ·dotQ8_0X4NEON(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ8_0, IDOT_NEON)
 
 #undef Q32CONST
 
@@ -144,17 +220,23 @@ TEXT ·dotQ8_0NEON(SB), NOSPLIT, $0-48
 TEXT ·dotQ4_0DotProd(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ4_0, IDOT_DP)
 
+TEXT ·dotQ4_0X4DotProd(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ4_0, IDOT_DP)
+
 TEXT ·dotQ4_0NEON(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ4_0, IDOT_NEON)
+
+TEXT ·dotQ4_0X4NEON(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ4_0, IDOT_NEON)
 
 #undef Q32CONST
 
 // Q5_0 (22 bytes: fp16 d, 32 bits qh, 16 bytes of nibbles as Q4_0; bit j
 // of qh is the fifth bit of value j; minus 16). TBL copies qh's byte j/8
 // to byte j, CMTST with bit j%8 makes a byte mask m of the set bits; a
-// value is then (nibble | 0xf0) ^ (m & 0xf0): nibble - 16 as int8 where
-// the bit is clear, the nibble itself where it is set.
-//	V27 0xf0 in every byte
+// value is then the nibble where the bit is set and nibble | 0xf0 (nibble
+// - 16 as int8) where it is clear (BIF).
+//	V27 0xf0 in every byte    V14, V15 temporaries
 //	V16, V17 TBL indexes for values 0-15 and 16-31    V18 bit j%8 in byte j
 DATA q5bits<>+0(SB)/8, $0x0000000000000000
 DATA q5bits<>+8(SB)/8, $0x0101010101010101
@@ -172,27 +254,30 @@ GLOBL q5bits<>(SB), RODATA|NOPTR, $48
 
 #define LOADQ5_0 \
 	MOVHU.P 2(R6), R10 \
-	MOVWU.P 4(R6), R11 \
+	VLD1.P  4(R6), V21.S[0] \
 	VLD1.P  16(R6), [V2.B16] \
 	VUSHR   $4, V2.B16, V3.B16 \
 	VAND    V28.B16, V2.B16, V2.B16 \
-	VMOV    R11, V21.S[0] \
 	VTBL    V16.B16, [V21.B16], V20.B16 \
 	VTBL    V17.B16, [V21.B16], V19.B16 \
 	VCMTST  V18.B16, V20.B16, V20.B16 \
 	VCMTST  V18.B16, V19.B16, V19.B16 \
-	VAND    V27.B16, V20.B16, V20.B16 \
-	VAND    V27.B16, V19.B16, V19.B16 \
-	VORR    V27.B16, V2.B16, V2.B16 \
-	VORR    V27.B16, V3.B16, V3.B16 \
-	VEOR    V20.B16, V2.B16, V2.B16 \
-	VEOR    V19.B16, V3.B16, V3.B16
+	VORR    V27.B16, V2.B16, V14.B16 \
+	VORR    V27.B16, V3.B16, V15.B16 \
+	VBIF    V20.B16, V14.B16, V2.B16 \
+	VBIF    V19.B16, V15.B16, V3.B16
 
 TEXT ·dotQ5_0DotProd(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ5_0, IDOT_DP)
 
+TEXT ·dotQ5_0X4DotProd(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ5_0, IDOT_DP)
+
 TEXT ·dotQ5_0NEON(SB), NOSPLIT, $0-48
 	Q32BODY(LOADQ5_0, IDOT_NEON)
+
+TEXT ·dotQ5_0X4NEON(SB), NOSPLIT, $0-64
+	Q32X4BODY(LOADQ5_0, IDOT_NEON)
 
 #undef Q32CONST
 
