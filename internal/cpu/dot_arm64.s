@@ -130,7 +130,7 @@ block: \
 //
 // out[r*outStride + i] gets the product of weight row i and activation
 // row r. Registers besides Q32BODY's: R12 aStride, R7 and R19-R21 the
-// activation rows' blocks, R17 the bytes between output rows; V8, V9,
+// activation rows' blocks, R13 the bytes between output rows; V8, V9,
 // V10, V11, V12, V13, V22, V23 the rows' float lanes.
 #define Q32X4BODY(LOADW, IDOT) \
 	MOVD w+0(FP), R0 \
@@ -140,8 +140,8 @@ block: \
 	MOVD aStride+32(FP), R12 \
 	MOVD nb+40(FP), R3 \
 	MOVD out+48(FP), R4 \
-	MOVD outStride+56(FP), R17 \
-	LSL  $2, R17 \
+	MOVD outStride+56(FP), R13 \
+	LSL  $2, R13 \
 	Q32CONST \
 row: \
 	MOVD R0, R6 \
@@ -171,11 +171,11 @@ block: \
 	HSUM8(12, 13, 24) \
 	HSUM8(22, 23, 24) \
 	FMOVS F8, (R4) \
-	ADD   R17, R4, R9 \
+	ADD   R13, R4, R9 \
 	FMOVS F10, (R9) \
-	ADD   R17, R9, R9 \
+	ADD   R13, R9, R9 \
 	FMOVS F12, (R9) \
-	ADD   R17, R9, R9 \
+	ADD   R13, R9, R9 \
 	FMOVS F22, (R9) \
 	ADD   $4, R4 \
 	ADD   R1, R0 \
