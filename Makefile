@@ -42,11 +42,21 @@ cross:
 cpu-levels-test:
 	for l in generic avx2; do QUANT_CPU=$$l $(GO) test -count=1 ./internal/cpu ./internal/engine || exit 1; done
 
-# The CPU backend as an arm64 CPU (a Mac's) runs it: the pure-Go kernels,
-# against the golden logits, under qemu. Go fuses multiply-adds on arm64,
-# which must not change the float sums' order.
+# The CPU backend as an arm64 CPU (a Mac's) runs it, against the golden
+# logits, under qemu at each kernel level: the SDOT kernels (-cpu max has
+# the dot-product extension, as every Apple CPU) with the whole CPU and
+# engine suites; then the kernel tests and the golden logits with the
+# plain NEON kernels on a CPU without it (cortex-a57: feature detection
+# picks them) and with the pure-Go kernels, whose fused multiply-adds (Go
+# makes them on arm64) must not change the float sums' order.
+ARM64_TEST = CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU_ARM64)
 arm64-test:
-	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -short -exec $(QEMU_ARM64) ./internal/cpu ./internal/engine
+	QEMU_CPU=max QUANT_CPU=dotprod $(ARM64_TEST) ./internal/cpu ./internal/engine
+	for c in cortex-a57:neon max:generic; do \
+		export QEMU_CPU=$${c%%:*} QUANT_CPU=$${c#*:}; \
+		$(ARM64_TEST) ./internal/cpu && \
+		$(ARM64_TEST) -run 'TestGoldenLogits|TestQwen35Logits' ./internal/engine || exit 1; \
+	done
 
 # The Metal kernels and the Metal backend's dispatches, run by the MSL emulator.
 kernels-test:

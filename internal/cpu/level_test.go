@@ -4,39 +4,50 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
 func TestChooseLevel(t *testing.T) {
+	x86, arm := archLevels("amd64"), archLevels("arm64")
 	for _, tc := range []struct {
 		name       string
+		levels     []level
 		best, want level
 	}{
-		{"", levelAVX512, levelAVX512},
-		{"", levelGeneric, levelGeneric},
-		{"generic", levelAVX512, levelGeneric},
-		{"avx2", levelAVX512, levelAVX2},
-		{"avx512", levelAVX2, levelAVX2},
-		{"avx512", levelAVX512, levelAVX512},
+		{"", x86, levelAVX512, levelAVX512},
+		{"", x86, levelGeneric, levelGeneric},
+		{"generic", x86, levelAVX512, levelGeneric},
+		{"avx2", x86, levelAVX512, levelAVX2},
+		{"avx512", x86, levelAVX2, levelAVX2},
+		{"avx512", x86, levelAVX512, levelAVX512},
+		{"", arm, levelDotProd, levelDotProd},
+		{"generic", arm, levelDotProd, levelGeneric},
+		{"neon", arm, levelDotProd, levelNEON},
+		{"dotprod", arm, levelNEON, levelNEON},
+		{"dotprod", arm, levelDotProd, levelDotProd},
 	} {
-		if got := chooseLevel(tc.name, tc.best); got != tc.want {
-			t.Errorf("chooseLevel(%q, %v) = %v, want %v", tc.name, tc.best, got, tc.want)
+		if got := chooseLevel(tc.name, tc.levels, tc.best); got != tc.want {
+			t.Errorf("chooseLevel(%q, %v, %v) = %v, want %v", tc.name, tc.levels, tc.best, got, tc.want)
 		}
 	}
-	mustPanic(t, `QUANT_CPU="sse": want one of generic, avx2, avx512`, func() { chooseLevel("sse", levelAVX2) })
+	mustPanic(t, `QUANT_CPU="sse": want one of generic, avx2, avx512`, func() { chooseLevel("sse", x86, levelAVX2) })
+	mustPanic(t, `QUANT_CPU="avx2": want one of generic, neon, dotprod`, func() { chooseLevel("avx2", arm, levelDotProd) })
+	mustPanic(t, `QUANT_CPU="neon": want one of generic`, func() { chooseLevel("neon", archLevels("riscv64"), levelGeneric) })
 }
 
 // TestLevelsAgree runs DotMatrix at every kernel level this CPU supports
 // (whatever $QUANT_CPU says) on matrices with odd and even numbers of
 // weight rows, activation rows and blocks: every assembly level must give
-// levelAVX2's results bit for bit (llama.cpp's x86 orders), and the
+// the lowest one's results bit for bit (llama.cpp's x86 orders, which
+// TestKernelOrderAcrossArchitectures pins across architectures), and the
 // pure-Go kernels agree with them as bitIdentical says.
 func TestLevelsAgree(t *testing.T) {
 	best := supportedLevel()
 	t.Logf("levels: generic to %v; $QUANT_CPU gives %v", best, kernelLevel)
-	if best < levelAVX2 {
+	if best == levelGeneric {
 		t.Skip("no assembly kernels on this CPU")
 	}
 	r := rand.New(rand.NewPCG(21, 22))
@@ -61,7 +72,7 @@ func TestLevelsAgree(t *testing.T) {
 					})
 					for _, order := range []SumOrder{VecOrder, GemmOrder} {
 						name := fmt.Sprintf("%v n=%d %dx%d order %d", tc.t, n, wRows, aRows, order)
-						checkLevels(t, name, best, tc.t, tc.vt, order, n, w, wStride, wRows, a, aStride, aRows)
+						checkLevels(t, name, archLevels(runtime.GOARCH), best, tc.t, tc.vt, order, n, w, wStride, wRows, a, aStride, aRows)
 					}
 				}
 			}
@@ -69,9 +80,9 @@ func TestLevelsAgree(t *testing.T) {
 	}
 }
 
-// checkLevels compares one DotMatrix call at every level up to best with
-// levelAVX2's.
-func checkLevels(t *testing.T, name string, best level, typ, vt gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int) {
+// checkLevels compares one DotMatrix call at every level of levels up to
+// best with the lowest assembly level's (levels[1]).
+func checkLevels(t *testing.T, name string, levels []level, best level, typ, vt gguf.GGMLType, order SumOrder, n int, w []byte, wStride, wRows int, a []byte, aStride, aRows int) {
 	t.Helper()
 	const sentinel = 42
 	outStride := wRows + 1
@@ -83,8 +94,12 @@ func checkLevels(t *testing.T, name string, best level, typ, vt gguf.GGMLType, o
 		dotMatrix(lv, typ, order, n, w, wStride, wRows, a, aStride, aRows, out, outStride)
 		return out
 	}
-	want := run(levelAVX2)
-	for lv := levelGeneric; lv <= best; lv++ {
+	ref := levels[1]
+	want := run(ref)
+	for _, lv := range levels {
+		if lv > best {
+			break
+		}
 		got := run(lv)
 		for r := range aRows {
 			for i := range outStride {
@@ -105,8 +120,8 @@ func checkLevels(t *testing.T, name string, best level, typ, vt gguf.GGMLType, o
 					ok = math.Float32bits(g) == math.Float32bits(x)
 				}
 				if !ok {
-					t.Fatalf("%s, %v: weight row %d x activation row %d = %g (%#08x), avx2 %g (%#08x)",
-						name, lv, i, r, g, math.Float32bits(g), x, math.Float32bits(x))
+					t.Fatalf("%s, %v: weight row %d x activation row %d = %g (%#08x), %v %g (%#08x)",
+						name, lv, i, r, g, math.Float32bits(g), ref, x, math.Float32bits(x))
 				}
 			}
 		}
