@@ -45,8 +45,8 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 		if !cacheType(t) {
 			return nil, fmt.Errorf("no CPU KV cache of type %s (have f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1)", t)
 		}
-		if a.HeadDim%t.BlockElems() != 0 {
-			return nil, fmt.Errorf("a %s KV cache stores blocks of %d values: this model's heads have %d", t, t.BlockElems(), a.HeadDim)
+		if err := a.CheckCacheType(t); err != nil {
+			return nil, err
 		}
 	}
 	c := &kvCache{kvDim: a.KVHeads * a.HeadDim, ctx: ctx, kType: kType, vType: vType}

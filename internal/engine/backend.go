@@ -3,7 +3,11 @@
 // benchmarking. No code here branches on which backend runs it.
 package engine
 
-import "github.com/quant-llm/quant/internal/gguf"
+import (
+	"fmt"
+
+	"github.com/quant-llm/quant/internal/gguf"
+)
 
 // Buffer is backend-owned storage for F32 activations.
 type Buffer any
@@ -114,6 +118,16 @@ type Attention struct {
 	// Flash asks for flash attention (an online softmax over positions),
 	// as llama.cpp's -fa on; backends use it for quantized caches anyway.
 	Flash bool
+}
+
+// CheckCacheType says why a KV cache of type t cannot hold these heads, or
+// returns nil: each head must be whole blocks of t, as llama.cpp requires
+// (stories260K's heads of 8 values cannot hold a 32-value block).
+func (a *Attention) CheckCacheType(t gguf.GGMLType) error {
+	if a.HeadDim%t.BlockElems() != 0 {
+		return fmt.Errorf("a %s KV cache stores blocks of %d values: this model's heads have %d", t, t.BlockElems(), a.HeadDim)
+	}
+	return nil
 }
 
 // Backend executes the operations of a forward pass. Tensors passed to one

@@ -74,6 +74,13 @@ type BiasArgs struct {
 	N   int32
 }
 
+// CacheStoreArgs: N values (whole blocks) written into a KV cache, block i
+// of them at block Block0+i from the bound offset, one thread per block.
+type CacheStoreArgs struct {
+	N      int32
+	Block0 int32
+}
+
 // AttnArgs: causal attention of NRows query rows (row r at position Pos0+r)
 // over the KV cache.
 type AttnArgs struct {
@@ -116,7 +123,7 @@ type DeltaArgs struct {
 // Args is any of the argument structs.
 type Args interface {
 	GetRowsArgs | RMSNormArgs | RopeArgs | MatMulArgs | ElementwiseArgs | BiasArgs |
-		AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
+		CacheStoreArgs | AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
 }
 
 // Bytes views a as the bytes setBytes passes to the kernel. Every field is

@@ -64,7 +64,7 @@ func mirrorErrors(header string) []string {
 	}
 	headerStructs := []any{
 		GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MatMulArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},
-		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{},
+		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{}, CacheStoreArgs{},
 	}
 	var errs []string
 	defineRE := regexp.MustCompile(`(?m)^#define\s+(\w+)[ \t]+([^\s/]+)`)

@@ -17,6 +17,10 @@
 //          `row`; c is a multiple of 8. n is the row length: the float types
 //          give 0 past it; the quantized types ignore it, their rows are
 //          whole blocks (so n is a multiple of 32) and c + 8 <= n.
+// The KV-cache types (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1) also have
+//   dequant1(row, i): value i of the row (attention reads one value a lane),
+//   quantize(x, b):   the QK floats at x into the block at b, as ggml's
+//          quantize_row_<type>_ref (cache writes; see "quantization" below).
 // Eight values starting at a multiple of 8 always share one scale (K-quant
 // scales cover 16 or 32 values), so each call reads its scale once.
 #ifndef QUANT_DEQUANT_H
@@ -39,16 +43,21 @@ inline float4 dq_bf16x4(ushort4 b) {
     return as_type<float4>(uint4(b) << 16);
 }
 
+// ggml's fp32 -> bf16: round to nearest even; a NaN stays a (quiet) NaN.
+inline ushort f32_to_bf16(float x) {
+    const uint u = as_type<uint>(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        return ushort((u >> 16) | 64u);
+    }
+    return ushort((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 // Activations multiplied with F16 or BF16 weights are first rounded to the
 // weight's precision, as llama.cpp's CPU backend does (and so our CPU
 // backend): the GPU then computes the same products and both backends give
 // the same perplexity. Quantized weights keep float activations (act = x).
 inline float act_f16(float x) { return float(half(x)); }
-inline float act_bf16(float x) {
-    uint b = as_type<uint>(x);
-    b += 0x7fffu + ((b >> 16) & 1u);  // round to nearest even
-    return as_type<float>(b & 0xffff0000u);
-}
+inline float act_bf16(float x) { return dq_bf16(f32_to_bf16(x)); }
 
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block, from
 // its 12 packed bytes q (ggml's get_scale_min_k4).
@@ -72,6 +81,98 @@ inline float dq_scale_q3_K(device const uchar * q, int idx) {
     return float((lo | (hi << 4)) - 32);
 }
 
+// ---- quantization (KV-cache writes)
+//
+// Each quantize(x, b) follows ggml's quantize_row_<type>_ref operation by
+// operation, so that a block matches internal/gguf's Quantize byte for byte.
+// Products that the reference rounds before adding are stored in a variable
+// first: C++ (the emulator) then never fuses them into a multiply-add. Two
+// things the Metal compiler may still do under fast math: fuse such a
+// product and addition, and divide to within an ulp or two instead of
+// correctly rounded (d = max / 127, id = 1 / d). Either changes a value only
+// when it lies within an ulp of a rounding boundary, by one quantization step
+// (llama.cpp's Metal cache writes share this).
+
+// The value of largest magnitude in x[0..n) (the first on ties), 0 when all
+// are zero.
+inline float qz_absmax(device const float * x, int n) {
+    float amax = 0.0f, vmax = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        if (fabs(x[j]) > amax) {
+            amax = fabs(x[j]);
+            vmax = x[j];
+        }
+    }
+    return vmax;
+}
+
+// The smallest and the largest value of x[0..n).
+inline void qz_minmax(device const float * x, int n, thread float & lo, thread float & hi) {
+    lo = FLT_MAX;
+    hi = -FLT_MAX;
+    for (int j = 0; j < n; ++j) {
+        lo = x[j] < lo ? x[j] : lo;
+        hi = x[j] > hi ? x[j] : hi;
+    }
+}
+
+// ggml's 1/d, 0 for an all-zero block.
+inline float qz_inv(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+
+inline void qz_put_half(device char * b, float x) { *(device half *) b = half(x); }
+
+// The 32-value blocks' 4-bit layout: value j < 16 in the low nibble of
+// qs[j], value j + 16 in the high nibble.
+inline void qz_put_nibbles(device char * b, thread const int * q) {
+    device uchar * qs = (device uchar *) b;
+    for (short j = 0; j < 16; ++j) {
+        qs[j] = uchar((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+    }
+}
+
+// Q5's fifth bits: bit j of the little-endian 32-bit qh is bit 4 of value j
+// (written a byte at a time: blocks are only 2-byte aligned).
+inline void qz_put_qh(device char * b, thread const int * q) {
+    device uchar * qh = (device uchar *) b;
+    for (short i = 0; i < 4; ++i) {
+        int byte = 0;
+        for (short j = 0; j < 8; ++j) {
+            byte |= ((q[8 * i + j] >> 4) & 1) << j;
+        }
+        qh[i] = uchar(byte);
+    }
+}
+
+// Q4_0 and Q5_0 (nmax 8 and 16): d = max / -nmax from the value of largest
+// magnitude, which maps to q = 0; q = x / d + nmax, rounded half up and at
+// most 2 nmax - 1. Writes d and returns the 32 quants in q.
+inline void qz_symmetric(device const float * x, int nmax, device char * b, thread int * q) {
+    const float d  = qz_absmax(x, 32) / -float(nmax);
+    const float id = qz_inv(d);
+    qz_put_half(b, d);
+    for (short j = 0; j < 32; ++j) {
+        const float s = x[j] * id;
+        q[j] = min(2 * nmax - 1, int(s + (float(nmax) + 0.5f)));
+    }
+}
+
+// Q4_1 and Q5_1 (nmax 15 and 31): d = (max - min) / nmax, q = (x - min) / d
+// rounded half up, at most nmax (ggml clamps Q4_1 only; (x - min) / d
+// exceeds nmax by a few ulps at most, so the clamp changes no Q5_1 quant).
+// Writes d and min and returns the 32 quants in q.
+inline void qz_affine(device const float * x, int nmax, device char * b, thread int * q) {
+    float lo, hi;
+    qz_minmax(x, 32, lo, hi);
+    const float d  = (hi - lo) / float(nmax);
+    const float id = qz_inv(d);
+    qz_put_half(b, d);
+    qz_put_half(b + 2, lo);
+    for (short j = 0; j < 32; ++j) {
+        const float s = (x[j] - lo) * id;
+        q[j] = min(nmax, int(s + 0.5f));
+    }
+}
+
 // ---- float types
 
 struct blk_f32 {
@@ -82,6 +183,12 @@ struct blk_f32 {
         for (short i = 0; i < 8; ++i) {
             v[i] = c + i < n ? p[c + i] : 0.0f;
         }
+    }
+    static float dequant1(device const char * row, int i) {
+        return ((device const float *) row)[i];
+    }
+    static void quantize(device const float * x, device char * b) {
+        *(device float *) b = x[0];
     }
 };
 
@@ -94,6 +201,12 @@ struct blk_f16 {
             v[i] = c + i < n ? float(p[c + i]) : 0.0f;
         }
     }
+    static float dequant1(device const char * row, int i) {
+        return float(((device const half *) row)[i]);
+    }
+    static void quantize(device const float * x, device char * b) {
+        qz_put_half(b, x[0]);  // round to nearest even
+    }
 };
 
 struct blk_bf16 {
@@ -104,6 +217,12 @@ struct blk_bf16 {
         for (short i = 0; i < 8; ++i) {
             v[i] = c + i < n ? dq_bf16(p[c + i]) : 0.0f;
         }
+    }
+    static float dequant1(device const char * row, int i) {
+        return dq_bf16(((device const ushort *) row)[i]);
+    }
+    static void quantize(device const float * x, device char * b) {
+        *(device ushort *) b = f32_to_bf16(x[0]);
     }
 };
 
@@ -124,6 +243,16 @@ struct blk_q4_0 {
             v[i] = float(((qs[i] >> shift) & 0xF) - 8) * d;
         }
     }
+    static float dequant1(device const char * row, int i) {
+        device const uchar * b = (device const uchar *) row + (i / 32) * BYTES;
+        const int j = i % 32;
+        return float(((b[2 + j % 16] >> (4 * (j / 16))) & 0xF) - 8) * dq_half(b);
+    }
+    static void quantize(device const float * x, device char * b) {
+        int q[32];
+        qz_symmetric(x, 8, b, q);
+        qz_put_nibbles(b + 2, q);
+    }
 };
 
 // block_q4_1 {d, m fp16; qs[16]}: nibbles as in Q4_0; x = q * d + m.
@@ -140,6 +269,16 @@ struct blk_q4_1 {
         for (short i = 0; i < 8; ++i) {
             v[i] = float((qs[i] >> shift) & 0xF) * d + m;
         }
+    }
+    static float dequant1(device const char * row, int i) {
+        device const uchar * b = (device const uchar *) row + (i / 32) * BYTES;
+        const int j = i % 32;
+        return float((b[4 + j % 16] >> (4 * (j / 16))) & 0xF) * dq_half(b) + dq_half(b + 2);
+    }
+    static void quantize(device const float * x, device char * b) {
+        int q[32];
+        qz_affine(x, 15, b, q);
+        qz_put_nibbles(b + 4, q);
     }
 };
 
@@ -160,6 +299,18 @@ struct blk_q5_0 {
             v[i] = float(q - 16) * d;
         }
     }
+    static float dequant1(device const char * row, int i) {
+        device const uchar * b = (device const uchar *) row + (i / 32) * BYTES;
+        const int j = i % 32;
+        const int q = ((b[6 + j % 16] >> (4 * (j / 16))) & 0xF) | (((b[2 + j / 8] >> (j % 8)) & 1) << 4);
+        return float(q - 16) * dq_half(b);
+    }
+    static void quantize(device const float * x, device char * b) {
+        int q[32];
+        qz_symmetric(x, 16, b, q);
+        qz_put_qh(b + 2, q);
+        qz_put_nibbles(b + 6, q);
+    }
 };
 
 // block_q5_1 {d, m fp16; qh[4]; qs[16]}: as Q5_0; x = q * d + m.
@@ -179,6 +330,18 @@ struct blk_q5_1 {
             v[i] = float(q) * d + m;
         }
     }
+    static float dequant1(device const char * row, int i) {
+        device const uchar * b = (device const uchar *) row + (i / 32) * BYTES;
+        const int j = i % 32;
+        const int q = ((b[8 + j % 16] >> (4 * (j / 16))) & 0xF) | (((b[4 + j / 8] >> (j % 8)) & 1) << 4);
+        return float(q) * dq_half(b) + dq_half(b + 2);
+    }
+    static void quantize(device const float * x, device char * b) {
+        int q[32];
+        qz_affine(x, 31, b, q);
+        qz_put_qh(b + 4, q);
+        qz_put_nibbles(b + 8, q);
+    }
 };
 
 // block_q8_0 {d fp16; qs[32] int8}: x = q * d.
@@ -191,6 +354,19 @@ struct blk_q8_0 {
         device const int8_t * qs = (device const int8_t *) (b + 2 + c % 32);
         for (short i = 0; i < 8; ++i) {
             v[i] = float(qs[i]) * d;
+        }
+    }
+    static float dequant1(device const char * row, int i) {
+        device const uchar * b = (device const uchar *) row + (i / 32) * BYTES;
+        return float(((device const int8_t *) (b + 2))[i % 32]) * dq_half(b);
+    }
+    // d = max |x| / 127, q = x / d rounded half away from zero.
+    static void quantize(device const float * x, device char * b) {
+        const float d  = fabs(qz_absmax(x, 32)) / 127.0f;
+        const float id = qz_inv(d);
+        qz_put_half(b, d);
+        for (short j = 0; j < 32; ++j) {
+            b[2 + j] = char(int(round(x[j] * id)));
         }
     }
 };

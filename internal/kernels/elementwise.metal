@@ -81,30 +81,6 @@ kernel void kernel_add_bias(
     x[tpig] += b[tpig % (uint) args.ne0];
 }
 
-// KV-cache writes: n floats copied to the cache row(s) at the bound offset,
-// as half (round to nearest even) or as float.
-kernel void kernel_cpy_f32_f16(
-        constant ElementwiseArgs & args [[buffer(0)]],
-        device const float       * src  [[buffer(1)]],
-        device       half        * dst  [[buffer(2)]],
-        uint tpig [[thread_position_in_grid]]) {
-    if (tpig >= (uint) args.n) {
-        return;
-    }
-    dst[tpig] = half(src[tpig]);
-}
-
-kernel void kernel_cpy_f32_f32(
-        constant ElementwiseArgs & args [[buffer(0)]],
-        device const float       * src  [[buffer(1)]],
-        device       float       * dst  [[buffer(2)]],
-        uint tpig [[thread_position_in_grid]]) {
-    if (tpig >= (uint) args.n) {
-        return;
-    }
-    dst[tpig] = src[tpig];
-}
-
 // Greedy sampling on the GPU: out[0] = the index of the largest of n
 // floats, the lowest such index on ties; NaNs never win, and when nothing
 // beats -FLT_MAX (all -inf or NaN) the answer is 0. -FLT_MAX, not -INFINITY,

@@ -45,21 +45,181 @@ func ForWeight(t gguf.GGMLType) (WeightKernels, bool) {
 }
 
 // CacheKernels names the kernels that write and attend over a KV cache
-// whose rows are stored as one type.
+// whose keys are stored as one type and values as another (or the same).
 type CacheKernels struct {
-	Store       string // F32 rows into the cache (ElementwiseArgs)
-	Attend      string // AttnArgs
-	AttendSplit string // one decode row, in chunks of AttnArgs.Chunk positions
+	StoreK, StoreV string // F32 rows into the key and the value cache (CacheStoreArgs)
+	Attend         string // AttnArgs
+	AttendSplit    string // one decode row, in chunks of AttnArgs.Chunk positions
 }
 
-// ForCache returns the kernels of a KV cache stored as t; false when the
-// kernels cannot store t.
-func ForCache(t gguf.GGMLType) (CacheKernels, bool) {
+// ForCache returns the kernels of a KV cache with keys of type k and values
+// of type v; false when the kernels cannot store k or v.
+func ForCache(k, v gguf.GGMLType) (CacheKernels, bool) {
+	storeK, okK := cacheStore(k)
+	storeV, okV := cacheStore(v)
+	attend, split, ok := cacheAttend(k, v)
+	if !okK || !okV || !ok {
+		return CacheKernels{}, false
+	}
+	return CacheKernels{StoreK: storeK, StoreV: storeV, Attend: attend, AttendSplit: split}, true
+}
+
+// cacheStore names the kernel that writes F32 rows into a cache of type t.
+func cacheStore(t gguf.GGMLType) (string, bool) {
 	switch t {
 	case gguf.TypeF32:
-		return CacheKernels{"kernel_cpy_f32_f32", "kernel_attn_f32", "kernel_attn_split_f32"}, true
+		return "kernel_cpy_f32_f32", true
 	case gguf.TypeF16:
-		return CacheKernels{"kernel_cpy_f32_f16", "kernel_attn_f16", "kernel_attn_split_f16"}, true
+		return "kernel_cpy_f32_f16", true
+	case gguf.TypeBF16:
+		return "kernel_cpy_f32_bf16", true
+	case gguf.TypeQ8_0:
+		return "kernel_cpy_f32_q8_0", true
+	case gguf.TypeQ4_0:
+		return "kernel_cpy_f32_q4_0", true
+	case gguf.TypeQ4_1:
+		return "kernel_cpy_f32_q4_1", true
+	case gguf.TypeQ5_0:
+		return "kernel_cpy_f32_q5_0", true
+	case gguf.TypeQ5_1:
+		return "kernel_cpy_f32_q5_1", true
 	}
-	return CacheKernels{}, false
+	return "", false
+}
+
+// cacheAttend names the attention kernels over keys of type k and values of
+// type v: every pair of the cache types.
+func cacheAttend(k, v gguf.GGMLType) (attend, split string, ok bool) {
+	type pair struct{ k, v gguf.GGMLType }
+	switch (pair{k, v}) {
+	case pair{gguf.TypeF32, gguf.TypeF32}:
+		return "kernel_attn_f32_f32", "kernel_attn_split_f32_f32", true
+	case pair{gguf.TypeF32, gguf.TypeF16}:
+		return "kernel_attn_f32_f16", "kernel_attn_split_f32_f16", true
+	case pair{gguf.TypeF32, gguf.TypeBF16}:
+		return "kernel_attn_f32_bf16", "kernel_attn_split_f32_bf16", true
+	case pair{gguf.TypeF32, gguf.TypeQ8_0}:
+		return "kernel_attn_f32_q8_0", "kernel_attn_split_f32_q8_0", true
+	case pair{gguf.TypeF32, gguf.TypeQ4_0}:
+		return "kernel_attn_f32_q4_0", "kernel_attn_split_f32_q4_0", true
+	case pair{gguf.TypeF32, gguf.TypeQ4_1}:
+		return "kernel_attn_f32_q4_1", "kernel_attn_split_f32_q4_1", true
+	case pair{gguf.TypeF32, gguf.TypeQ5_0}:
+		return "kernel_attn_f32_q5_0", "kernel_attn_split_f32_q5_0", true
+	case pair{gguf.TypeF32, gguf.TypeQ5_1}:
+		return "kernel_attn_f32_q5_1", "kernel_attn_split_f32_q5_1", true
+	case pair{gguf.TypeF16, gguf.TypeF32}:
+		return "kernel_attn_f16_f32", "kernel_attn_split_f16_f32", true
+	case pair{gguf.TypeF16, gguf.TypeF16}:
+		return "kernel_attn_f16_f16", "kernel_attn_split_f16_f16", true
+	case pair{gguf.TypeF16, gguf.TypeBF16}:
+		return "kernel_attn_f16_bf16", "kernel_attn_split_f16_bf16", true
+	case pair{gguf.TypeF16, gguf.TypeQ8_0}:
+		return "kernel_attn_f16_q8_0", "kernel_attn_split_f16_q8_0", true
+	case pair{gguf.TypeF16, gguf.TypeQ4_0}:
+		return "kernel_attn_f16_q4_0", "kernel_attn_split_f16_q4_0", true
+	case pair{gguf.TypeF16, gguf.TypeQ4_1}:
+		return "kernel_attn_f16_q4_1", "kernel_attn_split_f16_q4_1", true
+	case pair{gguf.TypeF16, gguf.TypeQ5_0}:
+		return "kernel_attn_f16_q5_0", "kernel_attn_split_f16_q5_0", true
+	case pair{gguf.TypeF16, gguf.TypeQ5_1}:
+		return "kernel_attn_f16_q5_1", "kernel_attn_split_f16_q5_1", true
+	case pair{gguf.TypeBF16, gguf.TypeF32}:
+		return "kernel_attn_bf16_f32", "kernel_attn_split_bf16_f32", true
+	case pair{gguf.TypeBF16, gguf.TypeF16}:
+		return "kernel_attn_bf16_f16", "kernel_attn_split_bf16_f16", true
+	case pair{gguf.TypeBF16, gguf.TypeBF16}:
+		return "kernel_attn_bf16_bf16", "kernel_attn_split_bf16_bf16", true
+	case pair{gguf.TypeBF16, gguf.TypeQ8_0}:
+		return "kernel_attn_bf16_q8_0", "kernel_attn_split_bf16_q8_0", true
+	case pair{gguf.TypeBF16, gguf.TypeQ4_0}:
+		return "kernel_attn_bf16_q4_0", "kernel_attn_split_bf16_q4_0", true
+	case pair{gguf.TypeBF16, gguf.TypeQ4_1}:
+		return "kernel_attn_bf16_q4_1", "kernel_attn_split_bf16_q4_1", true
+	case pair{gguf.TypeBF16, gguf.TypeQ5_0}:
+		return "kernel_attn_bf16_q5_0", "kernel_attn_split_bf16_q5_0", true
+	case pair{gguf.TypeBF16, gguf.TypeQ5_1}:
+		return "kernel_attn_bf16_q5_1", "kernel_attn_split_bf16_q5_1", true
+	case pair{gguf.TypeQ8_0, gguf.TypeF32}:
+		return "kernel_attn_q8_0_f32", "kernel_attn_split_q8_0_f32", true
+	case pair{gguf.TypeQ8_0, gguf.TypeF16}:
+		return "kernel_attn_q8_0_f16", "kernel_attn_split_q8_0_f16", true
+	case pair{gguf.TypeQ8_0, gguf.TypeBF16}:
+		return "kernel_attn_q8_0_bf16", "kernel_attn_split_q8_0_bf16", true
+	case pair{gguf.TypeQ8_0, gguf.TypeQ8_0}:
+		return "kernel_attn_q8_0_q8_0", "kernel_attn_split_q8_0_q8_0", true
+	case pair{gguf.TypeQ8_0, gguf.TypeQ4_0}:
+		return "kernel_attn_q8_0_q4_0", "kernel_attn_split_q8_0_q4_0", true
+	case pair{gguf.TypeQ8_0, gguf.TypeQ4_1}:
+		return "kernel_attn_q8_0_q4_1", "kernel_attn_split_q8_0_q4_1", true
+	case pair{gguf.TypeQ8_0, gguf.TypeQ5_0}:
+		return "kernel_attn_q8_0_q5_0", "kernel_attn_split_q8_0_q5_0", true
+	case pair{gguf.TypeQ8_0, gguf.TypeQ5_1}:
+		return "kernel_attn_q8_0_q5_1", "kernel_attn_split_q8_0_q5_1", true
+	case pair{gguf.TypeQ4_0, gguf.TypeF32}:
+		return "kernel_attn_q4_0_f32", "kernel_attn_split_q4_0_f32", true
+	case pair{gguf.TypeQ4_0, gguf.TypeF16}:
+		return "kernel_attn_q4_0_f16", "kernel_attn_split_q4_0_f16", true
+	case pair{gguf.TypeQ4_0, gguf.TypeBF16}:
+		return "kernel_attn_q4_0_bf16", "kernel_attn_split_q4_0_bf16", true
+	case pair{gguf.TypeQ4_0, gguf.TypeQ8_0}:
+		return "kernel_attn_q4_0_q8_0", "kernel_attn_split_q4_0_q8_0", true
+	case pair{gguf.TypeQ4_0, gguf.TypeQ4_0}:
+		return "kernel_attn_q4_0_q4_0", "kernel_attn_split_q4_0_q4_0", true
+	case pair{gguf.TypeQ4_0, gguf.TypeQ4_1}:
+		return "kernel_attn_q4_0_q4_1", "kernel_attn_split_q4_0_q4_1", true
+	case pair{gguf.TypeQ4_0, gguf.TypeQ5_0}:
+		return "kernel_attn_q4_0_q5_0", "kernel_attn_split_q4_0_q5_0", true
+	case pair{gguf.TypeQ4_0, gguf.TypeQ5_1}:
+		return "kernel_attn_q4_0_q5_1", "kernel_attn_split_q4_0_q5_1", true
+	case pair{gguf.TypeQ4_1, gguf.TypeF32}:
+		return "kernel_attn_q4_1_f32", "kernel_attn_split_q4_1_f32", true
+	case pair{gguf.TypeQ4_1, gguf.TypeF16}:
+		return "kernel_attn_q4_1_f16", "kernel_attn_split_q4_1_f16", true
+	case pair{gguf.TypeQ4_1, gguf.TypeBF16}:
+		return "kernel_attn_q4_1_bf16", "kernel_attn_split_q4_1_bf16", true
+	case pair{gguf.TypeQ4_1, gguf.TypeQ8_0}:
+		return "kernel_attn_q4_1_q8_0", "kernel_attn_split_q4_1_q8_0", true
+	case pair{gguf.TypeQ4_1, gguf.TypeQ4_0}:
+		return "kernel_attn_q4_1_q4_0", "kernel_attn_split_q4_1_q4_0", true
+	case pair{gguf.TypeQ4_1, gguf.TypeQ4_1}:
+		return "kernel_attn_q4_1_q4_1", "kernel_attn_split_q4_1_q4_1", true
+	case pair{gguf.TypeQ4_1, gguf.TypeQ5_0}:
+		return "kernel_attn_q4_1_q5_0", "kernel_attn_split_q4_1_q5_0", true
+	case pair{gguf.TypeQ4_1, gguf.TypeQ5_1}:
+		return "kernel_attn_q4_1_q5_1", "kernel_attn_split_q4_1_q5_1", true
+	case pair{gguf.TypeQ5_0, gguf.TypeF32}:
+		return "kernel_attn_q5_0_f32", "kernel_attn_split_q5_0_f32", true
+	case pair{gguf.TypeQ5_0, gguf.TypeF16}:
+		return "kernel_attn_q5_0_f16", "kernel_attn_split_q5_0_f16", true
+	case pair{gguf.TypeQ5_0, gguf.TypeBF16}:
+		return "kernel_attn_q5_0_bf16", "kernel_attn_split_q5_0_bf16", true
+	case pair{gguf.TypeQ5_0, gguf.TypeQ8_0}:
+		return "kernel_attn_q5_0_q8_0", "kernel_attn_split_q5_0_q8_0", true
+	case pair{gguf.TypeQ5_0, gguf.TypeQ4_0}:
+		return "kernel_attn_q5_0_q4_0", "kernel_attn_split_q5_0_q4_0", true
+	case pair{gguf.TypeQ5_0, gguf.TypeQ4_1}:
+		return "kernel_attn_q5_0_q4_1", "kernel_attn_split_q5_0_q4_1", true
+	case pair{gguf.TypeQ5_0, gguf.TypeQ5_0}:
+		return "kernel_attn_q5_0_q5_0", "kernel_attn_split_q5_0_q5_0", true
+	case pair{gguf.TypeQ5_0, gguf.TypeQ5_1}:
+		return "kernel_attn_q5_0_q5_1", "kernel_attn_split_q5_0_q5_1", true
+	case pair{gguf.TypeQ5_1, gguf.TypeF32}:
+		return "kernel_attn_q5_1_f32", "kernel_attn_split_q5_1_f32", true
+	case pair{gguf.TypeQ5_1, gguf.TypeF16}:
+		return "kernel_attn_q5_1_f16", "kernel_attn_split_q5_1_f16", true
+	case pair{gguf.TypeQ5_1, gguf.TypeBF16}:
+		return "kernel_attn_q5_1_bf16", "kernel_attn_split_q5_1_bf16", true
+	case pair{gguf.TypeQ5_1, gguf.TypeQ8_0}:
+		return "kernel_attn_q5_1_q8_0", "kernel_attn_split_q5_1_q8_0", true
+	case pair{gguf.TypeQ5_1, gguf.TypeQ4_0}:
+		return "kernel_attn_q5_1_q4_0", "kernel_attn_split_q5_1_q4_0", true
+	case pair{gguf.TypeQ5_1, gguf.TypeQ4_1}:
+		return "kernel_attn_q5_1_q4_1", "kernel_attn_split_q5_1_q4_1", true
+	case pair{gguf.TypeQ5_1, gguf.TypeQ5_0}:
+		return "kernel_attn_q5_1_q5_0", "kernel_attn_split_q5_1_q5_0", true
+	case pair{gguf.TypeQ5_1, gguf.TypeQ5_1}:
+		return "kernel_attn_q5_1_q5_1", "kernel_attn_split_q5_1_q5_1", true
+	}
+	return "", "", false
 }

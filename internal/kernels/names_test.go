@@ -26,9 +26,11 @@ func TestNamedKernelsExist(t *testing.T) {
 			names = append(names, w.GetRows, w.MulMV, w.MulMM)
 			weights++
 		}
-		if c, ok := kernels.ForCache(typ); ok {
-			names = append(names, c.Store, c.Attend, c.AttendSplit)
-			caches++
+		for v := gguf.GGMLType(0); v < 64; v++ {
+			if c, ok := kernels.ForCache(typ, v); ok {
+				names = append(names, c.StoreK, c.StoreV, c.Attend, c.AttendSplit)
+				caches++
+			}
 		}
 		for _, name := range names {
 			if !have[name] {
@@ -36,7 +38,7 @@ func TestNamedKernelsExist(t *testing.T) {
 			}
 		}
 	}
-	if weights == 0 || caches == 0 {
-		t.Errorf("kernels for %d weight types and %d cache types", weights, caches)
+	if weights == 0 || caches != 64 {
+		t.Errorf("kernels for %d weight types and %d pairs of cache types (want every pair of 8 types)", weights, caches)
 	}
 }

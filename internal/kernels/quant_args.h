@@ -80,8 +80,6 @@ struct MatMulArgs {
 // kernel_add:          buffers 1 dst (in/out), 2 x:          dst[i] += x[i]
 // kernel_swiglu:       buffers 1 gate, 2 up, 3 dst:          dst[i] = silu(gate[i]) * up[i] (dst may alias gate)
 // kernel_sigmoid_mul:  buffers 1 dst (in/out), 2 gate:       dst[i] *= sigmoid(gate[i])
-// kernel_cpy_f32_f16:  buffers 1 src (float*), 2 dst (half*): dst[i] = half(src[i])
-// kernel_cpy_f32_f32:  buffers 1 src, 2 dst:                 dst[i] = src[i]
 // kernel_argmax:       buffers 1 x, 2 out (int32_t*): out[0] = index of the
 //                      largest x[i] (lowest index on ties); grid (1,1,1),
 //                      threadgroup (1024,1,1), threadgroup(0): 32 floats,
@@ -147,14 +145,26 @@ struct BiasArgs {
     int32_t n;
 };
 
+// kernel_cpy_f32_<t>: the KV-cache write: n floats (whole blocks of t; t in
+// f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1) from src in t's block
+// layout, block i at block block0 + i of dst (a cache row's byte offset need
+// not be a multiple of 4, as binding offsets must), one thread per block.
+// buffers 1 src (float*), 2 dst (char*); grid (ceil(n/QK/T), 1, 1),
+// threadgroup (T, 1, 1) for any T (the backend uses 256).
+struct CacheStoreArgs {
+    int32_t n;
+    int32_t block0;
+};
+
 // Causal attention of n_rows query rows (row r at position pos0 + r sees
 // cache positions 0..pos0+r) for every head; head h reads KV head
 // h / (n_heads / n_kv_heads). q and dst rows hold n_heads*head_dim floats;
-// cache rows hold kv_dim values (half for _f16, float for _f32).
+// cache rows hold kv_dim values of the key type <k> and the value type <v>
+// (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1; a head is whole blocks).
 // out = sum_t softmax_t(scale * q.k_t) * v_t.
-// kernel_attn_<f16|f32>:       buffers 1 q, 2 k cache, 3 v cache, 4 dst.
+// kernel_attn_<k>_<v>:         buffers 1 q, 2 k cache, 3 v cache, 4 dst.
 //                              grid (n_rows, n_heads, 1), threadgroup (32, 1, 1).
-// kernel_attn_split_<f16|f32>: one decode row (n_rows = 1) split over chunks
+// kernel_attn_split_<k>_<v>:   one decode row (n_rows = 1) split over chunks
 //                              of `chunk` positions: buffers 1 q, 2 k, 3 v, 4 partials;
 //                              grid (n_chunks, n_heads, 1), threadgroup (32, 1, 1);
 //                              partials[(h*n_chunks + c)*(head_dim+2) + ...] =

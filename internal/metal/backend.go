@@ -49,17 +49,23 @@ type fileView struct {
 // tensorBuf is the Metal engine.Buffer: one GPU buffer per activation.
 type tensorBuf struct{ buf Buffer }
 
-// kvCache holds every layer's keys and values, layer after layer, and the
-// scratch of attention over them.
+// kvCache holds every layer's keys and values, layer after layer, each in
+// its type's block layout, and the scratch of attention over them.
 type kvCache struct {
-	k, v       Buffer
-	layerBytes int
-	rowBytes   int
-	names      kernels.CacheKernels
+	k, v  cacheBuf
+	names kernels.CacheKernels
 	// partials holds a split-attention decode step's results per head and
 	// chunk (max, sum and output), for the longest context; the layers take
 	// turns with it.
 	partials Buffer
+}
+
+// cacheBuf is the keys or the values of every layer.
+type cacheBuf struct {
+	buf        Buffer
+	typ        gguf.GGMLType
+	store      string // the kernel writing F32 rows into it
+	layerBytes int
 }
 
 // New wraps the mapped model file without copying it. A file larger than
@@ -155,16 +161,19 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 const maxHeadDim = 256
 
 func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType gguf.GGMLType) (engine.KVCache, error) {
-	names, ok := kernels.ForCache(kType)
-	if kType != vType || !ok {
-		return nil, fmt.Errorf("metal: no KV cache of types %s/%s (have f32 and f16, the same for keys and values)", kType, vType)
+	names, ok := kernels.ForCache(kType, vType)
+	if !ok {
+		return nil, fmt.Errorf("metal: no KV cache of types %s/%s (have f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1)", kType, vType)
+	}
+	for _, t := range []gguf.GGMLType{kType, vType} {
+		if err := a.CheckCacheType(t); err != nil {
+			return nil, err
+		}
 	}
 	if a.HeadDim > maxHeadDim {
 		return nil, fmt.Errorf("metal: attention heads of %d values (the kernels handle up to %d)", a.HeadDim, maxHeadDim)
 	}
-	// f32 and f16 blocks hold one value.
-	c := &kvCache{rowBytes: a.KVHeads * a.HeadDim * kType.BlockBytes(), names: names}
-	c.layerBytes = ctx * c.rowBytes
+	c := &kvCache{names: names}
 	var err error
 	alloc := func(size int) Buffer {
 		if err != nil {
@@ -174,8 +183,15 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 		buf, err = b.dev.NewBuffer(size)
 		return buf
 	}
-	c.k = alloc(layers * c.layerBytes)
-	c.v = alloc(layers * c.layerBytes)
+	part := func(t gguf.GGMLType, store string) cacheBuf {
+		row, _ := t.RowBytes(a.KVHeads * a.HeadDim) // whole blocks: checked above
+		// Layers start at multiples of 16 bytes, as binding offsets must
+		// (rows of an odd number of blocks are 2-byte multiples only).
+		p := cacheBuf{typ: t, store: store, layerBytes: ceilDiv(ctx*row, 16) * 16}
+		p.buf = alloc(layers * p.layerBytes)
+		return p
+	}
+	c.k, c.v = part(kType, names.StoreK), part(vType, names.StoreV)
 	c.partials = alloc(4 * a.Heads * ceilDiv(ctx, kernels.AttnChunk) * (a.HeadDim + 2))
 	if err != nil {
 		return nil, fmt.Errorf("metal: KV cache for %d positions: %w", ctx, err)
@@ -300,16 +316,17 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
 func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
 	n := k.Rows * k.Cols
-	args := kernels.ElementwiseArgs{N: int32(n)}
-	off := layer*c.layerBytes + pos*c.rowBytes
 	for _, kv := range []struct {
 		src engine.Tensor
-		dst Buffer
-	}{{k, c.k}, {v, c.v}} {
+		dst *cacheBuf
+	}{{k, &c.k}, {v, &c.v}} {
+		qk := kv.dst.typ.BlockElems()
+		args := kernels.CacheStoreArgs{N: int32(n), Block0: int32(pos * k.Cols / qk)}
 		b.record(Dispatch{
-			Kernel: c.names.Store, Args: kernels.Bytes(&args), Buffers: []Binding{bind(kv.src), {kv.dst, off}},
-			Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-		}, []Buffer{bind(kv.src).Buf}, []Buffer{kv.dst})
+			Kernel: kv.dst.store, Args: kernels.Bytes(&args),
+			Buffers: []Binding{bind(kv.src), {kv.dst.buf, layer * kv.dst.layerBytes}},
+			Grid:    grid(ceilDiv(n/qk, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1), // a thread per block
+		}, []Buffer{bind(kv.src).Buf}, []Buffer{kv.dst.buf})
 	}
 }
 
@@ -317,8 +334,8 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	c := cache.(*kvCache)
 	args := kernels.AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
 		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: kernels.AttnChunk}
-	k, v := Binding{c.k, layer * c.layerBytes}, Binding{c.v, layer * c.layerBytes}
-	reads := []Buffer{bind(q).Buf, c.k, c.v}
+	k, v := Binding{c.k.buf, layer * c.k.layerBytes}, Binding{c.v.buf, layer * c.v.layerBytes}
+	reads := []Buffer{bind(q).Buf, c.k.buf, c.v.buf}
 	chunks := ceilDiv(pos+1, kernels.AttnChunk)
 	if q.Rows > 1 || chunks == 1 {
 		b.record(Dispatch{

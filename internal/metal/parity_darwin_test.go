@@ -19,6 +19,11 @@ func TestMetalQwen35MatchesCPU(t *testing.T) {
 	checkQwen35Parity(t, metalDevice(t))
 }
 
+// TestMetalCacheMatchesCPU does the same for the quantized KV caches.
+func TestMetalCacheMatchesCPU(t *testing.T) {
+	checkCacheParity(t, metalDevice(t))
+}
+
 // TestMetalRunnersShareBackend checks two runners on one Metal backend.
 func TestMetalRunnersShareBackend(t *testing.T) {
 	checkSharedBackend(t, metalDevice(t))

@@ -29,3 +29,9 @@ func TestEmulatedQwen35MatchesCPU(t *testing.T) {
 func TestEmulatedRunnersShareBackend(t *testing.T) {
 	checkSharedBackend(t, emulated)
 }
+
+// TestEmulatedCacheMatchesCPU checks the quantized KV caches against the
+// CPU's and llama.cpp's.
+func TestEmulatedCacheMatchesCPU(t *testing.T) {
+	checkCacheParity(t, emulated)
+}

@@ -1,7 +1,6 @@
 package metal
 
 import (
-	"context"
 	"math"
 	"os"
 	"testing"
@@ -89,14 +88,7 @@ func checkQwen35Parity(t *testing.T, newDev func(t *testing.T) Device) {
 				t.Fatal(err)
 			}
 			cfg := engine.PerplexityConfig{Context: 64, Chunks: 3}
-			pc, err := engine.Perplexity(context.Background(), cr, ids, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pg, err := engine.Perplexity(context.Background(), gr, ids, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pg, pc := perplexities(t, gr, cr, ids, cfg)
 			rel := math.Abs(pg.PPL-pc.PPL) / pc.PPL
 			limit := 0.005
 			if f32 {

@@ -56,14 +56,7 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 				t.Fatal(err)
 			}
 			cfg := engine.PerplexityConfig{Context: 128, Chunks: 4, BOS: tok.BOS(), AddBOS: tok.AddBOS()}
-			pc, err := engine.Perplexity(context.Background(), cr, g.Wiki.FirstTokens, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pg, err := engine.Perplexity(context.Background(), gr, g.Wiki.FirstTokens, cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pg, pc := perplexities(t, gr, cr, g.Wiki.FirstTokens, cfg)
 			rel := math.Abs(pg.PPL-pc.PPL) / pc.PPL
 			limit := 0.005
 			if testdata.Unquantized(g.Model) {
@@ -75,6 +68,20 @@ func checkParity(t *testing.T, newDev func(t *testing.T) Device, models []string
 			}
 		})
 	}
+}
+
+// perplexities runs engine.Perplexity over tokens on the GPU's runner and
+// on the CPU's.
+func perplexities(t *testing.T, gr, cr *engine.Runner, tokens []int32, cfg engine.PerplexityConfig) (gpu, host engine.PerplexityResult) {
+	t.Helper()
+	var err error
+	if host, err = engine.Perplexity(context.Background(), cr, tokens, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if gpu, err = engine.Perplexity(context.Background(), gr, tokens, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	return gpu, host
 }
 
 // openBoth opens the model at path for the Metal backend (on a device from

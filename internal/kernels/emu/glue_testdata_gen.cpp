@@ -118,8 +118,8 @@ static void glue_broken_attn_f32_causal_off_by_one(const emu_ctx* c) {
   broken_attn_f32_causal_off_by_one(
       *(constant AttnArgs*)c->buf[0],
       (device const float *)c->buf[1],
-      (device const float *)c->buf[2],
-      (device const float *)c->buf[3],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
       (device float *)c->buf[4],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));

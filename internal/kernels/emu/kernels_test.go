@@ -19,8 +19,9 @@ type kernelTest struct {
 }
 
 func kernelTests() []kernelTest {
-	// matmul_test.go: kernel_mul_*; deltanet_test.go: Qwen3.5's; ops_test.go: the others
-	return append(append(append(matmulKernelTests(), opsKernelTests()...), deltaNetKernelTests()...), []kernelTest{
+	// matmul_test.go: kernel_mul_*; deltanet_test.go: Qwen3.5's;
+	// attention_test.go: the KV cache's; ops_test.go: the others
+	return append(append(append(append(matmulKernelTests(), opsKernelTests()...), deltaNetKernelTests()...), attentionKernelTests()...), []kernelTest{
 		{"kernel_add", testAdd},
 		{"kernel_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_rms_norm", s, rng) }},
 		{"kernel_gated_rms_norm", func(t *testing.T, s Schedule, rng *rand.Rand) { testRmsNorm(t, "kernel_gated_rms_norm", s, rng) }},

@@ -15,8 +15,8 @@ import (
 	"github.com/quant-llm/quant/internal/kernels"
 )
 
-// Emulated tests of the kernels of get_rows.metal, rope.metal,
-// elementwise.metal and attention.metal against the pure-Go reference
+// Emulated tests of the kernels of get_rows.metal, rope.metal and
+// elementwise.metal against the pure-Go reference
 // (internal/gguf, internal/cpu) or a float64 implementation here.
 //
 // Tolerances:
@@ -24,24 +24,14 @@ import (
 //   - rope: the kernel computes freq_base^(-2i/n_dims) directly, the
 //     reference by i repeated float32 multiplications, so angles may differ
 //     by about (i+4) * 2^-23 relative; see ropeTol.
-//   - swiglu: 1e-6 relative; add, add_bias, cpy, argmax: exact.
-//   - attention: 1e-5 of max |v| absolute (outputs are averages of v), for
-//     f16 caches too: the reference reads the same half values the kernel
-//     reads, and the kernel computes in float.
+//   - swiglu: 1e-6 relative; add, add_bias, argmax: exact.
 
 func opsKernelTests() []kernelTest {
 	tests := []kernelTest{
 		{"kernel_rope", testRope},
 		{"kernel_swiglu", testSwiGLU},
 		{"kernel_add_bias", testAddBias},
-		{"kernel_cpy_f32_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testCpy(t, true, s, rng) }},
-		{"kernel_cpy_f32_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testCpy(t, false, s, rng) }},
 		{"kernel_argmax", testArgmax},
-		{"kernel_attn_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttn(t, true, s, rng) }},
-		{"kernel_attn_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttn(t, false, s, rng) }},
-		{"kernel_attn_split_f16", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, true, s, rng) }},
-		{"kernel_attn_split_f32", func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, false, s, rng) }},
-		{"kernel_attn_reduce", testAttnReduce},
 	}
 	for _, typ := range weightTypes() {
 		names, _ := kernels.ForWeight(typ)
@@ -60,22 +50,6 @@ func i32Bytes(v []int32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
 	}
 	return b
-}
-
-func u16Bytes(v []uint16) []byte {
-	b := make([]byte, 2*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint16(b[2*i:], x)
-	}
-	return b
-}
-
-func u16s(b []byte) []uint16 {
-	v := make([]uint16, len(b)/2)
-	for i := range v {
-		v[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return v
 }
 
 func maxAbs(v []float32) float64 {
@@ -356,51 +330,6 @@ func testAddBias(t *testing.T, s Schedule, rng *rand.Rand) {
 	}
 }
 
-// testCpy writes n values into the middle of a larger cache buffer, as
-// StoreKV does, and checks the rest of the buffer is untouched.
-func testCpy(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
-	elem, kernel := 4, "kernel_cpy_f32_f32"
-	if f16 {
-		elem, kernel = 2, "kernel_cpy_f32_f16"
-	}
-	for _, n := range eltSizes {
-		src := randF32(rng, n)
-		for i := range src {
-			switch i % 11 {
-			case 3:
-				src[i] *= 1e5 // beyond the half range for F16: infinity
-			case 4:
-				src[i] *= 1e-6 // half subnormals
-			case 5:
-				src[i] = float32(i) + 0.5 // halfway cases for large i
-			}
-		}
-		const before, after = 64, 32 // elements of the cache around the written span
-		cache := make([]byte, elem*(before+n+after))
-		for i := range cache {
-			cache[i] = byte(i*7 + 1)
-		}
-		orig := append([]byte(nil), cache...)
-		err := runElementwise(kernel, kernels.ElementwiseArgs{N: int32(n)}, n, map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: elem * before}}, s)
-		if err != nil {
-			t.Fatalf("n=%d: %v", n, err)
-		}
-		span := cache[elem*before : elem*(before+n)]
-		if f16 {
-			for i, h := range u16s(span) {
-				if w := gguf.FP32ToFP16(src[i]); h != w {
-					t.Fatalf("n=%d: element %d (%g): got half %#04x, want %#04x", n, i, src[i], h, w)
-				}
-			}
-		} else if m := mismatch(f32s(span), src, func(int) float64 { return 0 }); m != "" {
-			t.Errorf("n=%d: %s", n, m)
-		}
-		if string(cache[:elem*before]) != string(orig[:elem*before]) || string(cache[elem*(before+n):]) != string(orig[elem*(before+n):]) {
-			t.Errorf("n=%d: wrote outside the destination span", n)
-		}
-	}
-}
-
 func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 	inf := float32(math.Inf(1))
 	for _, tc := range []struct {
@@ -451,287 +380,6 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 		}
 		if got := int32(binary.LittleEndian.Uint32(out)); got != want {
 			t.Errorf("%+v: got %d, want %d", tc, got, want)
-		}
-	}
-}
-
-// ---- attention
-
-type attnCase struct {
-	headDim, heads, kvHeads, pos0, rows int
-	grow                                bool // keys grow with the position: the running max keeps rising
-}
-
-// attnData is one attention problem: queries, a KV cache whose rows past
-// the last visible position are NaN, and the float64 reference output.
-type attnData struct {
-	args      kernels.AttnArgs
-	q         []float32
-	k, v      []byte // cache, f16 or f32
-	want      []float32
-	tolerance float64
-}
-
-func newAttn(c attnCase, f16 bool, chunk int, rng *rand.Rand) attnData {
-	kvDim := c.kvHeads * c.headDim
-	ctx := c.pos0 + c.rows + 1 // one more row than visible: NaN
-	scale := float32(2 / math.Sqrt(float64(c.headDim)))
-	d := attnData{args: kernels.AttnArgs{NHeads: int32(c.heads), NKVHeads: int32(c.kvHeads), HeadDim: int32(c.headDim),
-		KVDim: int32(kvDim), Pos0: int32(c.pos0), NRows: int32(c.rows), Scale: scale, Chunk: int32(chunk)}}
-	d.q = randF32(rng, c.rows*c.heads*c.headDim)
-	kv := [2][]float64{make([]float64, ctx*kvDim), make([]float64, ctx*kvDim)}
-	for m := range kv {
-		raw := randF32(rng, ctx*kvDim)
-		for i := range raw {
-			if t := i / kvDim; t >= c.pos0+c.rows {
-				raw[i] = float32(math.NaN())
-			} else if m == 0 && c.grow {
-				raw[i] *= 1 + float32(t)/8
-			}
-		}
-		var buf []byte
-		if f16 {
-			h := make([]uint16, len(raw))
-			for i, x := range raw {
-				h[i] = gguf.FP32ToFP16(x)
-				kv[m][i] = float64(gguf.FP16ToFP32(h[i]))
-			}
-			buf = u16Bytes(h)
-		} else {
-			for i, x := range raw {
-				kv[m][i] = float64(x)
-			}
-			buf = f32Bytes(raw)
-		}
-		if m == 0 {
-			d.k = buf
-		} else {
-			d.v = buf
-		}
-	}
-	group := c.heads / c.kvHeads
-	d.want = make([]float32, c.rows*c.heads*c.headDim)
-	for r := 0; r < c.rows; r++ {
-		n := c.pos0 + r + 1
-		for h := 0; h < c.heads; h++ {
-			q := d.q[(r*c.heads+h)*c.headDim:][:c.headDim]
-			off := h / group * c.headDim
-			scores := make([]float64, n)
-			best := math.Inf(-1)
-			for t := range scores {
-				var sum float64
-				for i, qv := range q {
-					sum += float64(qv) * kv[0][t*kvDim+off+i]
-				}
-				scores[t] = float64(scale) * sum
-				best = max(best, scores[t])
-			}
-			var total float64
-			for t := range scores {
-				scores[t] = math.Exp(scores[t] - best)
-				total += scores[t]
-			}
-			out := d.want[(r*c.heads+h)*c.headDim:][:c.headDim]
-			for i := range out {
-				var sum float64
-				for t, p := range scores {
-					sum += p * kv[1][t*kvDim+off+i]
-				}
-				out[i] = float32(sum / total)
-			}
-		}
-	}
-	d.tolerance = 1e-5 // max |v| is 1
-	return d
-}
-
-func attnSuffix(f16 bool) string {
-	if f16 {
-		return "f16"
-	}
-	return "f32"
-}
-
-// runAttn runs kernel (kernel_attn_* shaped) on d.
-func runAttn(kernel string, d attnData, s Schedule) ([]float32, error) {
-	dst := nanBuffer(len(d.want))
-	err := Run(Dispatch{
-		Kernel:  kernel,
-		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
-		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
-		Grid:    [3]int{int(d.args.NRows), int(d.args.NHeads), 1},
-		Group:   [3]int{32, 1, 1},
-	}, s)
-	return f32s(dst), err
-}
-
-// runAttnSplit runs split (kernel_attn_split_* shaped) and then reduce on d,
-// a single decode row.
-func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, error) {
-	chunk, heads := int(d.args.Chunk), int(d.args.NHeads)
-	chunks := ceilDiv(int(d.args.Pos0)+1, chunk)
-	partials := nanBuffer(heads * chunks * (int(d.args.HeadDim) + 2))
-	err := Run(Dispatch{
-		Kernel:  split,
-		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
-		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: partials}},
-		Grid:    [3]int{chunks, heads, 1},
-		Group:   [3]int{32, 1, 1},
-	}, s)
-	if err != nil {
-		return nil, err
-	}
-	dst := nanBuffer(len(d.want))
-	err = Run(Dispatch{
-		Kernel:  reduce,
-		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
-		Buffers: map[int]Binding{1: {Data: partials}, 2: {Data: dst}},
-		Grid:    [3]int{heads, 1, 1},
-		Group:   [3]int{32, 1, 1},
-	}, s)
-	return f32s(dst), err
-}
-
-// attnCases: head dims 32, 64, 80, 128, 256; GQA ratios 1, 2 and 4 (with
-// several KV heads, so that a wrong head mapping shows); 1, 2, 3 or 17 rows.
-var attnCases = []attnCase{
-	{headDim: 32, heads: 2, kvHeads: 2, pos0: 0, rows: 1},
-	{headDim: 64, heads: 8, kvHeads: 2, pos0: 5, rows: 3},
-	{headDim: 128, heads: 2, kvHeads: 2, pos0: 20, rows: 17},
-	{headDim: 256, heads: 4, kvHeads: 1, pos0: 9, rows: 3},
-	{headDim: 80, heads: 6, kvHeads: 3, pos0: 13, rows: 1, grow: true},
-	{headDim: 64, heads: 2, kvHeads: 2, pos0: 30, rows: 3, grow: true},
-	{headDim: 128, heads: 4, kvHeads: 1, pos0: 250, rows: 2},
-}
-
-func testAttn(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
-	for _, c := range attnCases {
-		d := newAttn(c, f16, 256, rng)
-		got, err := runAttn("kernel_attn_"+attnSuffix(f16), d, s)
-		name := fmt.Sprintf("%+v", c)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
-			t.Errorf("%s: %s", name, m)
-		}
-		t.Logf("%s: max error %.3g", name, maxErr(got, d.want))
-	}
-}
-
-// attnSplitCases: one decode row, chunks of 16 positions: one chunk, exactly
-// one full chunk, a last chunk of one position, of two, of four, of 13.
-var attnSplitCases = []attnCase{
-	{headDim: 64, heads: 4, kvHeads: 1, pos0: 0, rows: 1},
-	{headDim: 128, heads: 2, kvHeads: 2, pos0: 15, rows: 1},
-	{headDim: 32, heads: 2, kvHeads: 2, pos0: 16, rows: 1},
-	{headDim: 256, heads: 8, kvHeads: 2, pos0: 49, rows: 1},
-	{headDim: 128, heads: 8, kvHeads: 2, pos0: 99, rows: 1, grow: true},
-	{headDim: 80, heads: 2, kvHeads: 1, pos0: 40, rows: 1},
-	{headDim: 64, heads: 2, kvHeads: 1, pos0: 300, rows: 1, grow: true},
-}
-
-const attnTestChunk = 16
-
-func testAttnSplit(t *testing.T, f16 bool, s Schedule, rng *rand.Rand) {
-	for _, c := range attnSplitCases {
-		d := newAttn(c, f16, attnTestChunk, rng)
-		got, err := runAttnSplit("kernel_attn_split_"+attnSuffix(f16), "kernel_attn_reduce", d, s)
-		name := fmt.Sprintf("%+v", c)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
-			t.Errorf("%s: %s", name, m)
-		}
-		t.Logf("%s: %d chunks, max error %.3g", name, ceilDiv(c.pos0+1, attnTestChunk), maxErr(got, d.want))
-	}
-}
-
-// testAttnReduce feeds kernel_attn_reduce random partial results.
-func testAttnReduce(t *testing.T, s Schedule, rng *rand.Rand) {
-	for _, tc := range []struct{ heads, headDim, pos0, chunk int }{
-		{1, 32, 0, 16}, {3, 64, 40, 16}, {2, 80, 300, 256}, {4, 256, 1000, 128}, {2, 128, 47, 16},
-	} {
-		chunks := ceilDiv(tc.pos0+1, tc.chunk)
-		stride := tc.headDim + 2
-		p := randF32(rng, tc.heads*chunks*stride)
-		want := make([]float32, tc.heads*tc.headDim)
-		for h := 0; h < tc.heads; h++ {
-			part := p[h*chunks*stride:][:chunks*stride]
-			best := math.Inf(-1)
-			for c := 0; c < chunks; c++ {
-				part[c*stride] *= 30                     // max score
-				part[c*stride+1] = 1 + 100*rng.Float32() // sum of exp (>= 1: includes the max)
-				best = max(best, float64(part[c*stride]))
-			}
-			for i := 0; i < tc.headDim; i++ {
-				var num, den float64
-				for c := 0; c < chunks; c++ {
-					w := math.Exp(float64(part[c*stride]) - best)
-					num += w * float64(part[c*stride+2+i])
-					den += w * float64(part[c*stride+1])
-				}
-				want[h*tc.headDim+i] = float32(num / den)
-			}
-		}
-		args := kernels.AttnArgs{NHeads: int32(tc.heads), NKVHeads: 1, HeadDim: int32(tc.headDim), KVDim: int32(tc.headDim),
-			Pos0: int32(tc.pos0), NRows: 1, Scale: 1, Chunk: int32(tc.chunk)}
-		dst := nanBuffer(len(want))
-		err := Run(Dispatch{
-			Kernel:  "kernel_attn_reduce",
-			Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
-			Buffers: map[int]Binding{1: {Data: f32Bytes(p)}, 2: {Data: dst}},
-			Grid:    [3]int{tc.heads, 1, 1},
-			Group:   [3]int{32, 1, 1},
-		}, s)
-		if err != nil {
-			t.Fatalf("%+v: %v", tc, err)
-		}
-		if m := mismatch(f32s(dst), want, relTol(want, 1e-5)); m != "" {
-			t.Errorf("%+v: %s", tc, m)
-		}
-	}
-}
-
-// ---- broken attention kernels (testdata/broken.metal)
-
-// TestBrokenAttnCausalOffByOne: a causal mask one position too long shows
-// as a mismatch (the next row's key) or NaN (the unwritten row past the
-// last), under every schedule.
-func TestBrokenAttnCausalOffByOne(t *testing.T) {
-	c := attnCase{headDim: 64, heads: 4, kvHeads: 1, pos0: 6, rows: 3}
-	for _, s := range Schedules(seedFor(t)) {
-		d := newAttn(c, false, 256, newRand(t))
-		got, err := runAttn("broken_attn_f32_causal_off_by_one", d, s)
-		if err != nil {
-			t.Fatalf("%v: %v", s, err)
-		}
-		rowLen := c.heads * c.headDim
-		if mismatch(got[:rowLen], d.want[:rowLen], func(int) float64 { return d.tolerance }) == "" {
-			t.Errorf("%v: row 0 attending to position pos0+1 not caught", s)
-		}
-		if last := got[len(got)-1]; !math.IsNaN(float64(last)) {
-			t.Errorf("%v: the last row should read the NaN row past the cache, got %g", s, last)
-		}
-		if got, err := runAttn("kernel_attn_f32", d, s); err != nil || mismatch(got, d.want, func(int) float64 { return d.tolerance }) != "" {
-			t.Errorf("%v: the correct kernel fails on the same data (%v)", s, err)
-		}
-	}
-}
-
-// TestBrokenAttnReduceNoRescale: combining chunks without exp(m_c - M)
-// shows as a mismatch as soon as the chunks' maxima differ.
-func TestBrokenAttnReduceNoRescale(t *testing.T) {
-	c := attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 40, rows: 1, grow: true}
-	for _, s := range Schedules(seedFor(t)) {
-		d := newAttn(c, true, attnTestChunk, newRand(t))
-		got, err := runAttnSplit("kernel_attn_split_f16", "broken_attn_reduce_no_rescale", d, s)
-		if err != nil {
-			t.Fatalf("%v: %v", s, err)
-		}
-		if mismatch(got, d.want, func(int) float64 { return d.tolerance }) == "" {
-			t.Errorf("%v: missing rescaling not caught", s)
 		}
 	}
 }

@@ -232,17 +232,17 @@ kernel void broken_mul_mm_no_reuse_barrier(
 // compiled on its own, in a namespace of its own.
 #include "../../attention.metal"
 
-// kernel_attn_f32 whose causal mask lets row r see position pos0 + r + 1.
+// kernel_attn_f32_f32 whose causal mask lets row r see position pos0 + r + 1.
 kernel void broken_attn_f32_causal_off_by_one(
         constant     AttnArgs & args [[buffer(0)]],
         device const float    * q    [[buffer(1)]],
-        device const float    * k    [[buffer(2)]],
-        device const float    * v    [[buffer(3)]],
+        device const char     * k    [[buffer(2)]],
+        device const char     * v    [[buffer(3)]],
         device       float    * dst  [[buffer(4)]],
         uint3  tgpig [[threadgroup_position_in_grid]],
         ushort tiisg [[thread_index_in_simdgroup]]) {
     const int r = tgpig.x;
-    attn_row<float>(args, q, k, v, dst, r, tgpig.y, args.pos0 + r + 2, tiisg);  // MARK: causal off by one
+    attn_row<blk_f32, blk_f32>(args, q, k, v, dst, r, tgpig.y, args.pos0 + r + 2, tiisg);  // MARK: causal off by one
 }
 
 // kernel_attn_reduce summing the chunks without rescaling each by

@@ -1,0 +1,449 @@
+//go:build mslemu
+
+package emu
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quant-llm/quant/internal/cpu"
+	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
+)
+
+// Emulated tests of attention.metal: the KV-cache writes of every cache
+// type and attention over every pair of key and value types.
+//
+//   - kernel_cpy_f32_<t>: byte for byte gguf.Quantize (ggml's
+//     quantize_row_<t>_ref); the emulator computes in IEEE float32 without
+//     fusing, as the reference does (see dequant.h on what an Apple GPU's
+//     fast math may change).
+//   - kernel_attn_<k>_<v> and kernel_attn_split_<k>_<v>: a float64
+//     reference over the cache as gguf.Dequantize reads it, within 1e-5 of
+//     max |v| absolute (outputs are averages of v): the kernel reads the
+//     same values and computes in float.
+
+func attentionKernelTests() []kernelTest {
+	tests := []kernelTest{{"kernel_attn_reduce", testAttnReduce}}
+	for _, kt := range cpu.CacheTypes {
+		store := cacheKernels(kt, kt).StoreK
+		tests = append(tests, kernelTest{store, func(t *testing.T, s Schedule, rng *rand.Rand) {
+			testCacheStore(t, kt, s, rng)
+		}})
+		for _, vt := range cpu.CacheTypes {
+			names := cacheKernels(kt, vt)
+			tests = append(tests,
+				kernelTest{names.Attend, func(t *testing.T, s Schedule, rng *rand.Rand) { testAttn(t, kt, vt, s, rng) }},
+				kernelTest{names.AttendSplit, func(t *testing.T, s Schedule, rng *rand.Rand) { testAttnSplit(t, kt, vt, s, rng) }})
+		}
+	}
+	return tests
+}
+
+// cacheKernels returns the kernels of a k/v cache; every pair of the cache
+// types has them.
+func cacheKernels(k, v gguf.GGMLType) kernels.CacheKernels {
+	names, ok := kernels.ForCache(k, v)
+	if !ok {
+		panic(fmt.Sprintf("no kernels for a %s/%s cache", k, v))
+	}
+	return names
+}
+
+// ---- cache writes
+
+// storeValues returns n values (whole blocks of 32) that reach the corners
+// of the quantizers: blocks of different magnitudes, an all-zero block, a
+// largest magnitude taken twice with opposite signs (the first one sets the
+// scale), values on the rounding boundaries of each 32-value type (blocks
+// whose extremes make its d exactly 1, the other values halfway between
+// two integers), F16 overflow and subnormals, and exact ties of the
+// F16/BF16 rounding.
+func storeValues(rng *rand.Rand, n int) []float32 {
+	// Q8_0, Q4_0, Q5_0, Q4_1, Q5_1: the extremes that make d = 1, then
+	// i%mod + off + 1/2 for the other values i.
+	ties := []struct {
+		ext      []float32
+		mod, off int
+	}{{[]float32{127}, 32, -16}, {[]float32{-8}, 16, -8}, {[]float32{-16}, 32, -16}, {[]float32{0, 15}, 15, 0}, {[]float32{0, 31}, 31, 0}}
+	x := randF32(rng, n)
+	for b := 0; b < n/32; b++ {
+		blk := x[32*b : 32*(b+1)]
+		switch k := b % 10; {
+		case k == 1:
+			for i := range blk {
+				blk[i] *= float32(math.Pow(8, float64(b%5-2)))
+			}
+		case k == 2:
+			clear(blk)
+		case k == 3:
+			blk[5], blk[20] = -1.5, 1.5
+		case k >= 4 && k <= 8:
+			tie := ties[k-4]
+			for i := range blk {
+				blk[i] = float32(i%tie.mod+tie.off) + 0.5
+			}
+			copy(blk, tie.ext)
+		case k == 9:
+			for i := range blk {
+				switch i % 4 {
+				case 0:
+					blk[i] *= 1e5 // beyond the half range: infinity
+				case 1:
+					blk[i] *= 1e-6 // half subnormals
+				case 2:
+					blk[i] = 1 + float32(2*(i/4)+1)/2048 // halfway between two halves
+				case 3:
+					blk[i] = math.Float32frombits(0x3f808000 + uint32(i)<<16) // halfway between two bf16s
+				}
+			}
+		}
+	}
+	return x
+}
+
+// testCacheStore writes n values into the middle of a larger cache buffer,
+// as StoreKV does (bound at the start of a layer, the row's first block in
+// the arguments), and checks the bytes against gguf.Quantize and that the
+// rest of the buffer is untouched.
+func testCacheStore(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	kernel := cacheKernels(typ, typ).StoreK
+	qk, bs := typ.BlockElems(), typ.BlockBytes()
+	for _, blocks := range []int{1, 7, 255, 256, 300, 4097 / qk} {
+		n := blocks * qk
+		src := storeValues(rng, ceilDiv(n, 32)*32)[:n]
+		want, err := gguf.Quantize(typ, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The cache: 16 bytes before the bound offset, 5 blocks between it
+		// and the written span (an odd number: the span's byte offset is
+		// not a multiple of 4 for the 32-value types), 3 blocks after.
+		const pad, before, after = 16, 5, 3
+		start := pad + bs*before
+		cache := make([]byte, start+bs*(blocks+after))
+		for i := range cache {
+			cache[i] = byte(i*7 + 1)
+		}
+		orig := append([]byte(nil), cache...)
+		err = Run(Dispatch{
+			Kernel:  kernel,
+			Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.CacheStoreArgs{N: int32(n), Block0: before})},
+			Buffers: map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: pad}},
+			Grid:    [3]int{ceilDiv(blocks, 256), 1, 1}, Group: [3]int{256, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("%d blocks: %v", blocks, err)
+		}
+		got := cache[start : start+bs*blocks]
+		for b := range blocks {
+			if g, w := got[b*bs:(b+1)*bs], want[b*bs:(b+1)*bs]; !bytes.Equal(g, w) {
+				t.Fatalf("%d blocks: block %d of %v:\n got % x\nwant % x", blocks, b, src[b*qk:(b+1)*qk], g, w)
+			}
+		}
+		if !bytes.Equal(cache[:start], orig[:start]) || !bytes.Equal(cache[start+bs*blocks:], orig[start+bs*blocks:]) {
+			t.Errorf("%d blocks: wrote outside the destination span", blocks)
+		}
+	}
+}
+
+// ---- attention
+
+type attnCase struct {
+	headDim, heads, kvHeads, pos0, rows int
+	grow                                bool // keys grow with the position: the running max keeps rising
+}
+
+// attnData is one attention problem: queries, a KV cache whose rows past
+// the last visible position are NaN, and the float64 reference output.
+type attnData struct {
+	args      kernels.AttnArgs
+	q         []float32
+	k, v      []byte // cache rows in the key and the value type
+	want      []float32
+	tolerance float64
+}
+
+func newAttn(c attnCase, kType, vType gguf.GGMLType, chunk int, rng *rand.Rand) attnData {
+	kvDim := c.kvHeads * c.headDim
+	ctx := c.pos0 + c.rows + 1 // one more row than visible: NaN
+	scale := float32(2 / math.Sqrt(float64(c.headDim)))
+	d := attnData{args: kernels.AttnArgs{NHeads: int32(c.heads), NKVHeads: int32(c.kvHeads), HeadDim: int32(c.headDim),
+		KVDim: int32(kvDim), Pos0: int32(c.pos0), NRows: int32(c.rows), Scale: scale, Chunk: int32(chunk)}}
+	d.q = randF32(rng, c.rows*c.heads*c.headDim)
+	var kv [2][]float64 // the cache as the kernel reads it
+	for m, typ := range []gguf.GGMLType{kType, vType} {
+		raw := randF32(rng, ctx*kvDim)
+		if m == 0 && c.grow {
+			for i := range raw {
+				raw[i] *= 1 + float32(i/kvDim)/8
+			}
+		}
+		buf, err := gguf.Quantize(typ, raw, nil)
+		if err != nil {
+			panic(err)
+		}
+		row := len(buf) / ctx
+		for i := (c.pos0 + c.rows) * row; i < len(buf); i++ {
+			buf[i] = 0xFF // NaN values, or NaN scales
+		}
+		vals := make([]float32, len(raw))
+		if err := gguf.Dequantize(typ, buf, vals); err != nil {
+			panic(err)
+		}
+		kv[m] = make([]float64, len(vals))
+		for i, x := range vals {
+			kv[m][i] = float64(x)
+		}
+		if m == 0 {
+			d.k = buf
+		} else {
+			d.v = buf
+		}
+	}
+	group := c.heads / c.kvHeads
+	d.want = make([]float32, c.rows*c.heads*c.headDim)
+	for r := 0; r < c.rows; r++ {
+		n := c.pos0 + r + 1
+		for h := 0; h < c.heads; h++ {
+			q := d.q[(r*c.heads+h)*c.headDim:][:c.headDim]
+			off := h / group * c.headDim
+			scores := make([]float64, n)
+			best := math.Inf(-1)
+			for t := range scores {
+				var sum float64
+				for i, qv := range q {
+					sum += float64(qv) * kv[0][t*kvDim+off+i]
+				}
+				scores[t] = float64(scale) * sum
+				best = max(best, scores[t])
+			}
+			var total float64
+			for t := range scores {
+				scores[t] = math.Exp(scores[t] - best)
+				total += scores[t]
+			}
+			out := d.want[(r*c.heads+h)*c.headDim:][:c.headDim]
+			for i := range out {
+				var sum float64
+				for t, p := range scores {
+					sum += p * kv[1][t*kvDim+off+i]
+				}
+				out[i] = float32(sum / total)
+			}
+		}
+	}
+	d.tolerance = 1e-5 // max |v| is about 1
+	return d
+}
+
+// runAttn runs kernel (kernel_attn_* shaped) on d.
+func runAttn(kernel string, d attnData, s Schedule) ([]float32, error) {
+	dst := nanBuffer(len(d.want))
+	err := Run(Dispatch{
+		Kernel:  kernel,
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
+		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
+		Grid:    [3]int{int(d.args.NRows), int(d.args.NHeads), 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	return f32s(dst), err
+}
+
+// runAttnSplit runs split (kernel_attn_split_* shaped) and then reduce on d,
+// a single decode row.
+func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, error) {
+	chunk, heads := int(d.args.Chunk), int(d.args.NHeads)
+	chunks := ceilDiv(int(d.args.Pos0)+1, chunk)
+	partials := nanBuffer(heads * chunks * (int(d.args.HeadDim) + 2))
+	err := Run(Dispatch{
+		Kernel:  split,
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
+		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: partials}},
+		Grid:    [3]int{chunks, heads, 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	if err != nil {
+		return nil, err
+	}
+	dst := nanBuffer(len(d.want))
+	err = Run(Dispatch{
+		Kernel:  reduce,
+		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
+		Buffers: map[int]Binding{1: {Data: partials}, 2: {Data: dst}},
+		Grid:    [3]int{heads, 1, 1},
+		Group:   [3]int{32, 1, 1},
+	}, s)
+	return f32s(dst), err
+}
+
+// attnCases: head dims 32, 64, 80, 128, 256; GQA ratios 1, 2 and 4 (with
+// several KV heads, so that a wrong head mapping shows); 1, 2, 3 or 17 rows;
+// prompts that end before and after the split threshold (AttnChunk).
+var attnCases = []attnCase{
+	{headDim: 32, heads: 2, kvHeads: 2, pos0: 0, rows: 1},
+	{headDim: 64, heads: 8, kvHeads: 2, pos0: 5, rows: 3},
+	{headDim: 128, heads: 2, kvHeads: 2, pos0: 20, rows: 17},
+	{headDim: 256, heads: 4, kvHeads: 1, pos0: 9, rows: 3},
+	{headDim: 80, heads: 6, kvHeads: 3, pos0: 13, rows: 1, grow: true},
+	{headDim: 64, heads: 2, kvHeads: 2, pos0: 30, rows: 3, grow: true},
+	{headDim: 128, heads: 4, kvHeads: 1, pos0: 250, rows: 2},
+	{headDim: 64, heads: 4, kvHeads: 2, pos0: kernels.AttnChunk + 3, rows: 5},
+}
+
+// fits reports whether c's heads are whole blocks of both types.
+func (c attnCase) fits(types ...gguf.GGMLType) bool {
+	for _, t := range types {
+		if c.headDim%t.BlockElems() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func testAttn(t *testing.T, kType, vType gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	for _, c := range attnCases {
+		if !c.fits(kType, vType) {
+			continue
+		}
+		d := newAttn(c, kType, vType, kernels.AttnChunk, rng)
+		got, err := runAttn(cacheKernels(kType, vType).Attend, d, s)
+		name := fmt.Sprintf("%+v", c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
+			t.Errorf("%s: %s", name, m)
+		}
+		t.Logf("%s: max error %.3g", name, maxErr(got, d.want))
+	}
+}
+
+// attnSplitCases: one decode row, chunks of attnTestChunk positions: one
+// chunk, exactly one full chunk, a last chunk of one position, of two, of
+// four, of 13; and the backend's chunk (AttnChunk), whose split starts past
+// AttnChunk positions.
+var attnSplitCases = []struct {
+	attnCase
+	chunk int
+}{
+	{attnCase{headDim: 64, heads: 4, kvHeads: 1, pos0: 0, rows: 1}, attnTestChunk},
+	{attnCase{headDim: 128, heads: 2, kvHeads: 2, pos0: 15, rows: 1}, attnTestChunk},
+	{attnCase{headDim: 32, heads: 2, kvHeads: 2, pos0: 16, rows: 1}, attnTestChunk},
+	{attnCase{headDim: 256, heads: 8, kvHeads: 2, pos0: 49, rows: 1}, attnTestChunk},
+	{attnCase{headDim: 128, heads: 8, kvHeads: 2, pos0: 99, rows: 1, grow: true}, attnTestChunk},
+	{attnCase{headDim: 80, heads: 2, kvHeads: 1, pos0: 40, rows: 1}, attnTestChunk},
+	{attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 300, rows: 1, grow: true}, attnTestChunk},
+	{attnCase{headDim: 128, heads: 4, kvHeads: 2, pos0: 2*kernels.AttnChunk + 40, rows: 1}, kernels.AttnChunk},
+}
+
+const attnTestChunk = 16
+
+func testAttnSplit(t *testing.T, kType, vType gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	for _, c := range attnSplitCases {
+		if !c.fits(kType, vType) {
+			continue
+		}
+		d := newAttn(c.attnCase, kType, vType, c.chunk, rng)
+		got, err := runAttnSplit(cacheKernels(kType, vType).AttendSplit, "kernel_attn_reduce", d, s)
+		name := fmt.Sprintf("%+v", c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m := mismatch(got, d.want, func(int) float64 { return d.tolerance }); m != "" {
+			t.Errorf("%s: %s", name, m)
+		}
+		t.Logf("%s: %d chunks, max error %.3g", name, ceilDiv(c.pos0+1, c.chunk), maxErr(got, d.want))
+	}
+}
+
+// testAttnReduce feeds kernel_attn_reduce random partial results.
+func testAttnReduce(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, tc := range []struct{ heads, headDim, pos0, chunk int }{
+		{1, 32, 0, 16}, {3, 64, 40, 16}, {2, 80, 300, 256}, {4, 256, 1000, 128}, {2, 128, 47, 16},
+	} {
+		chunks := ceilDiv(tc.pos0+1, tc.chunk)
+		stride := tc.headDim + 2
+		p := randF32(rng, tc.heads*chunks*stride)
+		want := make([]float32, tc.heads*tc.headDim)
+		for h := 0; h < tc.heads; h++ {
+			part := p[h*chunks*stride:][:chunks*stride]
+			best := math.Inf(-1)
+			for c := 0; c < chunks; c++ {
+				part[c*stride] *= 30                     // max score
+				part[c*stride+1] = 1 + 100*rng.Float32() // sum of exp (>= 1: includes the max)
+				best = max(best, float64(part[c*stride]))
+			}
+			for i := 0; i < tc.headDim; i++ {
+				var num, den float64
+				for c := 0; c < chunks; c++ {
+					w := math.Exp(float64(part[c*stride]) - best)
+					num += w * float64(part[c*stride+2+i])
+					den += w * float64(part[c*stride+1])
+				}
+				want[h*tc.headDim+i] = float32(num / den)
+			}
+		}
+		args := kernels.AttnArgs{NHeads: int32(tc.heads), NKVHeads: 1, HeadDim: int32(tc.headDim), KVDim: int32(tc.headDim),
+			Pos0: int32(tc.pos0), NRows: 1, Scale: 1, Chunk: int32(tc.chunk)}
+		dst := nanBuffer(len(want))
+		err := Run(Dispatch{
+			Kernel:  "kernel_attn_reduce",
+			Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
+			Buffers: map[int]Binding{1: {Data: f32Bytes(p)}, 2: {Data: dst}},
+			Grid:    [3]int{tc.heads, 1, 1},
+			Group:   [3]int{32, 1, 1},
+		}, s)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if m := mismatch(f32s(dst), want, relTol(want, 1e-5)); m != "" {
+			t.Errorf("%+v: %s", tc, m)
+		}
+	}
+}
+
+// ---- broken attention kernels (testdata/broken.metal)
+
+// TestBrokenAttnCausalOffByOne: a causal mask one position too long shows
+// as a mismatch (the next row's key) or NaN (the unwritten row past the
+// last), under every schedule.
+func TestBrokenAttnCausalOffByOne(t *testing.T) {
+	c := attnCase{headDim: 64, heads: 4, kvHeads: 1, pos0: 6, rows: 3}
+	for _, s := range Schedules(seedFor(t)) {
+		d := newAttn(c, gguf.TypeF32, gguf.TypeF32, kernels.AttnChunk, newRand(t))
+		got, err := runAttn("broken_attn_f32_causal_off_by_one", d, s)
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		rowLen := c.heads * c.headDim
+		if mismatch(got[:rowLen], d.want[:rowLen], func(int) float64 { return d.tolerance }) == "" {
+			t.Errorf("%v: row 0 attending to position pos0+1 not caught", s)
+		}
+		if last := got[len(got)-1]; !math.IsNaN(float64(last)) {
+			t.Errorf("%v: the last row should read the NaN row past the cache, got %g", s, last)
+		}
+		if got, err := runAttn("kernel_attn_f32_f32", d, s); err != nil || mismatch(got, d.want, func(int) float64 { return d.tolerance }) != "" {
+			t.Errorf("%v: the correct kernel fails on the same data (%v)", s, err)
+		}
+	}
+}
+
+// TestBrokenAttnReduceNoRescale: combining chunks without exp(m_c - M)
+// shows as a mismatch as soon as the chunks' maxima differ.
+func TestBrokenAttnReduceNoRescale(t *testing.T) {
+	c := attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 40, rows: 1, grow: true}
+	for _, s := range Schedules(seedFor(t)) {
+		d := newAttn(c, gguf.TypeF16, gguf.TypeF16, attnTestChunk, newRand(t))
+		got, err := runAttnSplit("kernel_attn_split_f16_f16", "broken_attn_reduce_no_rescale", d, s)
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		if mismatch(got, d.want, func(int) float64 { return d.tolerance }) == "" {
+			t.Errorf("%v: missing rescaling not caught", s)
+		}
+	}
+}
