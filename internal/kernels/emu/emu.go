@@ -157,6 +157,10 @@ func run(d Dispatch, s Schedule, count bool) (map[int]Loads, error) {
 		}
 		cd.regions[k].base = unsafe.Add(r.c, guard)
 		cd.regions[k].len = C.size_t(n)
+		if count {
+			cd.regions[k].name = C.CString(r.describe())
+			defer C.free(unsafe.Pointer(cd.regions[k].name))
+		}
 	}
 	if count {
 		cd.count_loads = 1

@@ -3,6 +3,7 @@
 package emu
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/quant-llm/quant/internal/gguf"
@@ -26,14 +27,14 @@ func blockValues(typ gguf.GGMLType) int {
 	return max(typ.BlockElems(), 32)
 }
 
-// countMulMV runs the type's mat-vec kernel on random weights with the
-// counted kernels, checks its result and returns the loads from the weight
-// buffer (binding 1) and the dispatch.
-func countMulMV(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int) (Loads, Dispatch) {
+// countMatMul runs kernel k of the type on random weights with the counted
+// kernels, checks its result and returns the loads from the weights
+// (binding 1) and the activations (binding 2), and the dispatch.
+func countMatMul(t *testing.T, typ gguf.GGMLType, k matmulKernel, ne00, ne01, ne11 int) (w, x Loads, d Dispatch) {
 	t.Helper()
 	c := newMatmulCase(t, typ, ne00, ne01, ne11, false, newRand(t))
 	dst := nanBuffer(ne11 * ne01)
-	d := c.dispatch(weightKernels(t, typ).MulMV, false, dst)
+	d = c.dispatch(weightKernels(t, typ), k, dst)
 	loads, err := CountLoads(d)
 	if err != nil {
 		t.Fatal(err)
@@ -41,25 +42,60 @@ func countMulMV(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int) (Loads, D
 	if m, _ := c.check(f32s(dst), matmulTolerance); m != "" {
 		t.Fatalf("%s ne00=%d ne01=%d ne11=%d: %s", d.Kernel, ne00, ne01, ne11, m)
 	}
-	return loads[1], d
+	return loads[1], loads[2], d
 }
 
-// TestMulMVLoads logs, per weight type, the mat-vec kernel's load
-// instructions per weight block and activation row (as threads execute
-// them, and as simdgroup instructions), the bytes they request per unique
-// weight byte (threads; simdgroups, where lanes reading one byte together
-// fetch it once), and the most times one weight byte is fetched.
+// TestMulMVLoads logs, per weight type, the mat-vec kernels' load
+// instructions per weight block and pass over the weights (as threads
+// execute them, and as simdgroup instructions), the bytes they request per
+// unique weight byte (threads; simdgroups, where lanes reading one byte
+// together fetch it once), the most times one weight byte is fetched, and
+// the activation loads per weight block and activation row: mul_mv for one
+// activation row, mul_mv_batch for seven.
 func TestMulMVLoads(t *testing.T) {
 	if asanBuild {
 		t.Skip("ASan build: the counts do not depend on it")
 	}
-	t.Logf("%-5s %12s %12s %14s %14s %9s", "type", "loads/block", "simd/block", "requested/uniq", "fetched/uniq", "max reads")
+	for _, run := range []struct {
+		k    matmulKernel
+		ne11 int
+	}{{mulMV, 1}, {mulMVBatch, 7}} {
+		t.Logf("%s, %d x %d weights, %d activation rows:", [...]string{"mul_mv", "mul_mv_batch"}[run.k], mvLoadRows, mvLoadCols, run.ne11)
+		t.Logf("%-5s %11s %10s %14s %12s %9s %13s", "type", "loads/block", "simd/block", "requested/uniq", "fetched/uniq", "max reads", "x loads/block")
+		for _, typ := range weightTypes() {
+			w, x, d := countMatMul(t, typ, run.k, mvLoadCols, mvLoadRows, run.ne11)
+			blocks := float64(mvLoadRows * mvLoadCols / blockValues(typ))
+			passes := float64(d.Grid[1])
+			t.Logf("%-5s %11.2f %10.3f %14.3f %12.3f %9d %13.2f", typ,
+				float64(w.Loads)/blocks/passes, float64(w.SIMDLoads)/blocks/passes,
+				float64(w.Bytes)/float64(w.Unique), float64(w.SIMDBytes)/float64(w.Unique), w.MaxReads,
+				float64(x.Loads)/blocks/float64(run.ne11))
+		}
+	}
+}
+
+// TestMulMVReadsWeightsOnce: a mat-vec dispatch fetches every weight byte,
+// and none more than once per pass over the weights: once per activation
+// row for mul_mv (grid y = ne11), once per QUANT_MV_BATCH rows for
+// mul_mv_batch. Rows that are not a multiple of a simdgroup's rows must not
+// be read again for the missing ones.
+func TestMulMVReadsWeightsOnce(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
 	for _, typ := range weightTypes() {
-		l, d := countMulMV(t, typ, mvLoadCols, mvLoadRows, 1)
-		blocks := float64(mvLoadRows * mvLoadCols / blockValues(typ) * d.Grid[1])
-		t.Logf("%-5s %12.2f %12.3f %14.3f %14.3f %9d", typ,
-			float64(l.Loads)/blocks, float64(l.SIMDLoads)/blocks,
-			float64(l.Bytes)/float64(l.Unique), float64(l.SIMDBytes)/float64(l.Unique), l.MaxReads)
+		for _, k := range []matmulKernel{mulMV, mulMVBatch} {
+			for _, sh := range []struct{ ne00, ne01, ne11 int }{
+				{512, 13, 1}, {512, 16, 2}, {256, 7, 3}, {768, 5, 7}, {512, 9, 8}, {256, 3, 9},
+			} {
+				w, _, d := countMatMul(t, typ, k, sh.ne00, sh.ne01, sh.ne11)
+				rowBytes, _ := typ.RowBytes(sh.ne00)
+				if w.Unique != sh.ne01*rowBytes || w.MaxReads > d.Grid[1] {
+					t.Errorf("%s %+v: %d of %d weight bytes read, one of them %d times in %d passes over the weights",
+						d.Kernel, sh, w.Unique, sh.ne01*rowBytes, w.MaxReads, d.Grid[1])
+				}
+			}
+		}
 	}
 }
 
@@ -98,5 +134,21 @@ func TestCountLoads(t *testing.T) {
 	if _, err := CountLoads(Dispatch{Kernel: "emu_selftest_vectors", Buffers: map[int]Binding{0: {Data: make([]byte, 8)}, 1: {Data: nanBuffer(14)}},
 		Grid: [3]int{1, 1, 1}, Group: [3]int{1, 1, 1}}); err == nil {
 		t.Error("counting a test-only kernel: want an error (only product kernels have a counted build)")
+	}
+}
+
+// TestCountLoadsAlignment: a load of a vector type from an address that is
+// not a multiple of its size, which MSL leaves undefined, fails the
+// dispatch: here the float4 loads of activations bound 4 bytes into their
+// buffer.
+func TestCountLoadsAlignment(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
+	c := newMatmulCase(t, gguf.TypeQ4_K, 256, 2, 1, false, newRand(t))
+	d := c.dispatch(weightKernels(t, gguf.TypeQ4_K), mulMV, nanBuffer(2))
+	d.Buffers[2] = Binding{Data: append(make([]byte, 4), f32Bytes(c.x)...), Offset: 4}
+	if _, err := CountLoads(d); err == nil || !strings.Contains(err.Error(), "16-byte load at byte 4 of buffer(2) is not aligned") {
+		t.Errorf("got %v, want a misaligned 16-byte load of buffer(2)", err)
 	}
 }

@@ -166,7 +166,9 @@ char tg_guard(int i, size_t b) {
   return (char)p[b % 4];
 }
 
-enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE };
+// FAULTED: the thread made an access it must not (a misaligned load of a
+// counted kernel) and is never resumed.
+enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE, FAULTED };
 
 struct Lane {
   FiberCtx uc;
@@ -320,12 +322,19 @@ class LoadCounter {
     }
   }
 
-  void load(uint32_t lane, const void* addr, size_t size, const void* site) {
+  // A load by lane of size bytes at addr from site; aligned: the kernel
+  // declared the type's alignment to be its size.
+  void load(uint32_t lane, const void* addr, size_t size, bool aligned, const void* site) {
     uintptr_t a = (uintptr_t)addr;
     for (int r = 0; r < d_->nregions; r++) {
       emu_region& g = d_->regions[r];
       uintptr_t base = (uintptr_t)g.base;
       if (a < base || a >= base + g.len) continue;
+      if (aligned && a % size != 0) {
+        fault = "a " + std::to_string(size) + "-byte load at byte " + std::to_string(a - base) + " of " + g.name +
+                " is not aligned to its size (thread " + std::to_string(lane) + ")";
+        return;
+      }
       g.loads++;
       g.bytes += size;
       uint32_t k = ++runs_[lane][(uintptr_t)site];
@@ -385,6 +394,9 @@ class LoadCounter {
   std::vector<std::unordered_map<uintptr_t, uint32_t>> runs_;  // per lane: executions of each load site
   std::vector<Access> log_;                                     // this threadgroup's loads
   std::vector<std::vector<uint32_t>> reads_;                    // per region and byte: instructions that read it
+
+ public:
+  std::string fault;  // set by a load the thread must not make
 };
 
 struct Worker;
@@ -495,8 +507,10 @@ struct Worker {
     std::mt19937_64 rng(lane_seed);
     for (;;) {
       if (d->order == 2) std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t i : order)
+      for (uint32_t i : order) {
         if (lanes[i].state == RUNNABLE) resume(&lanes[i]);
+        if (lanes[i].state == FAULTED) return fail(pos, lanes[i].what);
+      }
 
       bool moved = false, all_done = true;
       for (uint32_t s = 0; s < n; s += EMU_SIMD_WIDTH) {
@@ -574,10 +588,18 @@ const emu_kernel* find_kernel(const char* name, bool counted) {
 }
 
 // A load of size bytes at addr by the current emulated thread, from the
-// load site (return address) site of a counted kernel.
-void count_load(const void* addr, size_t size, const void* site) {
+// load site (return address) site of a counted kernel; aligned: see
+// LoadCounter::load.
+void count_load(const void* addr, size_t size, bool aligned, const void* site) {
   Worker* w = tl_worker;
-  if (w && w->counter && w->cur) w->counter->load((uint32_t)(w->cur - w->lanes.data()), addr, size, site);
+  if (!w || !w->counter || !w->cur) return;
+  w->counter->load((uint32_t)(w->cur - w->lanes.data()), addr, size, aligned, site);
+  if (!w->counter->fault.empty()) {
+    // The load would fault on x86-64 too (an aligned vector move): stop the
+    // thread before it runs.
+    w->yield(FAULTED, nullptr, w->counter->fault.c_str(), "", 0);
+    abort();  // never resumed
+  }
 }
 
 // Checks what Metal would reject or what the kernel cannot run without.
@@ -718,13 +740,14 @@ int emu_run(emu_dispatch* d) {
 // ---- Callbacks of the counted kernels' instrumentation (package counted is
 // built with -fsanitize=thread, without ThreadSanitizer's runtime: these
 // stand in for it). Loads are counted; everything else does only what the
-// memory functions must do.
+// memory functions must do. The instrumentation calls the unaligned
+// variant where the declared alignment is below the size and below 8.
 void __tsan_init(void) {}
 void __tsan_func_entry(void*) {}
 void __tsan_func_exit(void) {}
 #define EMU_TSAN_ACCESS(n)                                                                         \
-  void __tsan_read##n(void* a) { count_load(a, n, __builtin_return_address(0)); }                  \
-  void __tsan_unaligned_read##n(void* a) { count_load(a, n, __builtin_return_address(0)); }        \
+  void __tsan_read##n(void* a) { count_load(a, n, true, __builtin_return_address(0)); }            \
+  void __tsan_unaligned_read##n(void* a) { count_load(a, n, false, __builtin_return_address(0)); } \
   void __tsan_write##n(void*) {}                                                                   \
   void __tsan_unaligned_write##n(void*) {}
 EMU_TSAN_ACCESS(1)
@@ -733,7 +756,7 @@ EMU_TSAN_ACCESS(4)
 EMU_TSAN_ACCESS(8)
 EMU_TSAN_ACCESS(16)
 #undef EMU_TSAN_ACCESS
-void __tsan_read_range(void* a, size_t n) { count_load(a, n, __builtin_return_address(0)); }
+void __tsan_read_range(void* a, size_t n) { count_load(a, n, false, __builtin_return_address(0)); }
 void __tsan_write_range(void*, size_t) {}
 void* __tsan_memset(void* p, int c, size_t n) { return memset(p, c, n); }
 void* __tsan_memcpy(void* d, const void* s, size_t n) { return memcpy(d, s, n); }

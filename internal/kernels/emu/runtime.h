@@ -62,11 +62,15 @@ extern const emu_kernel emu_kernels_counted[];
 // views of one allocation, or setBytes data), and what the kernel read
 // from each. A simdgroup load is the k-th execution of one load of the
 // kernel source by the lanes of a simdgroup: on the GPU one instruction,
-// which fetches a byte that several lanes read once.
+// which fetches a byte that several lanes read once. A load of a type at an
+// address that is not a multiple of its size (the alignment of MSL's
+// scalar and vector types; packed types state a smaller one) fails the
+// dispatch.
 #define EMU_MAX_REGIONS (2 * EMU_MAX_BINDINGS)
 typedef struct emu_region {
-  void* base;  // in: the region's memory and length
+  void* base;        // in: the region's memory and length
   size_t len;
+  const char* name;  // in: for messages ("buffer(1)")
   uint64_t loads;       // out: load instructions executed by threads
   uint64_t bytes;       // bytes they requested
   uint64_t simd_loads;  // simdgroup load instructions
