@@ -64,6 +64,75 @@ func builtin(attr string) (string, bool) {
 	return "", false
 }
 
+// The built-in inputs that give a position or a count in the grid: MSL
+// lets each be a scalar or a 2- or 3-vector of ushort or uint.
+var gridBuiltins = []string{
+	"thread_position_in_grid", "threads_per_grid", "thread_position_in_threadgroup",
+	"threads_per_threadgroup", "dispatch_threads_per_threadgroup",
+	"threadgroup_position_in_grid", "threadgroups_per_grid",
+}
+
+// checkBuiltins applies the MSL specification's rules on the types of a
+// kernel's built-in inputs (section 5.2.3.6, "Notes on kernel function
+// attributes"), which the Metal compiler enforces and C++ does not:
+//   - the grid position and count inputs (gridBuiltins) are ushort or uint,
+//     scalars or vectors of 2 or 3; the others, indices and counts of
+//     threads and simdgroups, are ushort or uint;
+//   - vector-typed grid inputs have the same number of components. The
+//     specification leaves open whether a scalar may stand next to a vector;
+//     ggml-metal never does that, and neither may these kernels: all of them
+//     have the same number of components;
+//   - [[thread_position_in_grid]] and [[threads_per_grid]] have the same
+//     type, and so have [[thread_position_in_threadgroup]],
+//     [[threads_per_threadgroup]] and [[dispatch_threads_per_threadgroup]];
+//   - [[thread_index_in_threadgroup]] is uint when
+//     [[thread_position_in_threadgroup]] is uint, uint2 or uint3.
+func checkBuiltins(params []Param) error {
+	typ := map[string]string{}  // attribute -> declared type, without const
+	first := map[string]Param{} // for messages
+	var grid []Param
+	for _, p := range params {
+		if p.Attr == "buffer" || p.Attr == "threadgroup" {
+			continue
+		}
+		t := strings.Join(strings.Fields(strings.TrimPrefix(p.Type, "const ")), " ")
+		typ[p.Attr], first[p.Attr] = t, p
+		allowed := []string{"ushort", "uint"}
+		if slices.Contains(gridBuiltins, p.Attr) {
+			allowed = []string{"ushort", "ushort2", "ushort3", "uint", "uint2", "uint3"}
+			grid = append(grid, p)
+		}
+		if !slices.Contains(allowed, t) {
+			return fmt.Errorf("[[%s]] %s is %s: MSL allows %s", p.Attr, p.Name, t, strings.Join(allowed, ", "))
+		}
+	}
+	components := func(p Param) byte { // '2', '3', or 't' for a scalar (ushort, uint)
+		return typ[p.Attr][len(typ[p.Attr])-1]
+	}
+	for _, p := range grid {
+		if components(p) != components(grid[0]) {
+			return fmt.Errorf("[[%s]] %s is %s and [[%s]] %s is %s: the grid position and count inputs must all be scalars or all vectors of one length",
+				grid[0].Attr, grid[0].Name, typ[grid[0].Attr], p.Attr, p.Name, typ[p.Attr])
+		}
+	}
+	for _, same := range [][]string{
+		{"thread_position_in_grid", "threads_per_grid"},
+		{"thread_position_in_threadgroup", "threads_per_threadgroup", "dispatch_threads_per_threadgroup"},
+	} {
+		for _, a := range same {
+			for _, b := range same {
+				if ta, tb := typ[a], typ[b]; ta != "" && tb != "" && ta != tb {
+					return fmt.Errorf("[[%s]] %s is %s and [[%s]] %s is %s: MSL requires the same type", a, first[a].Name, ta, b, first[b].Name, tb)
+				}
+			}
+		}
+	}
+	if t := typ["thread_position_in_threadgroup"]; strings.HasPrefix(t, "uint") && typ["thread_index_in_threadgroup"] == "ushort" {
+		return fmt.Errorf("[[thread_index_in_threadgroup]] %s is ushort and [[thread_position_in_threadgroup]] %s is %s: MSL requires uint", first["thread_index_in_threadgroup"].Name, first["thread_position_in_threadgroup"].Name, t)
+	}
+	return nil
+}
+
 // ParseKernels finds the kernel entry points of an MSL source and their
 // parameters. Comments are ignored; preprocessor conditionals are not
 // evaluated, so instantiations that only the Metal compiler sees (C++ allows
@@ -84,6 +153,9 @@ func ParseKernels(src string) ([]Kernel, error) {
 		params, err := parseParams(name, src, m[1])
 		if err != nil {
 			return nil, err
+		}
+		if err := checkBuiltins(params); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		tparams, isTemplate, err := templateParams(src[:m[0]])
 		if err != nil {

@@ -98,8 +98,8 @@ static void glue_kernel_gated_delta_rule(const emu_ctx* c) {
       (threadgroup float *)c->tg[0],
       (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
-      emu_bi<ushort>(c->bi[EMU_BI_NTG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort3>(c->bi[EMU_BI_NTG]),
       emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
@@ -992,8 +992,8 @@ static void glue_kernel_rope(const emu_ctx* c) {
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
-      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort3>(c->bi[EMU_BI_NTG]));
 }
 }  // namespace emu_product
 
