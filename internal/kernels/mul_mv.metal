@@ -28,27 +28,27 @@ using namespace metal;
 // weight byte twice.
 //
 // Loads. The weights are read in the widest loads their block alignment
-// allows: an Apple GPU load moves up to four elements of 8, 16 or 32 bits,
-// aligned to the element, so the MSL packed vectors (aligned to their
-// element) give a load of 8 bytes at a 2-byte boundary (packed_ushort4) or
-// 16 bytes at a 4-byte one (packed_uint4). Weight rows start 4-byte aligned
-// (quant_args.h); blocks of 20, 24, 84, 144 and 176 bytes keep that, the
-// others (18, 22, 34, 110, 210) only a 2-byte alignment. The activations are
-// read as float4 (x rows are 16-byte aligned). The emulator's load
-// accounting (emu.CountLoads, emu/loads_test.go) checks the alignment of each
-// load and counts the loads per weight block.
+// allows. MSL's packed vectors are aligned to their element, so a
+// packed_ushort4 is one 8-byte load at a 2-byte boundary and a packed_uint4
+// one 16-byte load at a 4-byte boundary, where ushort4 and uint4 would need
+// 8 and 16. The weights' binding offset is a multiple of 4 (quant_args.h):
+// blocks of 20, 24, 84, 144 and 176 bytes stay 4-byte aligned, the others
+// (18, 22, 34, 110, 210) 2-byte aligned. The activations are read as float4
+// (x rows are 16-byte aligned). The emulator's load accounting
+// (emu.CountLoads, emu/loads_test.go) checks the alignment of each load and
+// counts the loads per weight block.
 //
 // Rows per simdgroup, from the register budget. An Apple GPU core runs its
 // full 1024 threads while a thread uses at most 104 16-bit registers (52 of
 // 32 bits); above that occupancy falls in steps of 64 threads down to 384
-// threads at 256. A lane holds its activations of a block for all NR rows:
+// threads at 256 (as reverse-engineered for the M1 by Asahi Linux). A lane holds its activations of a block for all NR rows:
 // 16 floats and 2 sums for the 32-value blocks, 32 floats and 2-4 sums for
 // the K-quants. Each row adds an accumulator and, while its loads are in
 // flight, the raw block share (2-4 registers for the 32-value blocks, 4-12
 // for the K-quants), plus about 8 for addresses and indices.
 //   - 32-value blocks: 18 + NR * 5 + 8 = 46 at NR = 4, inside the budget;
-//     the 128 bytes of activations per lane and block are read once for four
-//     rows of 18-34 weight bytes.
+//     a block's 128 bytes of activations are read once for four rows of
+//     18-34 weight bytes.
 //   - K-quants: 36 + NR * 13 + 8 = 70 at NR = 2, some way above it; NR = 4
 //     would need about 96 and halve occupancy (a bandwidth-bound kernel needs
 //     loads in flight), NR = 1 would read the 1 KiB of activations per block
