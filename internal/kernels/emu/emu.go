@@ -101,7 +101,9 @@ type Loads struct {
 // CountLoads executes d like Run, forward on one worker, with the counted
 // build of the kernels (product kernels only), and returns its loads from
 // each buffer index of d.Buffers and d.Bytes (bindings that share memory
-// share one entry).
+// share one entry). A load from an address that is not a multiple of its
+// type's size (undefined in MSL; packed types state a smaller alignment)
+// fails the dispatch.
 func CountLoads(d Dispatch) (map[int]Loads, error) {
 	return run(d, Schedule{}, true)
 }
