@@ -9,22 +9,21 @@ import "unsafe"
 
 // Launch shapes the kernels are written for.
 const (
-	MVRowsPerSG = 4   // QUANT_MV_ROWS_PER_SG: mul_mv's weight rows per simdgroup
-	MVSG        = 2   // QUANT_MV_SG: mul_mv's simdgroups per threadgroup
-	MMTile      = 32  // QUANT_MM_TILE: mul_mm's output tile is MMTile weight rows x MMTile activation rows
-	MMThreads   = 128 // QUANT_MM_THREADS: mul_mm's threads per threadgroup
-	AttnChunk   = 256 // QUANT_ATTN_CHUNK: positions per threadgroup of split attention
+	MVRowsPerSG  = 4   // QUANT_MV_ROWS_PER_SG: mul_mv's weight rows per simdgroup (float and 32-value block types)
+	MVRowsPerSGK = 2   // QUANT_MV_ROWS_PER_SG_K: mul_mv's weight rows per simdgroup (256-value block types)
+	MVSG         = 2   // QUANT_MV_SG: simdgroups per threadgroup of mul_mv and mul_mv_batch
+	MVBatch      = 8   // QUANT_MV_BATCH: mul_mv_batch's activation rows per threadgroup
+	MMTile       = 32  // QUANT_MM_TILE: mul_mm's output tile is MMTile weight rows x MMTile activation rows
+	MMThreads    = 128 // QUANT_MM_THREADS: mul_mm's threads per threadgroup
+	AttnChunk    = 256 // QUANT_ATTN_CHUNK: positions per threadgroup of split attention
 )
 
 // SIMDWidth is the number of threads in a simdgroup on Apple GPUs, which
 // the kernels' reductions assume.
 const SIMDWidth = 32
 
-// Launch shapes that follow from the ones above.
-const (
-	MVRowsPerGroup = MVRowsPerSG * MVSG // mul_mv's weight rows per threadgroup
-	MVThreads      = SIMDWidth * MVSG   // mul_mv's threads per threadgroup
-)
+// MVThreads is the threadgroup size of mul_mv and mul_mv_batch.
+const MVThreads = SIMDWidth * MVSG
 
 // GetRowsArgs describes an embedding table: rows of Ne0 values, Nb1 bytes
 // apart.

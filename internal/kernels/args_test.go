@@ -56,11 +56,13 @@ func TestArgsMirrorCatchesDrift(t *testing.T) {
 // same sizes and kinds.
 func mirrorErrors(header string) []string {
 	headerDefines := map[string]int{
-		"QUANT_MV_ROWS_PER_SG": MVRowsPerSG,
-		"QUANT_MV_SG":          MVSG,
-		"QUANT_MM_TILE":        MMTile,
-		"QUANT_MM_THREADS":     MMThreads,
-		"QUANT_ATTN_CHUNK":     AttnChunk,
+		"QUANT_MV_ROWS_PER_SG":   MVRowsPerSG,
+		"QUANT_MV_ROWS_PER_SG_K": MVRowsPerSGK,
+		"QUANT_MV_SG":            MVSG,
+		"QUANT_MV_BATCH":         MVBatch,
+		"QUANT_MM_TILE":          MMTile,
+		"QUANT_MM_THREADS":       MMThreads,
+		"QUANT_ATTN_CHUNK":       AttnChunk,
 	}
 	headerStructs := []any{
 		GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MatMulArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},

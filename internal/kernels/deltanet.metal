@@ -79,19 +79,19 @@ kernel void kernel_gated_delta_rule(
         device       float    * dst     [[buffer(7)]],
         threadgroup  float    * qk      [[threadgroup(0)]],
         threadgroup  float    * sums    [[threadgroup(1)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]],
-        ushort sgitg [[simdgroup_index_in_threadgroup]],
-        ushort tiisg [[thread_index_in_simdgroup]],
-        ushort nsg   [[simdgroups_per_threadgroup]]) {
+        uint3   tgpig [[threadgroup_position_in_grid]],
+        ushort  tiitg [[thread_index_in_threadgroup]],
+        ushort3 ntg   [[threads_per_threadgroup]],
+        ushort  sgitg [[simdgroup_index_in_threadgroup]],
+        ushort  tiisg [[thread_index_in_simdgroup]],
+        ushort  nsg   [[simdgroups_per_threadgroup]]) {
     const int dim   = args.state_dim;
     const int nk    = args.k_heads;
     const int nv    = args.v_heads;
     const int width = (2 * nk + nv) * dim;
     const int h     = (int) tgpig.x;
     const int kh    = h % nk;
-    const int j     = (int) tgpig.y * ntg + tpitg;
+    const int j     = (int) tgpig.y * ntg.x + tiitg;
     const float a_h  = a[h];
     const float dt_h = dt_bias[h];
 
@@ -106,7 +106,7 @@ kernel void kernel_gated_delta_rule(
         threadgroup_barrier(mem_flags::mem_threadgroup);
         float sq = 0.0f;
         float sk = 0.0f;
-        for (int i = tpitg; i < dim; i += ntg) {
+        for (int i = tiitg; i < dim; i += ntg.x) {
             const float qv = xr[kh * dim + i];
             const float kv = xr[(nk + kh) * dim + i];
             q[i] = qv;

@@ -12,8 +12,10 @@
 #include <metal_stdlib>  // int32_t and friends: this header comes first in Source()
 
 // Launch shapes the host and the kernels agree on.
-#define QUANT_MV_ROWS_PER_SG 4   // mul_mv: weight rows per simdgroup
-#define QUANT_MV_SG          2   // mul_mv: simdgroups per threadgroup (64 threads)
+#define QUANT_MV_ROWS_PER_SG   4   // mul_mv: weight rows per simdgroup (float and 32-value block types)
+#define QUANT_MV_ROWS_PER_SG_K 2   // mul_mv: weight rows per simdgroup (256-value block types)
+#define QUANT_MV_SG            2   // mul_mv, mul_mv_batch: simdgroups per threadgroup (64 threads)
+#define QUANT_MV_BATCH         8   // mul_mv_batch: activation rows per threadgroup
 #define QUANT_MM_TILE        32  // mul_mm: output tile is 32 weight rows x 32 activation rows
 #define QUANT_MM_THREADS     128 // mul_mm: threads per threadgroup
 #define QUANT_ATTN_CHUNK     256 // attn_split: positions per threadgroup
@@ -59,12 +61,22 @@ struct RopeArgs {
     int32_t sec3;
 };
 
-// A weight type's matrix products (kernel_mul_mv_<type>, kernel_mul_mm_<type>):
+// A weight type's matrix products (kernel_mul_mv_<type>,
+// kernel_mul_mv_batch_<type>, kernel_mul_mm_<type>):
 // dst[r][o] = sum_i w[o][i] * x[r][i]; w is ne01 rows of ne00 values (nb01
 // bytes each), x and dst are ne11 rows of float.
 // buffers: 1 w (device const char*), 2 x (const float*), 3 dst (float*).
-// mul_mv: grid (ceil(ne01 / (QUANT_MV_ROWS_PER_SG*QUANT_MV_SG)), ne11, 1),
-//         threadgroup (32*QUANT_MV_SG, 1, 1).
+// mul_mv: grid (ceil(ne01 / (NR*QUANT_MV_SG)), ne11, 1), threadgroup
+//         (32*QUANT_MV_SG, 1, 1); NR, the type's weight rows per simdgroup,
+//         is QUANT_MV_ROWS_PER_SG_K for the 256-value block types and
+//         QUANT_MV_ROWS_PER_SG for the others.
+// mul_mv_batch: one weight row per simdgroup for up to QUANT_MV_BATCH
+//         activation rows: grid (ceil(ne01/QUANT_MV_SG),
+//         ceil(ne11/QUANT_MV_BATCH), 1), threadgroup (32*QUANT_MV_SG, 1, 1).
+//         mul_mv and mul_mv_batch read weights and activations in vector
+//         loads: the weights' binding offset is a multiple of 4 (the rows of
+//         types with blocks of 4k bytes stay 4-byte aligned, the others need
+//         2), x rows are 16-byte aligned.
 // mul_mm: grid (ceil(ne01/QUANT_MM_TILE), ceil(ne11/QUANT_MM_TILE), 1),
 //         threadgroup (QUANT_MM_THREADS, 1, 1),
 //         threadgroup(0) and threadgroup(1): QUANT_MM_TILE^2 floats each.

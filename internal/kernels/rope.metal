@@ -6,7 +6,10 @@ using namespace metal;
 // Rotary position embedding, in place, of every head of every row; row r is
 // at position pos0 + r. One threadgroup per (row, head): grid (rows, heads,
 // 1); its threads stride over the n_dims/2 pairs (threadgroup
-// (min(64, n_dims/2), 1, 1), any size works). Pair i is (x[2i], x[2i+1]),
+// (min(64, n_dims/2), 1, 1), any size works; the built-ins are declared as
+// ggml-metal's kernel_rope_norm does, the grid position and the
+// threadgroup size both three-component vectors, as MSL requires of
+// vector-typed grid inputs). Pair i is (x[2i], x[2i+1]),
 // or (x[i], x[i + n_dims/2]) in NeoX order; dimensions >= n_dims are left
 // as they are.
 //
@@ -26,16 +29,16 @@ kernel void kernel_rope(
         constant     RopeArgs & args [[buffer(0)]],
         device       float    * x    [[buffer(1)]],
         device const float    * ff   [[buffer(2)]],
-        uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tpitg [[thread_position_in_threadgroup]],
-        ushort ntg   [[threads_per_threadgroup]]) {
+        uint3   tgpig [[threadgroup_position_in_grid]],
+        ushort  tiitg [[thread_index_in_threadgroup]],
+        ushort3 ntg   [[threads_per_threadgroup]]) {
     const int   n_dims = args.n_dims;
     const int   n_half = n_dims / 2;
     const float pos    = float(args.pos0 + (int) tgpig.x);
     const int   sec_n  = args.sec0 + args.sec1 + args.sec2 + args.sec3;
     device float * xh = x + (ulong) tgpig.x * args.ne0 + (ulong) tgpig.y * args.head_dim;
 
-    for (int i = tpitg; i < n_half; i += ntg) {
+    for (int i = tiitg; i < n_half; i += ntg.x) {
         if (sec_n > 0) {
             const int s   = i % sec_n;
             const int sec = s % 3 == 0 ? args.sec0 : (s % 3 == 1 ? args.sec1 : args.sec2);

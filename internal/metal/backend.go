@@ -270,10 +270,15 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	wb := b.mustWeight(w)
 	names, _ := kernels.ForWeight(w.Type) // PrepareWeight checked it
 	d := Dispatch{Args: kernels.Bytes(&args), Buffers: []Binding{wb, bind(x), bind(dst)}}
-	if x.Rows < mulMMMinRows {
+	switch {
+	case x.Rows == 1:
 		d.Kernel = names.MulMV
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, kernels.MVRowsPerGroup), x.Rows, 1), grid(kernels.MVThreads, 1, 1)
-	} else {
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, names.MulMVRows*kernels.MVSG), 1, 1), grid(kernels.MVThreads, 1, 1)
+	case x.Rows < mulMMMinRows:
+		// Each weight read serves every activation row.
+		d.Kernel = names.MulMVBatch
+		d.Grid, d.Group = grid(ceilDiv(w.Rows, kernels.MVSG), ceilDiv(x.Rows, kernels.MVBatch), 1), grid(kernels.MVThreads, 1, 1)
+	default:
 		const tile = kernels.MMTile
 		d.Kernel = names.MulMM
 		// Tiles of weights (dequantized to float) and of activations.

@@ -26,6 +26,10 @@ import (
 	// after an edit. Importing the package that embeds the product sources, and
 	// embedding the rest here, puts them all into this package's build hash.
 	_ "github.com/quant-llm/quant/internal/kernels"
+
+	// The counted build of the kernels (CountLoads); its table is
+	// emu_kernels_counted.
+	_ "github.com/quant-llm/quant/internal/kernels/emu/counted"
 )
 
 //go:embed shim/metal_stdlib testdata/*.metal
@@ -76,20 +80,49 @@ type binding struct {
 // threadgroup memory. Under AddressSanitizer (tag mslemu_asan) an
 // out-of-bounds access aborts the process with ASan's report instead.
 func Run(d Dispatch, s Schedule) error {
+	_, err := run(d, s, false)
+	return err
+}
+
+// Loads is what a dispatch read from one buffer (or setBytes data) in
+// loads as the kernel source states them (see package counted). On the GPU
+// the lanes of a simdgroup execute a load together, and a byte several
+// lanes read is fetched once: a simdgroup load is the k-th execution of one
+// load of the source by the lanes of one simdgroup.
+type Loads struct {
+	Loads     int // load instructions executed by threads
+	Bytes     int // bytes they requested
+	SIMDLoads int // simdgroup load instructions
+	SIMDBytes int // bytes those fetched, each byte once per instruction
+	Unique    int // distinct bytes read
+	MaxReads  int // most simdgroup load instructions that read one byte
+}
+
+// CountLoads executes d like Run, forward on one worker, with the counted
+// build of the kernels (product kernels only), and returns its loads from
+// each buffer index of d.Buffers and d.Bytes (bindings that share memory
+// share one entry). A load from an address that is not a multiple of its
+// type's size (undefined in MSL; packed types state a smaller alignment)
+// fails the dispatch.
+func CountLoads(d Dispatch) (map[int]Loads, error) {
+	return run(d, Schedule{}, true)
+}
+
+func run(d Dispatch, s Schedule, count bool) (map[int]Loads, error) {
 	var cd C.emu_dispatch
 	name := C.CString(d.Kernel)
 	defer C.free(unsafe.Pointer(name))
 	cd.kernel = name
 	for a := 0; a < 3; a++ {
 		if d.Grid[a] < 1 || d.Group[a] < 1 || d.Grid[a] > 1<<31 || d.Group[a] > 1024 {
-			return fmt.Errorf("%s: bad grid %v or threadgroup size %v", d.Kernel, d.Grid, d.Group)
+			return nil, fmt.Errorf("%s: bad grid %v or threadgroup size %v", d.Kernel, d.Grid, d.Group)
 		}
 		cd.grid[a] = C.uint32_t(d.Grid[a])
 		cd.group[a] = C.uint32_t(d.Group[a])
 	}
 	for i, n := range d.Threadgroup {
 		if i < 0 || i >= C.EMU_MAX_BINDINGS || n < 0 || n > 1<<20 {
-			return fmt.Errorf("%s: bad threadgroup memory length %d at index %d", d.Kernel, n, i)
+			return nil, fmt.Errorf("%s: bad threadgroup memory length %d at index %d", d.Kernel, n, i)
 		}
 		cd.tg_len[i] = C.uint32_t(n)
 	}
@@ -108,7 +141,7 @@ func Run(d Dispatch, s Schedule) error {
 		}
 	}()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for k, r := range regions {
 		n := r.end - r.start
@@ -124,6 +157,16 @@ func Run(d Dispatch, s Schedule) error {
 		for _, b := range r.binds {
 			cd.buf[b.index] = unsafe.Add(r.c, guard+b.rel)
 		}
+		cd.regions[k].base = unsafe.Add(r.c, guard)
+		cd.regions[k].len = C.size_t(n)
+		if count {
+			cd.regions[k].name = C.CString(r.describe())
+			defer C.free(unsafe.Pointer(cd.regions[k].name))
+		}
+	}
+	if count {
+		cd.count_loads = 1
+		cd.nregions = C.int(len(regions))
 	}
 
 	var runErr error
@@ -146,7 +189,18 @@ func Run(d Dispatch, s Schedule) error {
 		}
 	}
 	runtime.KeepAlive(d)
-	return runErr
+	if runErr != nil || !count {
+		return nil, runErr
+	}
+	loads := map[int]Loads{}
+	for k, r := range regions {
+		g := cd.regions[k]
+		for _, b := range r.binds {
+			loads[b.index] = Loads{Loads: int(g.loads), Bytes: int(g.bytes), SIMDLoads: int(g.simd_loads),
+				SIMDBytes: int(g.simd_bytes), Unique: int(g.unique), MaxReads: int(g.max_reads)}
+		}
+	}
+	return loads, nil
 }
 
 // bind checks the bindings and groups them into regions of Go memory.

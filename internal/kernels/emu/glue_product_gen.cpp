@@ -1930,8 +1930,8 @@ static void glue_kernel_gated_delta_rule(const emu_ctx* c) {
       (threadgroup float *)c->tg[0],
       (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
-      emu_bi<ushort>(c->bi[EMU_BI_NTG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort3>(c->bi[EMU_BI_NTG]),
       emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
@@ -2571,6 +2571,201 @@ static void glue_kernel_mul_mv_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_t kernel_mul_mv_batch_float<float>;
+
+static void glue_kernel_mul_mv_batch_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_float<float>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_float<half>;
+
+static void glue_kernel_mul_mv_batch_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_float<half>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_float<ushort>;
+
+static void glue_kernel_mul_mv_batch_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_float<ushort>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q4_0>;
+
+static void glue_kernel_mul_mv_batch_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q4_0>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q4_1>;
+
+static void glue_kernel_mul_mv_batch_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q4_1>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q5_0>;
+
+static void glue_kernel_mul_mv_batch_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q5_0>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q5_1>;
+
+static void glue_kernel_mul_mv_batch_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q5_1>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q8_0>;
+
+static void glue_kernel_mul_mv_batch_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q8_0>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q2_K>;
+
+static void glue_kernel_mul_mv_batch_q2_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q2_K>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q3_K>;
+
+static void glue_kernel_mul_mv_batch_q3_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q3_K>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q4_K>;
+
+static void glue_kernel_mul_mv_batch_q4_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q4_K>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q5_K>;
+
+static void glue_kernel_mul_mv_batch_q5_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q5_K>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_t kernel_mul_mv_batch_q<mv_q6_K>;
+
+static void glue_kernel_mul_mv_batch_q6_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_batch_q<mv_q6_K>(
+      *(constant MatMulArgs*)c->buf[0],
+      (device const char *)c->buf[1],
+      (device const float *)c->buf[2],
+      (device float *)c->buf[3],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 static void glue_kernel_rms_norm(const emu_ctx* c) {
   (void)c;
   kernel_rms_norm(
@@ -2611,8 +2806,8 @@ static void glue_kernel_rope(const emu_ctx* c) {
       (device float *)c->buf[1],
       (device const float *)c->buf[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
-      emu_bi<ushort>(c->bi[EMU_BI_NTG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort3>(c->bi[EMU_BI_NTG]));
 }
 }  // namespace emu_product
 
@@ -2801,6 +2996,19 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_mul_mv_q4_K", emu_product::glue_kernel_mul_mv_q4_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_q5_K", emu_product::glue_kernel_mul_mv_q5_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_q6_K", emu_product::glue_kernel_mul_mv_q6_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_f32", emu_product::glue_kernel_mul_mv_batch_f32, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_f16", emu_product::glue_kernel_mul_mv_batch_f16, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_bf16", emu_product::glue_kernel_mul_mv_batch_bf16, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q4_0", emu_product::glue_kernel_mul_mv_batch_q4_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q4_1", emu_product::glue_kernel_mul_mv_batch_q4_1, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q5_0", emu_product::glue_kernel_mul_mv_batch_q5_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q5_1", emu_product::glue_kernel_mul_mv_batch_q5_1, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q8_0", emu_product::glue_kernel_mul_mv_batch_q8_0, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q2_K", emu_product::glue_kernel_mul_mv_batch_q2_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q3_K", emu_product::glue_kernel_mul_mv_batch_q3_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q4_K", emu_product::glue_kernel_mul_mv_batch_q4_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q5_K", emu_product::glue_kernel_mul_mv_batch_q5_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_batch_q6_K", emu_product::glue_kernel_mul_mv_batch_q6_K, 0x0000000f, 0x00000000},
     {"kernel_rms_norm", emu_product::glue_kernel_rms_norm, 0x0000000f, 0x00000001},
     {"kernel_gated_rms_norm", emu_product::glue_kernel_gated_rms_norm, 0x0000001f, 0x00000001},
     {"kernel_rope", emu_product::glue_kernel_rope, 0x00000007, 0x00000000},

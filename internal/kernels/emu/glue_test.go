@@ -2,6 +2,7 @@ package emu
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,36 @@ template [[ host_name( "k_b" ) ]]  kernel decltype(k_t<blk_a>)  k_t< blk_b,  1 >
 	}
 	if p := ks[1].Params; len(p) != 3 || p[1] != (Param{"device const char *", "w", "buffer", 1}) {
 		t.Errorf("k_a's parameters: %+v", p)
+	}
+}
+
+// TestBuiltinRules: each kernel in testdata/attributes breaks one of MSL's
+// rules on the types of built-in inputs (checkBuiltins) and its file says,
+// in a line "// want: ...", the error the glue generator must give; the
+// same kernel with the declarations ggml-metal uses is accepted.
+func TestBuiltinRules(t *testing.T) {
+	files, err := filepath.Glob("testdata/attributes/*.metal")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no kernels in testdata/attributes: %v", err)
+	}
+	for _, name := range files {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want, ok := strings.Cut(string(text), "// want: ")
+		want, _, _ = strings.Cut(want, "\n")
+		if !ok || want == "" {
+			t.Fatalf("%s: no line // want: <error>", name)
+		}
+		if _, err := Glue("test", []SourceFile{{Include: name, Text: string(text)}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error containing %q", name, err, want)
+		}
+	}
+	const rope = `kernel void k(device float * x [[buffer(1)]],
+        uint3 tgpig [[threadgroup_position_in_grid]], ushort tiitg [[thread_index_in_threadgroup]],
+        ushort3 ntg [[threads_per_threadgroup]], ushort tiisg [[thread_index_in_simdgroup]]) {}`
+	if _, err := ParseKernels(rope); err != nil {
+		t.Errorf("ggml-metal's declarations: %v", err)
 	}
 }

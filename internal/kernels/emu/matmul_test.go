@@ -36,21 +36,33 @@ func weightKernels(t *testing.T, typ gguf.GGMLType) kernels.WeightKernels {
 	return names
 }
 
+// matmulKernel is one of a weight type's matrix kernels.
+type matmulKernel int
+
+const (
+	mulMV      matmulKernel = iota // WeightKernels.MulMV
+	mulMVBatch                     // WeightKernels.MulMVBatch
+	mulMM                          // WeightKernels.MulMM
+)
+
+// name is k's kernel among names.
+func (k matmulKernel) name(names kernels.WeightKernels) string {
+	return [...]string{names.MulMV, names.MulMVBatch, names.MulMM}[k]
+}
+
 // matmulKernelTests registers the matrix kernels' tests with kernelTests().
 func matmulKernelTests() []kernelTest {
 	var ts []kernelTest
 	for _, typ := range weightTypes() {
 		names, _ := kernels.ForWeight(typ)
-		ts = append(ts,
-			kernelTest{names.MulMV, func(t *testing.T, s Schedule, rng *rand.Rand) {
-				if typ == gguf.TypeF32 {
+		for _, k := range []matmulKernel{mulMV, mulMVBatch, mulMM} {
+			ts = append(ts, kernelTest{k.name(names), func(t *testing.T, s Schedule, rng *rand.Rand) {
+				if typ == gguf.TypeF32 && k == mulMV {
 					testMulMvF32(t, s, rng) // arbitrary row lengths, 1-8 simdgroups, padded rows
 				}
-				testMatMul(t, false, typ, s, rng)
-			}},
-			kernelTest{names.MulMM, func(t *testing.T, s Schedule, rng *rand.Rand) {
-				testMatMul(t, true, typ, s, rng)
+				testMatMul(t, k, typ, s, rng)
 			}})
+		}
 	}
 	return ts
 }
@@ -79,12 +91,18 @@ func rowLengths(typ gguf.GGMLType) [3]int {
 }
 
 var (
-	// mul_mv: rows not multiples of 8 (a simdgroup past ne01, one with some
-	// rows past it), ne11 = 1 (decode) up to 7 (the backend switches to
-	// mul_mm at 8).
+	// mul_mv: rows not multiples of a simdgroup's rows (a simdgroup past
+	// ne01, one with some rows past it), ne11 = 1 (decode) and more (one
+	// threadgroup row each).
 	mvShapes = []matmulShape{
 		{0, 5, 1, false}, {1, 13, 3, false}, {2, 70, 1, false}, {0, 9, 6, false},
-		{1, 16, 2, true}, {2, 12, 7, true},
+		{1, 16, 2, true}, {2, 12, 7, true}, {2, 3, 1, false},
+	}
+	// mul_mv_batch: the backend's 2..7 rows, a full batch, several batches
+	// with a partial last one, one row; odd ne01 (a simdgroup past it).
+	mvBatchShapes = []matmulShape{
+		{0, 5, 2, false}, {1, 13, 3, false}, {2, 7, 7, false}, {0, 9, 8, true},
+		{1, 16, 5, true}, {2, 3, 17, false}, {1, 11, 1, false}, {0, 4, 16, false},
 	}
 	// mul_mm: tails in both tile dimensions, exact tiles, a single activation
 	// row, several tiles each way.
@@ -106,8 +124,10 @@ const matmulTolerance = 1e-5
 
 // matmulCase holds the quantized weights, activations and the reference.
 type matmulCase struct {
+	typ  gguf.GGMLType
 	w    []byte // ne01 rows of nb01 bytes
 	nb01 int
+	deq  []float32 // the weights dequantized, ne01 rows of ne00
 	x    []float32
 	want []float32
 	mag  []float64 // sum of |w*x| per output
@@ -129,8 +149,7 @@ func newMatmulCase(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int, pad bo
 			padBytes = 3 * typ.BlockBytes() // rows no longer 4-value aligned
 		}
 	}
-	c := &matmulCase{nb01: rowBytes + padBytes, ne00: ne00, ne01: ne01, ne11: ne11}
-	deq := make([]float32, ne01*ne00)
+	c := &matmulCase{typ: typ, nb01: rowBytes + padBytes, ne00: ne00, ne01: ne01, deq: make([]float32, ne01*ne00)}
 	src := make([]float32, ne00)
 	for r := 0; r < ne01; r++ {
 		scale := float32(math.Exp(rng.Float64()*4 - 3)) // rows of different magnitudes: 0.05 to 2.7
@@ -141,17 +160,34 @@ func newMatmulCase(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int, pad bo
 		if c.w, err = gguf.Quantize(typ, src, c.w); err != nil {
 			t.Fatal(err)
 		}
-		if err := gguf.Dequantize(typ, c.w[start:], deq[r*ne00:(r+1)*ne00]); err != nil {
+		if err := gguf.Dequantize(typ, c.w[start:], c.deq[r*ne00:(r+1)*ne00]); err != nil {
 			t.Fatal(err)
 		}
 		c.w = append(c.w, bytes.Repeat([]byte{0xFF}, padBytes)...)
 	}
-	c.x = randF32(rng, ne11*ne00)
+	c.setActivations(ne11, rng)
+	return c
+}
+
+// reshaped returns the case's weights, which must have no padding, as rows
+// of ne00 values, with ne11 new activation rows: the blocks stay as they
+// are, so the weights need not be quantized again.
+func (c *matmulCase) reshaped(ne00, ne11 int, rng *rand.Rand) *matmulCase {
+	r := &matmulCase{typ: c.typ, w: c.w, deq: c.deq, ne00: ne00, ne01: len(c.deq) / ne00}
+	r.nb01 = len(c.w) / r.ne01
+	r.setActivations(ne11, rng)
+	return r
+}
+
+// setActivations draws ne11 rows of activations and computes the reference.
+func (c *matmulCase) setActivations(ne11 int, rng *rand.Rand) {
+	c.ne11 = ne11
+	c.x = randF32(rng, ne11*c.ne00)
 	// The kernels round activations to the precision of F16 and BF16
 	// weights, as the CPU backend does; so does the reference.
 	xr := make([]float32, len(c.x))
 	for i, v := range c.x {
-		switch typ {
+		switch c.typ {
 		case gguf.TypeF16:
 			v = gguf.FP16ToFP32(gguf.FP32ToFP16(v))
 		case gguf.TypeBF16:
@@ -159,36 +195,40 @@ func newMatmulCase(t *testing.T, typ gguf.GGMLType, ne00, ne01, ne11 int, pad bo
 		}
 		xr[i] = v
 	}
+	ne00, ne01 := c.ne00, c.ne01
 	c.want = make([]float32, ne11*ne01)
 	c.mag = make([]float64, ne11*ne01)
 	for j := 0; j < ne11; j++ {
 		for r := 0; r < ne01; r++ {
 			var sum, abs float64
 			for i := 0; i < ne00; i++ {
-				p := float64(deq[r*ne00+i]) * float64(xr[j*ne00+i])
+				p := float64(c.deq[r*ne00+i]) * float64(xr[j*ne00+i])
 				sum, abs = sum+p, abs+math.Abs(p)
 			}
 			c.want[j*ne01+r], c.mag[j*ne01+r] = float32(sum), abs
 		}
 	}
-	return c
 }
 
-// dispatch is the record internal/metal's MatMul makes for the case.
-func (c *matmulCase) dispatch(kernel string, mm bool, dst []byte) Dispatch {
+// dispatch is the record of kernel k of names (internal/metal's MatMul
+// makes the same) for the case.
+func (c *matmulCase) dispatch(names kernels.WeightKernels, k matmulKernel, dst []byte) Dispatch {
 	d := Dispatch{
-		Kernel:  kernel,
+		Kernel:  k.name(names),
 		Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.MatMulArgs{Ne00: int32(c.ne00), Ne01: int32(c.ne01), Nb01: uint32(c.nb01), Ne11: int32(c.ne11)})},
 		Buffers: map[int]Binding{1: {Data: c.w}, 2: {Data: f32Bytes(c.x)}, 3: {Data: dst}},
+		Group:   [3]int{kernels.MVThreads, 1, 1},
 	}
-	if mm {
+	switch k {
+	case mulMV:
+		d.Grid = [3]int{ceilDiv(c.ne01, names.MulMVRows*kernels.MVSG), c.ne11, 1}
+	case mulMVBatch:
+		d.Grid = [3]int{ceilDiv(c.ne01, kernels.MVSG), ceilDiv(c.ne11, kernels.MVBatch), 1}
+	case mulMM:
 		const tile = kernels.MMTile
 		d.Threadgroup = map[int]int{0: 4 * tile * tile, 1: 4 * tile * tile}
 		d.Grid = [3]int{ceilDiv(c.ne01, tile), ceilDiv(c.ne11, tile), 1}
 		d.Group = [3]int{kernels.MMThreads, 1, 1}
-	} else {
-		d.Grid = [3]int{ceilDiv(c.ne01, kernels.MVRowsPerGroup), c.ne11, 1}
-		d.Group = [3]int{kernels.MVThreads, 1, 1}
 	}
 	return d
 }
@@ -205,17 +245,14 @@ func (c *matmulCase) check(got []float32, rel float64) (string, float64) {
 	return mismatch(got, c.want, func(i int) float64 { return rel*c.mag[i] + 1e-6 }), worst
 }
 
-func testMatMul(t *testing.T, mm bool, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+func testMatMul(t *testing.T, k matmulKernel, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 	if asanBuild && (s.Order == Reverse || s.Workers > 1) {
 		// Out-of-bounds accesses do not depend on the order of threads; the
 		// ASan build is slow, so it checks forward and random order only.
 		t.Skip("ASan build: forward and random schedules only")
 	}
 	names := weightKernels(t, typ)
-	kernel, shapes := names.MulMV, mvShapes
-	if mm {
-		kernel, shapes = names.MulMM, mmShapes
-	}
+	shapes := [...][]matmulShape{mvShapes, mvBatchShapes, mmShapes}[k]
 	rel := matmulTolerance
 	worst := 0.0
 	for _, sh := range shapes {
@@ -223,7 +260,7 @@ func testMatMul(t *testing.T, mm bool, typ gguf.GGMLType, s Schedule, rng *rand.
 		c := newMatmulCase(t, typ, ne00, sh.ne01, sh.ne11, sh.pad, rng)
 		dst := nanBuffer(sh.ne11 * sh.ne01)
 		desc := fmt.Sprintf("ne00=%d ne01=%d ne11=%d pad=%v", ne00, sh.ne01, sh.ne11, sh.pad)
-		if err := Run(c.dispatch(kernel, mm, dst), s); err != nil {
+		if err := Run(c.dispatch(names, k, dst), s); err != nil {
 			t.Fatalf("%s: %v", desc, err)
 		}
 		m, e := c.check(f32s(dst), rel)
@@ -249,7 +286,9 @@ func TestBrokenMulMM(t *testing.T) {
 				c := newMatmulCase(t, gguf.TypeF32, 100, 40, 40, false, rng)
 				for _, k := range []string{kernel, "kernel_mul_mm_f32"} {
 					dst := nanBuffer(c.ne11 * c.ne01)
-					if err := Run(c.dispatch(k, true, dst), s); err != nil {
+					d := c.dispatch(weightKernels(t, gguf.TypeF32), mulMM, dst)
+					d.Kernel = k
+					if err := Run(d, s); err != nil {
 						t.Fatalf("%v: %s: %v", s, k, err)
 					}
 					m, _ := c.check(f32s(dst), 1e-5)
@@ -262,5 +301,33 @@ func TestBrokenMulMM(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMatMulModelShapes runs the mat-vec kernels on SmolLM2-1.7B's FFN
+// shapes (2048 -> 8192 and 8192 -> 2048) for the types of Q4_K_M and Q8_0
+// models: one activation row (decode) and a short batch.
+func TestMatMulModelShapes(t *testing.T) {
+	if asanBuild || testing.Short() {
+		t.Skip("large shapes: not in the ASan build or -short")
+	}
+	s := Schedule{Order: Random, Seed: seedFor(t), Workers: 2}
+	for _, typ := range []gguf.GGMLType{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeF16} {
+		rng := newRand(t)
+		up := newMatmulCase(t, typ, 2048, 8192, 1, false, rng)
+		for _, c := range []*matmulCase{up, up.reshaped(8192, 5, rng), up.reshaped(2048, 3, rng), up.reshaped(8192, 1, rng)} {
+			k := mulMV
+			if c.ne11 > 1 {
+				k = mulMVBatch
+			}
+			dst := nanBuffer(c.ne11 * c.ne01)
+			d := c.dispatch(weightKernels(t, typ), k, dst)
+			if err := Run(d, s); err != nil {
+				t.Fatalf("%s %dx%d: %v", d.Kernel, c.ne01, c.ne00, err)
+			}
+			if m, _ := c.check(f32s(dst), matmulTolerance); m != "" {
+				t.Errorf("%s %d rows of %d, %d activation rows: %s", d.Kernel, c.ne01, c.ne00, c.ne11, m)
+			}
+		}
 	}
 }

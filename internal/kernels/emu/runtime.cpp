@@ -25,10 +25,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #if defined(__has_feature)
@@ -163,7 +166,9 @@ char tg_guard(int i, size_t b) {
   return (char)p[b % 4];
 }
 
-enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE };
+// FAULTED: the thread made an access it must not (a misaligned load of a
+// counted kernel) and is never resumed.
+enum State { RUNNABLE, AT_BARRIER, AT_SIMD, DONE, FAULTED };
 
 struct Lane {
   FiberCtx uc;
@@ -301,6 +306,99 @@ ThreadPool& pool() {
   return *p;
 }
 
+// LoadCounter records the loads of a dispatch of a counted kernel (see
+// emu_region): the instrumented kernels call count_load for every load,
+// and the loads that fall into a region of the dispatch are logged per
+// threadgroup. At the end of each threadgroup the log is grouped into
+// simdgroup instructions (lanes of one simdgroup at the k-th execution of
+// one load site), whose bytes are counted once each.
+class LoadCounter {
+ public:
+  LoadCounter(emu_dispatch* d, uint32_t threads) : d_(d), runs_(threads), reads_(d->nregions) {
+    for (int r = 0; r < d->nregions; r++) {
+      emu_region& g = d->regions[r];
+      g.loads = g.bytes = g.simd_loads = g.simd_bytes = g.unique = g.max_reads = 0;
+      reads_[r].assign(g.len, 0);
+    }
+  }
+
+  // A load by lane of size bytes at addr from site; aligned: the kernel
+  // declared the type's alignment to be its size.
+  void load(uint32_t lane, const void* addr, size_t size, bool aligned, const void* site) {
+    uintptr_t a = (uintptr_t)addr;
+    for (int r = 0; r < d_->nregions; r++) {
+      emu_region& g = d_->regions[r];
+      uintptr_t base = (uintptr_t)g.base;
+      if (a < base || a >= base + g.len) continue;
+      if (aligned && a % size != 0) {
+        fault = "a " + std::to_string(size) + "-byte load at byte " + std::to_string(a - base) + " of " + g.name +
+                " is not aligned to its size (thread " + std::to_string(lane) + ")";
+        return;
+      }
+      g.loads++;
+      g.bytes += size;
+      uint32_t k = ++runs_[lane][(uintptr_t)site];
+      log_.push_back(Access{r, lane / EMU_SIMD_WIDTH, (uintptr_t)site, k, a - base,
+                            (uint32_t)std::min<uintptr_t>(size, base + g.len - a)});
+      return;
+    }
+  }
+
+  // Ends a threadgroup: counts its simdgroup instructions.
+  void flush() {
+    std::sort(log_.begin(), log_.end(), [](const Access& x, const Access& y) {
+      return std::tie(x.region, x.sg, x.site, x.k, x.off) < std::tie(y.region, y.sg, y.site, y.k, y.off);
+    });
+    std::vector<uintptr_t> bytes;
+    for (size_t i = 0; i < log_.size();) {
+      size_t j = i;
+      bytes.clear();
+      for (; j < log_.size() && log_[j].same_instruction(log_[i]); j++)
+        for (uint32_t b = 0; b < log_[j].size; b++) bytes.push_back(log_[j].off + b);
+      std::sort(bytes.begin(), bytes.end());
+      bytes.erase(std::unique(bytes.begin(), bytes.end()), bytes.end());
+      emu_region& g = d_->regions[log_[i].region];
+      g.simd_loads++;
+      g.simd_bytes += bytes.size();
+      for (uintptr_t b : bytes) reads_[log_[i].region][b]++;
+      i = j;
+    }
+    log_.clear();
+    for (auto& m : runs_) m.clear();
+  }
+
+  // Ends the dispatch: fills in the per-byte figures.
+  void finish() {
+    for (int r = 0; r < d_->nregions; r++) {
+      emu_region& g = d_->regions[r];
+      for (uint32_t n : reads_[r]) {
+        g.unique += n > 0;
+        g.max_reads = std::max<uint64_t>(g.max_reads, n);
+      }
+    }
+  }
+
+ private:
+  struct Access {
+    int region;
+    uint32_t sg;
+    uintptr_t site;
+    uint32_t k;
+    uintptr_t off;
+    uint32_t size;
+    bool same_instruction(const Access& o) const {
+      return region == o.region && sg == o.sg && site == o.site && k == o.k;
+    }
+  };
+  emu_dispatch* d_;
+  std::vector<std::unordered_map<uintptr_t, uint32_t>> runs_;  // per lane: executions of each load site
+  std::vector<Access> log_;                                     // this threadgroup's loads
+  std::vector<std::vector<uint32_t>> reads_;                    // per region and byte: instructions that read it
+
+ public:
+  std::string fault;  // set by a load the thread must not make
+};
+
 struct Worker;
 // The worker whose fibers run on this OS thread: the shim's hooks are free
 // functions and find their lane through it.
@@ -319,6 +417,7 @@ struct Worker {
   const void* sched_bottom = nullptr;  // the scheduler's stack, for ASan
   size_t sched_size = 0;
   Lane* cur = nullptr;
+  LoadCounter* counter = nullptr;  // set when the dispatch counts its loads
   std::string err;
 
   Worker(const emu_dispatch* d, const emu_kernel* k) : d(d), k(k), lanes(d->group[0] * d->group[1] * d->group[2]) {
@@ -408,8 +507,10 @@ struct Worker {
     std::mt19937_64 rng(lane_seed);
     for (;;) {
       if (d->order == 2) std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t i : order)
+      for (uint32_t i : order) {
         if (lanes[i].state == RUNNABLE) resume(&lanes[i]);
+        if (lanes[i].state == FAULTED) return fail(pos, lanes[i].what);
+      }
 
       bool moved = false, all_done = true;
       for (uint32_t s = 0; s < n; s += EMU_SIMD_WIDTH) {
@@ -452,6 +553,7 @@ struct Worker {
           return fail(pos, "wrote outside threadgroup(" + std::to_string(i) + ") memory of " +
                                std::to_string(d->tg_len[i]) + " bytes");
     }
+    if (counter) counter->flush();
     return true;
   }
 };
@@ -474,10 +576,30 @@ Worker* current(const char* what) {
   return tl_worker;
 }
 
-const emu_kernel* find_kernel(const char* name) {
+const emu_kernel* find_kernel(const char* name, bool counted) {
+  if (counted) {
+    for (const emu_kernel* k = emu_kernels_counted; k->name; k++)
+      if (strcmp(k->name, name) == 0) return k;
+    return nullptr;
+  }
   for (int i = 0; const emu_kernel* k = emu_kernel_at(i); i++)
     if (strcmp(k->name, name) == 0) return k;
   return nullptr;
+}
+
+// A load of size bytes at addr by the current emulated thread, from the
+// load site (return address) site of a counted kernel; aligned: see
+// LoadCounter::load.
+void count_load(const void* addr, size_t size, bool aligned, const void* site) {
+  Worker* w = tl_worker;
+  if (!w || !w->counter || !w->cur) return;
+  w->counter->load((uint32_t)(w->cur - w->lanes.data()), addr, size, aligned, site);
+  if (!w->counter->fault.empty()) {
+    // The load would fault on x86-64 too (an aligned vector move): stop the
+    // thread before it runs.
+    w->yield(FAULTED, nullptr, w->counter->fault.c_str(), "", 0);
+    abort();  // never resumed
+  }
 }
 
 // Checks what Metal would reject or what the kernel cannot run without.
@@ -557,8 +679,8 @@ int emu_run(emu_dispatch* d) {
   std::call_once(once, [] { __sanitizer_set_death_callback(on_asan_death); });
 #endif
   std::string err;
-  const emu_kernel* k = find_kernel(d->kernel);
-  if (!k) err = std::string("unknown kernel ") + d->kernel;
+  const emu_kernel* k = find_kernel(d->kernel, d->count_loads);
+  if (!k) err = std::string(d->count_loads ? "no counted build of kernel " : "unknown kernel ") + d->kernel;
   else if (!(err = validate(d, k)).empty()) err = std::string(k->name) + ": " + err;
   if (!err.empty()) {
     snprintf(d->err, sizeof d->err, "%s", err.c_str());
@@ -573,9 +695,13 @@ int emu_run(emu_dispatch* d) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex mu;
+  // Counting runs on one worker: the counter is not shared.
+  std::unique_ptr<LoadCounter> counter;
+  if (d->count_loads) counter.reset(new LoadCounter(d, d->group[0] * d->group[1] * d->group[2]));
 
   auto work = [&] {
     Worker w(d, k);
+    w.counter = counter.get();
     tl_worker = &w;
     for (size_t j; !failed && (j = next++) < groups.size();) {
       uint32_t g = groups[j];
@@ -590,6 +716,7 @@ int emu_run(emu_dispatch* d) {
   };
   size_t nworkers = std::max(1, std::min(d->workers, 16));
   nworkers = std::min(nworkers, groups.size());
+  if (counter) nworkers = 1;
   if (nworkers == 1) {
     work();
   } else if (pool_busy.try_lock()) {
@@ -606,7 +733,33 @@ int emu_run(emu_dispatch* d) {
     snprintf(d->err, sizeof d->err, "%s", err.c_str());
     return 1;
   }
+  if (counter) counter->finish();
   return 0;
 }
+
+// ---- Callbacks of the counted kernels' instrumentation (package counted is
+// built with -fsanitize=thread, without ThreadSanitizer's runtime: these
+// stand in for it). Loads are counted; everything else does only what the
+// memory functions must do. The instrumentation calls the unaligned
+// variant where the declared alignment is below the size and below 8.
+void __tsan_init(void) {}
+void __tsan_func_entry(void*) {}
+void __tsan_func_exit(void) {}
+#define EMU_TSAN_ACCESS(n)                                                                         \
+  void __tsan_read##n(void* a) { count_load(a, n, true, __builtin_return_address(0)); }            \
+  void __tsan_unaligned_read##n(void* a) { count_load(a, n, false, __builtin_return_address(0)); } \
+  void __tsan_write##n(void*) {}                                                                   \
+  void __tsan_unaligned_write##n(void*) {}
+EMU_TSAN_ACCESS(1)
+EMU_TSAN_ACCESS(2)
+EMU_TSAN_ACCESS(4)
+EMU_TSAN_ACCESS(8)
+EMU_TSAN_ACCESS(16)
+#undef EMU_TSAN_ACCESS
+void __tsan_read_range(void* a, size_t n) { count_load(a, n, false, __builtin_return_address(0)); }
+void __tsan_write_range(void*, size_t) {}
+void* __tsan_memset(void* p, int c, size_t n) { return memset(p, c, n); }
+void* __tsan_memcpy(void* d, const void* s, size_t n) { return memcpy(d, s, n); }
+void* __tsan_memmove(void* d, const void* s, size_t n) { return memmove(d, s, n); }
 
 }  // extern "C"

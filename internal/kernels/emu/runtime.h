@@ -51,9 +51,33 @@ typedef struct emu_kernel {
   uint32_t tgmem;    // bit i: the kernel has a [[threadgroup(i)]] parameter
 } emu_kernel;
 
-// Tables emitted by the generator, terminated by a zero entry.
+// Tables emitted by the generator, terminated by a zero entry. The counted
+// table holds the product kernels again, built with every memory access
+// instrumented (package counted), for dispatches that count their loads.
 extern const emu_kernel emu_kernels_product[];
 extern const emu_kernel emu_kernels_testdata[];
+extern const emu_kernel emu_kernels_counted[];
+
+// Load counting: the memory of a dispatch's buffers as regions (a buffer,
+// views of one allocation, or setBytes data), and what the kernel read
+// from each. A simdgroup load is the k-th execution of one load of the
+// kernel source by the lanes of a simdgroup: on the GPU one instruction,
+// which fetches a byte that several lanes read once. A load of a type at an
+// address that is not a multiple of its size (the alignment of MSL's
+// scalar and vector types; packed types state a smaller one) fails the
+// dispatch.
+#define EMU_MAX_REGIONS (2 * EMU_MAX_BINDINGS)
+typedef struct emu_region {
+  void* base;        // in: the region's memory and length
+  size_t len;
+  const char* name;  // in: for messages ("buffer(1)")
+  uint64_t loads;       // out: load instructions executed by threads
+  uint64_t bytes;       // bytes they requested
+  uint64_t simd_loads;  // simdgroup load instructions
+  uint64_t simd_bytes;  // bytes those fetched, each byte once per instruction
+  uint64_t unique;      // distinct bytes read
+  uint64_t max_reads;   // most simdgroup load instructions that read one byte
+} emu_region;
 
 // A dispatch as the Go side hands it over. Buffers are already copied to C
 // memory; tg_len is the threadgroup memory length per index (0 = unset).
@@ -66,6 +90,9 @@ typedef struct emu_dispatch {
   int order;          // 0 forward, 1 reverse, 2 random
   uint64_t seed;
   int workers;
+  int count_loads;    // run the counted kernels (on one worker) and fill regions
+  int nregions;
+  emu_region regions[EMU_MAX_REGIONS];
   char err[2048];     // set when emu_run returns non-zero
 } emu_dispatch;
 
