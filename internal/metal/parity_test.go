@@ -87,7 +87,7 @@ func openBoth(t *testing.T, path string, newDev func(t *testing.T) Device) (*eng
 
 // newBackend makes a Metal backend of m's file on dev, closed when the
 // test ends.
-func newBackend(t *testing.T, dev Device, m *engine.Model) *Backend {
+func newBackend(t testing.TB, dev Device, m *engine.Model) *Backend {
 	t.Helper()
 	b, err := New(dev, m.File)
 	if err != nil {

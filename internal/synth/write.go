@@ -95,7 +95,7 @@ func Write(w io.Writer, presetName, typ string, opts Options) error {
 	t := &tensorSet{rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), mix: m, layers: p.layers}
 	p.arch.tensors(t, p)
 	if opts.Zero {
-		zeroData(t.list)
+		zeroData(t.list, w)
 	}
 	return gguf.Write(w, meta, t.list, opts.Progress)
 }
@@ -127,8 +127,8 @@ func WriteFile(path, presetName, typ string, opts Options) error {
 
 // zeroData makes every tensor's data zeros: views of one zeroed buffer as
 // large as the largest tensor, which nothing writes, so that its pages
-// are never backed by memory.
-func zeroData(list []gguf.WriteTensor) {
+// are never backed by memory. A sparseWriter w is told the buffer.
+func zeroData(list []gguf.WriteTensor, w io.Writer) {
 	sizes := make([]int, len(list))
 	largest := 0
 	for i, t := range list {
@@ -141,39 +141,60 @@ func zeroData(list []gguf.WriteTensor) {
 		largest = max(largest, sizes[i])
 	}
 	zeros := make([]byte, largest)
+	if s, ok := w.(*sparseWriter); ok {
+		s.zeros = zeros
+	}
 	for i := range list {
 		n := sizes[i]
 		list[i].Data = func() ([]byte, error) { return zeros[:n], nil }
 	}
 }
 
-// sparseWriter writes to a file, seeking over runs of zeros instead of
-// writing them: they read back as zeros and take no space.
+// sparseWriter writes to a file, seeking over zeros instead of writing
+// them: they read back as zeros and take no space. The bytes of zeros (the
+// tensors' data) are skipped unread, which would fault their pages in;
+// other writes are looked at in runs of zeroRun bytes.
 type sparseWriter struct {
-	f    *os.File
-	size int64
+	f     *os.File
+	zeros []byte
+	size  int64
 }
 
-// zeroRun is the granule at which sparseWriter looks for zeros.
 var zeroRun [64 << 10]byte
 
 func (s *sparseWriter) Write(p []byte) (int, error) {
+	if s.isZeros(p) {
+		return len(p), s.skip(len(p))
+	}
 	for done := 0; done < len(p); {
-		n := min(len(p)-done, len(zeroRun))
-		chunk := p[done : done+n]
+		chunk := p[done : done+min(len(p)-done, len(zeroRun))]
 		var err error
-		if bytes.Equal(chunk, zeroRun[:n]) {
-			_, err = s.f.Seek(int64(n), io.SeekCurrent)
+		if bytes.Equal(chunk, zeroRun[:len(chunk)]) {
+			err = s.skip(len(chunk))
 		} else {
 			_, err = s.f.Write(chunk)
+			s.size += int64(len(chunk))
 		}
 		if err != nil {
 			return done, err
 		}
-		done += n
-		s.size += int64(n)
+		done += len(chunk)
 	}
 	return len(p), nil
+}
+
+func (s *sparseWriter) skip(n int) error {
+	_, err := s.f.Seek(int64(n), io.SeekCurrent)
+	s.size += int64(n)
+	return err
+}
+
+// isZeros reports whether p is a part of s.zeros. The tensors' data are
+// prefixes of it, which the buffered writer passes on whole or less a
+// head it copied: suffixes, whose capacity says where they start.
+func (s *sparseWriter) isZeros(p []byte) bool {
+	k := cap(s.zeros) - cap(p)
+	return len(p) > 0 && k >= 0 && k < len(s.zeros) && &p[0] == &s.zeros[k]
 }
 
 // close gives the file its full size when it ends in a hole.
