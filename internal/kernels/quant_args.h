@@ -83,9 +83,10 @@ struct MatMulArgs {
 // kernel_cpy_f32_f16:  buffers 1 src (float*), 2 dst (half*): dst[i] = half(src[i])
 // kernel_cpy_f32_f32:  buffers 1 src, 2 dst:                 dst[i] = src[i]
 // kernel_argmax:       buffers 1 x, 2 out (int32_t*): out[0] = index of the
-//                      largest x[i] (lowest index on ties); grid (1,1,1),
+//                      largest x[i] (lowest index on ties), out[1] = 1 if
+//                      some x[i] is NaN or infinite, else 0; grid (1,1,1),
 //                      threadgroup (1024,1,1), threadgroup(0): 32 floats,
-//                      threadgroup(1): 32 ints.
+//                      threadgroup(1) and (2): 32 ints each.
 struct ElementwiseArgs {
     int32_t n;
 };
