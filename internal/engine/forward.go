@@ -150,16 +150,33 @@ func (r *Runner) Options() Options { return r.opts }
 // logits: of the last token, or of every token with Options.AllLogits. The
 // slice is reused by the next call.
 func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
+	if err := r.begin(tokens, pos); err != nil {
+		return nil, err
+	}
+	r.encode(tokens, pos)
+	if err := r.b.Sync(); err != nil {
+		return nil, err
+	}
+	rows := 1
+	if r.opts.AllLogits {
+		rows = len(tokens)
+	}
+	return r.readLogits(rows)
+}
+
+// begin checks a pass of tokens at pos and moves the recurrent state's
+// position past it, resetting the state for a new sequence (at 0).
+func (r *Runner) begin(tokens []int32, pos int) error {
 	n := len(tokens)
 	switch {
 	case n == 0 || n > r.opts.Batch:
-		return nil, fmt.Errorf("batch of %d tokens (want 1..%d)", n, r.opts.Batch)
+		return fmt.Errorf("batch of %d tokens (want 1..%d)", n, r.opts.Batch)
 	case pos < 0 || pos+n > r.opts.Context:
-		return nil, fmt.Errorf("positions %d..%d exceed the context of %d", pos, pos+n-1, r.opts.Context)
+		return fmt.Errorf("positions %d..%d exceed the context of %d", pos, pos+n-1, r.opts.Context)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= r.m.Vocab {
-			return nil, fmt.Errorf("token id %d is outside the vocabulary of %d", t, r.m.Vocab)
+			return fmt.Errorf("token id %d is outside the vocabulary of %d", t, r.m.Vocab)
 		}
 	}
 	if r.state != nil {
@@ -168,18 +185,15 @@ func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
 			r.b.ResetState(r.state)
 		case r.statePos:
 		default:
-			return nil, fmt.Errorf("the recurrent state holds positions 0..%d: it cannot evaluate position %d", r.statePos-1, pos)
+			return fmt.Errorf("the recurrent state holds positions 0..%d: it cannot evaluate position %d", r.statePos-1, pos)
 		}
 		r.statePos = pos + n
 	}
-	r.encode(tokens, pos)
-	if err := r.b.Sync(); err != nil {
-		return nil, err
-	}
-	rows := 1
-	if r.opts.AllLogits {
-		rows = n
-	}
+	return nil
+}
+
+// readLogits reads the first rows rows of logits of the last pass.
+func (r *Runner) readLogits(rows int) ([]float32, error) {
 	out := r.logitsHost[:rows*r.m.Vocab]
 	if err := r.b.Read(r.logits.RowRange(0, rows), out); err != nil {
 		return nil, err

@@ -1,5 +1,5 @@
-// quant_args.h — the kernels' constant arguments, passed with setBytes at
-// [[buffer(0)]] (the kernel's buffers follow at 1, 2, ...).
+// quant_args.h — the kernels' constant arguments, bound at [[buffer(0)]]
+// (the kernel's buffers follow at 1, 2, ...).
 //
 // kernels.Source() puts this header first; the emulator includes it. Each
 // struct and #define is mirrored by the Go struct or constant of the same

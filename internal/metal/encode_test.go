@@ -139,17 +139,17 @@ func (c *countingRuntime) sendOUU(o objcID, s objcSel, a objcID, b, d uint) {
 	c.count(s)
 }
 
-func (c *countingRuntime) sendPUU(o objcID, s objcSel, a unsafe.Pointer, b, d uint) {
+func (c *countingRuntime) sendSS(o objcID, s objcSel, a, b mtlSize) {
 	if !c.hot {
-		c.fakeRuntime.sendPUU(o, s, a, b, d)
+		c.fakeRuntime.sendSS(o, s, a, b)
 		return
 	}
 	c.count(s)
 }
 
-func (c *countingRuntime) sendSS(o objcID, s objcSel, a, b mtlSize) {
+func (c *countingRuntime) sendPPR(o objcID, s objcSel, a, b unsafe.Pointer, r nsRange) {
 	if !c.hot {
-		c.fakeRuntime.sendSS(o, s, a, b)
+		c.fakeRuntime.sendPPR(o, s, a, b, r)
 		return
 	}
 	c.count(s)
@@ -190,21 +190,10 @@ func (c *countingRuntime) double(o objcID, s objcSel) float64 {
 	return 0
 }
 
-// encodeRig is a runner of a zero-weight synthetic model on a Metal
-// backend over a countingRuntime, decoding after a prompt.
-type encodeRig struct {
-	rt  *countingRuntime
-	r   *engine.Runner
-	pos int
-}
-
-func newEncodeRig(tb testing.TB, preset string) *encodeRig {
+// fakeMetal makes a Metal backend of m on a device over a countingRuntime
+// (cold: every message checked by the fake) that has every kernel.
+func fakeMetal(tb testing.TB, m *engine.Model) (*countingRuntime, *Backend) {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), preset+".gguf")
-	if err := synth.WriteFile(path, preset, "q4_k_m", synth.Options{Zero: true}); err != nil {
-		tb.Fatal(err)
-	}
-	m := enginetest.Open(tb, path)
 	f := newFakeRuntime(tb)
 	f.anyKernel = true
 	f.page = uintptr(os.Getpagesize()) // the file is mapped here, in this system's pages
@@ -215,17 +204,54 @@ func newEncodeRig(tb testing.TB, preset string) *encodeRig {
 		tb.Fatal(err)
 	}
 	d.page = int(f.page)
-	r := enginetest.Runner(tb, m, newBackend(tb, d, m),
-		engine.Options{Context: encodeContext, Batch: 64, CacheK: gguf.TypeF16, CacheV: gguf.TypeF16})
+	return rt, newBackend(tb, d, m)
+}
+
+// decodeModes are the ways a token is decoded: Forward (the pass encoded,
+// committed and waited for in one go, the logits read), and a Decoder's
+// Next (logits) and NextGreedy (the token picked on the GPU), which
+// encode each pass while the GPU runs the one before.
+var decodeModes = []string{"forward", "next", "greedy"}
+
+// encodeRig is a runner of a zero-weight synthetic model on a Metal
+// backend over a countingRuntime, decoding after a prompt.
+type encodeRig struct {
+	rt   *countingRuntime
+	r    *engine.Runner
+	mode string
+	dec  *engine.Decoder
+	pos  int
+}
+
+func newEncodeRig(tb testing.TB, preset string) *encodeRig {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), preset+".gguf")
+	if err := synth.WriteFile(path, preset, "q4_k_m", synth.Options{Zero: true}); err != nil {
+		tb.Fatal(err)
+	}
+	m := enginetest.Open(tb, path)
+	rt, b := fakeMetal(tb, m)
+	r := enginetest.Runner(tb, m, b, engine.Options{Context: encodeContext, Batch: 64, CacheK: gguf.TypeF16, CacheV: gguf.TypeF16})
 	g := &encodeRig{rt: rt, r: r}
-	g.prompt(tb)
+	tb.Cleanup(g.closeDecoder)
 	return g
 }
 
-// prompt evaluates the first encodePrompt positions and one decode step
-// with the fake checking every message, then makes the runtime hot.
-func (g *encodeRig) prompt(tb testing.TB) {
+// closeDecoder drops the pass the decoder encoded ahead, in the runtime
+// that encoded it.
+func (g *encodeRig) closeDecoder() {
+	if g.dec != nil {
+		g.dec.Close()
+	}
+}
+
+// start evaluates the first encodePrompt positions and one decode step in
+// the mode with the fake checking every message, then makes the runtime
+// hot.
+func (g *encodeRig) start(tb testing.TB, mode string) {
+	g.closeDecoder()
 	g.rt.hot = false
+	g.mode, g.dec = mode, g.r.Decoder(mode == "greedy")
 	tokens := make([]int32, 64)
 	for g.pos = 0; g.pos < encodePrompt; g.pos += len(tokens) {
 		if _, err := g.r.Forward(tokens, g.pos); err != nil {
@@ -241,14 +267,24 @@ func (g *encodeRig) full() bool { return g.pos == encodeContext }
 
 // step decodes one token.
 func (g *encodeRig) step(tb testing.TB) {
-	if _, err := g.r.Forward([]int32{int32(g.pos)}, g.pos); err != nil {
+	id := int32(g.pos)
+	var err error
+	switch g.mode {
+	case "forward":
+		_, err = g.r.Forward([]int32{id}, g.pos)
+	case "next":
+		_, err = g.dec.Next(id, g.pos)
+	case "greedy":
+		_, err = g.dec.NextGreedy(id, g.pos)
+	}
+	if err != nil {
 		tb.Fatal(err)
 	}
 	g.pos++
 }
 
 // TestDecodeMessages logs the Objective-C messages of one decoded token
-// per model shape, by selector.
+// per model shape and decode mode, by selector.
 func TestDecodeMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes multi-GB sparse models")
@@ -256,20 +292,23 @@ func TestDecodeMessages(t *testing.T) {
 	const tokens = 8
 	for _, preset := range encodeShapes {
 		g := newEncodeRig(t, preset)
-		before, pools := g.rt.counts, g.rt.pools
-		for range tokens {
-			g.step(t)
+		for _, mode := range decodeModes {
+			g.start(t, mode)
+			before, pools := g.rt.counts, g.rt.pools
+			for range tokens {
+				g.step(t)
+			}
+			var diff [64]int
+			for i := range diff {
+				diff[i] = g.rt.counts[i] - before[i]
+			}
+			total := 0
+			for _, n := range diff {
+				total += n
+			}
+			t.Logf("%s %s: %.0f messages per token (%s; %.0f autorelease pools)", preset, mode,
+				float64(total)/tokens, g.rt.bySelector(diff, tokens), float64(g.rt.pools-pools)/tokens)
 		}
-		var diff [64]int
-		for i := range diff {
-			diff[i] = g.rt.counts[i] - before[i]
-		}
-		total := 0
-		for _, n := range diff {
-			total += n
-		}
-		t.Logf("%s decode: %.0f messages per token (%s; %.0f autorelease pools)", preset,
-			float64(total)/tokens, g.rt.bySelector(diff, tokens), float64(g.rt.pools-pools)/tokens)
 	}
 }
 
@@ -278,20 +317,24 @@ func TestDecodeMessages(t *testing.T) {
 func BenchmarkDecodeToken(b *testing.B) {
 	for _, preset := range encodeShapes {
 		g := newEncodeRig(b, preset)
-		b.Run(preset, func(b *testing.B) {
-			b.ReportAllocs()
-			msgs := 0
-			for range b.N {
-				if g.full() {
-					b.StopTimer()
-					g.prompt(b)
-					b.StartTimer()
+		for _, mode := range decodeModes {
+			b.Run(preset+"/"+mode, func(b *testing.B) {
+				g.start(b, mode)
+				b.ReportAllocs()
+				b.ResetTimer()
+				msgs := 0
+				for range b.N {
+					if g.full() {
+						b.StopTimer()
+						g.start(b, mode)
+						b.StartTimer()
+					}
+					before := g.rt.messages()
+					g.step(b)
+					msgs += g.rt.messages() - before
 				}
-				before := g.rt.messages()
-				g.step(b)
-				msgs += g.rt.messages() - before
-			}
-			b.ReportMetric(float64(msgs)/float64(b.N), "msgs/token")
-		})
+				b.ReportMetric(float64(msgs)/float64(b.N), "msgs/token")
+			})
+		}
 	}
 }
