@@ -45,6 +45,8 @@ type Decoder struct {
 	r      *Runner
 	p      Pipeliner // nil: Forward
 	greedy bool
+	// ids is the token Start writes; placeholder the one Embed records.
+	ids, placeholder [1]int32
 	// ahead is the pass of position aheadPos, encoded and not started.
 	ahead    Step
 	aheadPos int
@@ -116,7 +118,8 @@ func (d *Decoder) step(id int32, pos int) (Step, error) {
 			return nil, err
 		}
 	}
-	if err := d.r.begin([]int32{id}, pos); err != nil {
+	d.ids[0] = id
+	if err := d.r.begin(d.ids[:], pos); err != nil {
 		s.Discard()
 		return nil, err
 	}
@@ -125,7 +128,7 @@ func (d *Decoder) step(id int32, pos int) (Step, error) {
 		s.Discard()
 		return nil, err
 	}
-	if err := s.Start([]int32{id}); err != nil {
+	if err := s.Start(d.ids[:]); err != nil {
 		s.Discard()
 		return nil, err
 	}
@@ -149,8 +152,7 @@ func (d *Decoder) prepare(pos int) (Step, error) {
 	if pos >= d.r.opts.Context {
 		return nil, fmt.Errorf("position %d exceeds the context of %d", pos, d.r.opts.Context)
 	}
-	placeholder := []int32{0}
-	d.r.encode(placeholder, pos)
+	d.r.encode(d.placeholder[:], pos)
 	if d.greedy {
 		d.p.Argmax(d.r.logits.RowRange(0, 1))
 	}

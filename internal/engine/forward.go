@@ -36,7 +36,11 @@ type Runner struct {
 	state    RecurrentState
 	statePos int
 
-	act        activations
+	act activations
+	// pass holds the views of act a forward pass uses: here rather than
+	// on encode's stack, which the mixers' interface call would move to
+	// the heap every pass.
+	pass       activations
 	logits     Tensor
 	attn       Attention
 	logitsHost []float32
@@ -205,7 +209,8 @@ func (r *Runner) readLogits(rows int) ([]float32, error) {
 // bottom, as backend operations.
 func (r *Runner) encode(tokens []int32, pos int) {
 	b, m, n := r.b, r.m, len(tokens)
-	a := r.act.rows(n)
+	a := &r.pass
+	*a = r.act.rows(n)
 
 	b.Embed(a.x, m.TokenEmbd, tokens)
 	for i := range m.Layers {
@@ -213,7 +218,7 @@ func (r *Runner) encode(tokens []int32, pos int) {
 
 		// Token mixing: x += mixer(norm(x)).
 		b.RMSNorm(a.h, a.x, l.AttnNorm, m.NormEps)
-		l.Mixer.forward(r, &a, pos)
+		l.Mixer.forward(r, a, pos)
 		if i == len(m.Layers)-1 && !r.opts.AllLogits {
 			// Only the last token's logits are wanted: as llama.cpp does,
 			// finish the last layer for that row alone.
