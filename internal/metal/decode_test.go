@@ -64,12 +64,14 @@ func TestDecodeOverlapsEncoding(t *testing.T) {
 // TestDecodeOnMetal: the same on the real device code over the checking
 // fake runtime: for each token the next command buffer is made and encoded
 // between the commit and the waitUntilCompleted, the id is in the buffer
-// get_rows reads at the commit, and every object is released.
+// get_rows reads at the commit, no pipeline is made after load, and every
+// object is released.
 func TestDecodeOnMetal(t *testing.T) {
 	m := enginetest.Open(t, testdata.Path(t, "models", "tiny-llama-q4_k_m.gguf"))
 	rt, b := fakeMetal(t, m)
 	f := rt.fakeRuntime
 	r := enginetest.Runner(t, m, b, engine.Options{Context: 64, Batch: 16})
+	loaded := len(f.calls)
 	var committed []int32
 	f.onCommit = func(cb objcID) {
 		// The command buffer's first dispatch is get_rows; its ids are
@@ -80,7 +82,7 @@ func TestDecodeOnMetal(t *testing.T) {
 		})
 		committed = append(committed, int32s(f.boundBytes(f.calls[i], 2))[0])
 	}
-	prompt := []int32{1, 2, 3, 4}
+	prompt := []int32{1, 2, 3, 4, 5, 6, 7, 8, 9} // a matrix-matrix batch
 	if _, err := r.Forward(prompt, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +114,9 @@ func TestDecodeOnMetal(t *testing.T) {
 	}
 	if !slices.Equal(order, want) {
 		t.Errorf("order %v, want %v", order, want)
+	}
+	if sels := selectors(f, loaded); slices.Contains(sels, "newComputePipelineStateWithFunction:error:") {
+		t.Error("a pipeline made after load")
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)

@@ -284,7 +284,8 @@ func (g *encodeRig) step(tb testing.TB) {
 }
 
 // TestDecodeMessages logs the Objective-C messages of one decoded token
-// per model shape and decode mode, by selector.
+// per model shape and decode mode, by selector, and checks that it
+// allocates at most the device's command buffer and the step.
 func TestDecodeMessages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes multi-GB sparse models")
@@ -306,8 +307,13 @@ func TestDecodeMessages(t *testing.T) {
 			for _, n := range diff {
 				total += n
 			}
-			t.Logf("%s %s: %.0f messages per token (%s; %.0f autorelease pools)", preset, mode,
-				float64(total)/tokens, g.rt.bySelector(diff, tokens), float64(g.rt.pools-pools)/tokens)
+			pools = g.rt.pools - pools
+			allocs := testing.AllocsPerRun(tokens, func() { g.step(t) })
+			t.Logf("%s %s: %.0f messages per token (%s; %.0f autorelease pools), %.0f allocations", preset, mode,
+				float64(total)/tokens, g.rt.bySelector(diff, tokens), float64(pools)/tokens, allocs)
+			if allocs > 2 {
+				t.Errorf("%s %s: %.0f allocations per token", preset, mode, allocs)
+			}
 		}
 	}
 }
