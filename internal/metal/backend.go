@@ -54,7 +54,7 @@ type Backend struct {
 
 	gpuTime    time.Duration
 	commits    int
-	dispatches int // in all command buffers so far
+	dispatches int // in all command buffers run so far
 }
 
 // passSlot holds one pass's token ids (int32, one per row of the tallest
@@ -513,18 +513,18 @@ func (b *Backend) Argmax(x engine.Tensor) {
 	})
 }
 
-// encodePass encodes the recorded pass into a command buffer and starts
-// recording the next one, in the other slot.
-func (b *Backend) encodePass() (CommandBuffer, error) {
-	cb, err := b.dev.Encode(b.pending)
-	b.dispatches += len(b.pending)
+// encodePass encodes the recorded pass into a command buffer of n
+// dispatches and starts recording the next one, in the other slot.
+func (b *Backend) encodePass() (cb CommandBuffer, n int, err error) {
+	cb, err = b.dev.Encode(b.pending)
+	n = len(b.pending)
 	b.pending, b.args, b.binds, b.tgs = b.pending[:0], b.args[:0], b.binds[:0], b.tgs[:0]
 	b.written, b.read = b.written[:0], b.read[:0]
 	b.slot, b.passIDs = 1-b.slot, 0
 	if err != nil {
-		return nil, fmt.Errorf("metal: %w", err)
+		return nil, 0, fmt.Errorf("metal: %w", err)
 	}
-	return cb, nil
+	return cb, n, nil
 }
 
 // Sync runs the recorded forward pass as one command buffer.
@@ -532,7 +532,7 @@ func (b *Backend) Sync() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	cb, err := b.encodePass()
+	cb, n, err := b.encodePass()
 	if err != nil {
 		return err
 	}
@@ -540,14 +540,16 @@ func (b *Backend) Sync() error {
 		cb.Discard()
 		return fmt.Errorf("metal: %w", err)
 	}
-	return b.wait(cb)
+	return b.wait(cb, n)
 }
 
-// wait waits for a committed command buffer and counts its GPU time.
-func (b *Backend) wait(cb CommandBuffer) error {
+// wait waits for a committed command buffer of n dispatches and counts
+// its GPU time.
+func (b *Backend) wait(cb CommandBuffer, n int) error {
 	t, err := cb.Wait()
 	b.gpuTime += t
 	b.commits++
+	b.dispatches += n
 	if err != nil {
 		return fmt.Errorf("metal: %w", err)
 	}
@@ -561,7 +563,7 @@ func (b *Backend) Prepare() (engine.Step, error) {
 	}
 	s := &step{b: b, slot: b.slot, ids: b.passIDs}
 	var err error
-	if s.cb, err = b.encodePass(); err != nil {
+	if s.cb, s.dispatches, err = b.encodePass(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -569,11 +571,12 @@ func (b *Backend) Prepare() (engine.Step, error) {
 
 // step is a pass encoded by Prepare: its command buffer and its slot.
 type step struct {
-	b       *Backend
-	cb      CommandBuffer
-	slot    int
-	ids     int // how many ids the pass embeds
-	started bool
+	b          *Backend
+	cb         CommandBuffer
+	dispatches int
+	slot       int
+	ids        int // how many ids the pass embeds
+	started    bool
 }
 
 // Start writes the ids into the step's slot and commits its command
@@ -597,7 +600,7 @@ func (s *step) Wait() error {
 	if !s.started {
 		return errors.New("metal: wait for a step not started")
 	}
-	return s.b.wait(s.cb)
+	return s.b.wait(s.cb, s.dispatches)
 }
 
 // Argmax reads the 8 bytes of the pass's Argmax result.
