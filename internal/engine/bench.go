@@ -9,7 +9,8 @@ import (
 )
 
 // BenchTest is one llama-bench test: Prompt tokens evaluated in batches,
-// then Gen tokens one at a time, after Depth tokens already in the cache.
+// then Gen tokens one at a time (decoded greedily, as generation decodes
+// them), after Depth tokens already in the cache.
 // Prompt alone is llama-bench's pp test, Gen alone its tg test, both its pg.
 type BenchTest struct {
 	Prompt, Gen, Depth int
@@ -133,11 +134,10 @@ func Bench(ctx context.Context, r *Runner, t BenchTest, reps int) (BenchResult, 
 			return res, err
 		}
 		pos += t.Prompt
-		for _, id := range gen {
-			if _, err := r.Forward([]int32{id}, pos); err != nil {
+		if t.Gen > 0 {
+			if err := decodeGreedy(r, gen[0], t.Gen, pos); err != nil {
 				return res, err
 			}
-			pos++
 		}
 		d := time.Since(start)
 		if gpu {
@@ -154,6 +154,23 @@ func Bench(ctx context.Context, r *Runner, t BenchTest, reps int) (BenchResult, 
 		res.GPUBusy = gpuSpent.Seconds() / wall.Seconds()
 	}
 	return res, ctx.Err()
+}
+
+// decodeGreedy decodes n tokens from pos on, one at a time, as greedy
+// generation does (the device picks the token where it can, and encodes
+// each pass while it runs the one before): id first, then each time the
+// token the pass before picked.
+func decodeGreedy(r *Runner, id int32, n, pos int) error {
+	dec := r.Decoder(true)
+	defer dec.Close()
+	for range n {
+		var err error
+		if id, err = dec.NextGreedy(id, pos); err != nil {
+			return err
+		}
+		pos++
+	}
+	return nil
 }
 
 // forwardBatches evaluates tokens at pos, pos+1, ... in batches.

@@ -47,6 +47,15 @@ func watch(r *Runner, ctx context.Context) (release func()) {
 	return func() { ib.ctx, ib.done = nil, nil }
 }
 
+// interrupted is the error of the context that stopped r's forward pass
+// (which may then be recorded in part), nil when none did.
+func (r *Runner) interrupted() error {
+	if ib, ok := r.b.(*interruptible); ok && ib.stopped() {
+		return ib.ctx.Err()
+	}
+	return nil
+}
+
 func (b *interruptible) stopped() bool {
 	select {
 	case <-b.done:

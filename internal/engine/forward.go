@@ -36,7 +36,11 @@ type Runner struct {
 	state    RecurrentState
 	statePos int
 
-	act        activations
+	act activations
+	// pass holds the views of act a forward pass uses: here rather than
+	// on encode's stack, which the mixers' interface call would move to
+	// the heap every pass.
+	pass       activations
 	logits     Tensor
 	attn       Attention
 	logitsHost []float32
@@ -150,16 +154,33 @@ func (r *Runner) Options() Options { return r.opts }
 // logits: of the last token, or of every token with Options.AllLogits. The
 // slice is reused by the next call.
 func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
+	if err := r.begin(tokens, pos); err != nil {
+		return nil, err
+	}
+	r.encode(tokens, pos)
+	if err := r.b.Sync(); err != nil {
+		return nil, err
+	}
+	rows := 1
+	if r.opts.AllLogits {
+		rows = len(tokens)
+	}
+	return r.readLogits(rows)
+}
+
+// begin checks a pass of tokens at pos and moves the recurrent state's
+// position past it, resetting the state for a new sequence (at 0).
+func (r *Runner) begin(tokens []int32, pos int) error {
 	n := len(tokens)
 	switch {
 	case n == 0 || n > r.opts.Batch:
-		return nil, fmt.Errorf("batch of %d tokens (want 1..%d)", n, r.opts.Batch)
+		return fmt.Errorf("batch of %d tokens (want 1..%d)", n, r.opts.Batch)
 	case pos < 0 || pos+n > r.opts.Context:
-		return nil, fmt.Errorf("positions %d..%d exceed the context of %d", pos, pos+n-1, r.opts.Context)
+		return fmt.Errorf("positions %d..%d exceed the context of %d", pos, pos+n-1, r.opts.Context)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= r.m.Vocab {
-			return nil, fmt.Errorf("token id %d is outside the vocabulary of %d", t, r.m.Vocab)
+			return fmt.Errorf("token id %d is outside the vocabulary of %d", t, r.m.Vocab)
 		}
 	}
 	if r.state != nil {
@@ -168,18 +189,15 @@ func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
 			r.b.ResetState(r.state)
 		case r.statePos:
 		default:
-			return nil, fmt.Errorf("the recurrent state holds positions 0..%d: it cannot evaluate position %d", r.statePos-1, pos)
+			return fmt.Errorf("the recurrent state holds positions 0..%d: it cannot evaluate position %d", r.statePos-1, pos)
 		}
 		r.statePos = pos + n
 	}
-	r.encode(tokens, pos)
-	if err := r.b.Sync(); err != nil {
-		return nil, err
-	}
-	rows := 1
-	if r.opts.AllLogits {
-		rows = n
-	}
+	return nil
+}
+
+// readLogits reads the first rows rows of logits of the last pass.
+func (r *Runner) readLogits(rows int) ([]float32, error) {
 	out := r.logitsHost[:rows*r.m.Vocab]
 	if err := r.b.Read(r.logits.RowRange(0, rows), out); err != nil {
 		return nil, err
@@ -191,7 +209,8 @@ func (r *Runner) Forward(tokens []int32, pos int) ([]float32, error) {
 // bottom, as backend operations.
 func (r *Runner) encode(tokens []int32, pos int) {
 	b, m, n := r.b, r.m, len(tokens)
-	a := r.act.rows(n)
+	a := &r.pass
+	*a = r.act.rows(n)
 
 	b.Embed(a.x, m.TokenEmbd, tokens)
 	for i := range m.Layers {
@@ -199,7 +218,7 @@ func (r *Runner) encode(tokens []int32, pos int) {
 
 		// Token mixing: x += mixer(norm(x)).
 		b.RMSNorm(a.h, a.x, l.AttnNorm, m.NormEps)
-		l.Mixer.forward(r, &a, pos)
+		l.Mixer.forward(r, a, pos)
 		if i == len(m.Layers)-1 && !r.opts.AllLogits {
 			// Only the last token's logits are wanted: as llama.cpp does,
 			// finish the last layer for that row alone.

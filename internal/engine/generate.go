@@ -120,6 +120,9 @@ func rate(n int, d time.Duration) float64 {
 // at a token for which stop returns true (that token is not emitted), when
 // ctx is cancelled (returning ctx.Err()), or with ErrContextFull. Logits
 // that are not finite (a broken model) are an error naming the position.
+// The tokens after the first are decoded by a Decoder: on a GPU, each one's
+// pass is encoded while the GPU runs the one before, and greedy sampling
+// without a repeat penalty picks the token on the GPU.
 func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, smp *Sampler, stop func(int32) bool, emit func(int32) error) (st Stats, err error) {
 	defer watch(s.r, ctx)()
 	start, startPos := time.Now(), s.Pos()
@@ -131,11 +134,13 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, s
 	smp.SetHistory(s.history)
 	start = time.Now()
 	defer func() { st.GenTime = time.Since(start) }()
+	if err := CheckFinite(logits, s.Pos()-1); err != nil {
+		return st, err
+	}
+	next := smp.Sample(logits)
+	dec := s.r.Decoder(smp.Greedy())
+	defer dec.Close()
 	for maxTokens < 0 || st.GenTokens < maxTokens {
-		if err := CheckFinite(logits, s.Pos()-1); err != nil {
-			return st, err
-		}
-		next := smp.Sample(logits)
 		if stop(next) {
 			return st, nil
 		}
@@ -153,12 +158,34 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, maxTokens int, s
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		if logits, err = s.forward([]int32{next}); err != nil {
+		if next, err = s.decode(dec, smp, next); err != nil {
 			return st, err
 		}
-		s.history = append(s.history, next)
 	}
 	return st, nil
+}
+
+// decode evaluates id after the history, adds it, and samples the token
+// that follows.
+func (s *Session) decode(dec *Decoder, smp *Sampler, id int32) (int32, error) {
+	pos := s.Pos()
+	var next int32
+	var err error
+	if smp.Greedy() {
+		next, err = dec.NextGreedy(id, pos)
+	} else {
+		var logits []float32
+		if logits, err = dec.Next(id, pos); err == nil {
+			err = CheckFinite(logits, pos)
+			next = smp.Sample(logits)
+		}
+	}
+	if err != nil {
+		s.dirty = true
+		return 0, err
+	}
+	s.history = append(s.history, id)
+	return next, nil
 }
 
 // NonFiniteError reports logits that are NaN or infinite: the model (or a

@@ -125,6 +125,13 @@ func (s *Sampler) topK(l []float32) []candidate {
 	return h
 }
 
+// Greedy reports whether Sample picks the largest logit whatever the
+// history: greedy decoding without a repeat penalty, which a decoder can
+// leave to the device (Decoder.NextGreedy).
+func (s *Sampler) Greedy() bool {
+	return s.cfg.Temperature <= 0 && (s.cfg.RepeatPenalty == 1 || s.cfg.RepeatWindow <= 0)
+}
+
 // Argmax returns the index of the largest logit, the lowest on ties.
 func Argmax(logits []float32) int32 {
 	best := 0

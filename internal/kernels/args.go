@@ -4,8 +4,9 @@ import "unsafe"
 
 // The Go side of quant_args.h: its launch shapes and, field by field, its
 // argument structs (TestArgsMirrorHeader checks both against the header).
-// A struct is passed with setBytes at [[buffer(0)]], ahead of the kernel's
-// buffers at 1, 2, ...; the header states each kernel's buffers and grid.
+// A struct is bound at [[buffer(0)]] in the constant address space, ahead
+// of the kernel's buffers at 1, 2, ...; the header states each kernel's
+// buffers and grid.
 
 // Launch shapes the kernels are written for.
 const (
@@ -125,7 +126,7 @@ type Args interface {
 		CacheStoreArgs | AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
 }
 
-// Bytes views a as the bytes setBytes passes to the kernel. Every field is
+// Bytes views a as the bytes the kernel reads. Every field is
 // 4 bytes and every target is little-endian, so Go's layout is the C one.
 func Bytes[T Args](a *T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(a)), unsafe.Sizeof(*a))

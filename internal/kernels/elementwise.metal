@@ -85,8 +85,11 @@ kernel void kernel_add_bias(
 // floats, the lowest such index on ties; NaNs never win, and when nothing
 // beats -FLT_MAX (all -inf or NaN) the answer is 0. -FLT_MAX, not -INFINITY,
 // is the starting value because fast math may assume there are no infinities.
-// One threadgroup of up to 1024 threads; threadgroup(0) and (1) hold one
-// float and one int per simdgroup (32 of each cover 1024 threads).
+// out[1] = 1 when some value is NaN or infinite (a broken model), else 0:
+// tested on the bits (an all-ones exponent), which fast math leaves alone.
+// One threadgroup of up to 1024 threads; threadgroup(0), (1) and (2) hold
+// one float, one int and one int per simdgroup (32 of each cover 1024
+// threads).
 
 // argmax_pick combines two candidates (value, index): the larger value, the
 // lower index among equal values. An index of n stands for "none yet".
@@ -103,6 +106,7 @@ kernel void kernel_argmax(
         device       int32_t     * out  [[buffer(2)]],
         threadgroup  float       * vals [[threadgroup(0)]],
         threadgroup  int         * idxs [[threadgroup(1)]],
+        threadgroup  int         * bads [[threadgroup(2)]],
         ushort tpitg [[thread_position_in_threadgroup]],
         ushort ntg   [[threads_per_threadgroup]],
         ushort sgitg [[simdgroup_index_in_threadgroup]],
@@ -111,16 +115,21 @@ kernel void kernel_argmax(
     const int n = args.n;
     float best = -FLT_MAX;
     int   idx  = n;
+    int   bad  = 0;
     for (int i = tpitg; i < n; i += ntg) {
-        argmax_pick(best, idx, x[i], i);  // increasing i: the first of equals stays
+        const float v = x[i];
+        argmax_pick(best, idx, v, i);  // increasing i: the first of equals stays
+        bad |= (as_type<uint>(v) & 0x7f800000u) == 0x7f800000u;
     }
 
     // Within the simdgroup: the largest value, then the lowest index holding it.
     float m = simd_max(best);
     int   j = simd_min(best == m ? idx : n);
+    bad = simd_max(bad);
     if (tiisg == 0) {
         vals[sgitg] = m;
         idxs[sgitg] = j;
+        bads[sgitg] = bad;
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
 
@@ -128,13 +137,17 @@ kernel void kernel_argmax(
     // simdgroup s's), which keeps simd_max and simd_min in uniform control flow.
     best = -FLT_MAX;
     idx  = n;
+    bad  = 0;
     if (tiisg < nsg) {
         best = vals[tiisg];
         idx  = idxs[tiisg];
+        bad  = bads[tiisg];
     }
     m = simd_max(best);
     j = simd_min(best == m ? idx : n);
+    bad = simd_max(bad);
     if (tpitg == 0) {
         out[0] = j < n ? j : 0;
+        out[1] = bad;
     }
 }

@@ -1,5 +1,5 @@
-// quant_args.h — the kernels' constant arguments, passed with setBytes at
-// [[buffer(0)]] (the kernel's buffers follow at 1, 2, ...).
+// quant_args.h — the kernels' constant arguments, bound at [[buffer(0)]]
+// (the kernel's buffers follow at 1, 2, ...).
 //
 // kernels.Source() puts this header first; the emulator includes it. Each
 // struct and #define is mirrored by the Go struct or constant of the same
@@ -93,9 +93,10 @@ struct MatMulArgs {
 // kernel_swiglu:       buffers 1 gate, 2 up, 3 dst:          dst[i] = silu(gate[i]) * up[i] (dst may alias gate)
 // kernel_sigmoid_mul:  buffers 1 dst (in/out), 2 gate:       dst[i] *= sigmoid(gate[i])
 // kernel_argmax:       buffers 1 x, 2 out (int32_t*): out[0] = index of the
-//                      largest x[i] (lowest index on ties); grid (1,1,1),
+//                      largest x[i] (lowest index on ties), out[1] = 1 if
+//                      some x[i] is NaN or infinite, else 0; grid (1,1,1),
 //                      threadgroup (1024,1,1), threadgroup(0): 32 floats,
-//                      threadgroup(1): 32 ints.
+//                      threadgroup(1) and (2): 32 ints each.
 struct ElementwiseArgs {
     int32_t n;
 };

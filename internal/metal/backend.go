@@ -1,10 +1,11 @@
 package metal
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"math"
+	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/quant-llm/quant/internal/engine"
 	"github.com/quant-llm/quant/internal/gguf"
@@ -22,22 +23,58 @@ const (
 )
 
 // Backend records each operation as dispatches and runs a whole forward
-// pass as one command buffer at Sync.
+// pass as one command buffer at Sync, or encodes it ahead of its token ids
+// at Prepare (engine.Pipeliner).
 type Backend struct {
 	dev   Device
 	views []fileView
+	// weights are the weights PrepareWeight accepted: where each lies and
+	// the pipelines of the kernels that read it.
+	weights map[*engine.Weight]*weightRef
+	k       commonKernels
 
-	// ids holds the token ids Embed reads, one per row of its destination.
-	// Sized for the tallest tensor made so far, it serves every runner.
-	ids Buffer
+	// slots are the passes' token ids and Argmax results, two of each:
+	// a decoded token's pass, encoded ahead, writes its ids into one while
+	// the device runs the pass before, which reads the other. slot is the
+	// slot of the pass being recorded, which embeds passIDs ids.
+	slots   [2]passSlot
+	slot    int
+	passIDs int
 
+	// The pass being recorded: its dispatches, and the arenas their
+	// arguments, bindings and threadgroup lengths live in, reused from
+	// pass to pass (the device copies what it needs when it encodes).
 	pending []Dispatch
-	// written and read since the last barrier, for hazard tracking.
-	written, read map[Buffer]bool
+	args    []byte
+	binds   []Binding
+	tgs     []int
+	// written and read since the last barrier, for hazard tracking: a
+	// handful of buffers, so slices beat maps.
+	written, read []Buffer
 
 	gpuTime    time.Duration
 	commits    int
-	dispatches int // in all command buffers so far
+	dispatches int // in all command buffers run so far
+}
+
+// passSlot holds one pass's token ids (int32, one per row of the tallest
+// tensor) and its Argmax result (the index and the non-finite flag).
+type passSlot struct {
+	ids, argmax Buffer
+}
+
+// weightRef is a prepared weight: where it lies, and the pipelines of
+// its type's kernels for the roles it has (nil for the others).
+type weightRef struct {
+	bind                  Binding
+	getRows, mulMV, mulMVBatch, mulMM Pipeline
+	mulMVRows                         int // mulMV's weight rows per simdgroup
+}
+
+// commonKernels are the pipelines of the kernels any model may use, made
+// at load.
+type commonKernels struct {
+	rmsNorm, gatedRMSNorm, add, addBias, rope, swiglu, splitHeads, sigmoidMul, argmax Pipeline
 }
 
 // fileView is a no-copy buffer over [start, start+len(buffer)) of the file.
@@ -52,8 +89,10 @@ type tensorBuf struct{ buf Buffer }
 // kvCache holds every layer's keys and values, layer after layer, each in
 // its type's block layout, and the scratch of attention over them.
 type kvCache struct {
-	k, v  cacheBuf
-	names kernels.CacheKernels
+	k, v cacheBuf
+	// attend and attendSplit are the K/V type pair's kernels; reduce
+	// combines attendSplit's chunks.
+	attend, attendSplit, reduce Pipeline
 	// partials holds a split-attention decode step's results per head and
 	// chunk (max, sum and output), for the longest context; the layers take
 	// turns with it.
@@ -64,7 +103,7 @@ type kvCache struct {
 type cacheBuf struct {
 	buf        Buffer
 	typ        gguf.GGMLType
-	store      string // the kernel writing F32 rows into it
+	store      Pipeline // the kernel writing F32 rows into it
 	layerBytes int
 }
 
@@ -73,7 +112,7 @@ type cacheBuf struct {
 // overlapping the next by the largest tensor's size so every tensor lies
 // whole in one.
 func New(dev Device, f *gguf.File) (*Backend, error) {
-	b := &Backend{dev: dev, written: map[Buffer]bool{}, read: map[Buffer]bool{}}
+	b := &Backend{dev: dev, weights: map[*engine.Weight]*weightRef{}}
 	file := f.Bytes()
 	maxTensor := 0
 	for i := range f.Tensors {
@@ -96,6 +135,28 @@ func New(dev Device, f *gguf.File) (*Backend, error) {
 			break
 		}
 	}
+	var err error
+	k := &b.k
+	for _, p := range []struct {
+		pipe   *Pipeline
+		kernel string
+	}{
+		{&k.rmsNorm, "kernel_rms_norm"}, {&k.gatedRMSNorm, "kernel_gated_rms_norm"}, {&k.add, "kernel_add"},
+		{&k.addBias, "kernel_add_bias"}, {&k.rope, "kernel_rope"}, {&k.swiglu, "kernel_swiglu"},
+		{&k.splitHeads, "kernel_split_heads"}, {&k.sigmoidMul, "kernel_sigmoid_mul"}, {&k.argmax, "kernel_argmax"},
+	} {
+		if err == nil {
+			*p.pipe, err = dev.Pipeline(p.kernel)
+		}
+	}
+	for i := range b.slots {
+		if err == nil {
+			b.slots[i].argmax, err = dev.NewBuffer(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metal: %w", err)
+	}
 	return b, nil
 }
 
@@ -106,10 +167,13 @@ func (b *Backend) GPUTime() (time.Duration, int) { return b.gpuTime, b.commits }
 
 func (b *Backend) Close() error { return b.dev.Close() }
 
+// PrepareWeight finds the file view holding w and makes the pipelines of
+// the kernels that read it in its role.
 func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
+	names, ok := kernels.ForWeight(w.Type)
 	switch role {
 	case engine.RoleMatMul, engine.RoleEmbed:
-		if _, ok := kernels.ForWeight(w.Type); !ok {
+		if !ok {
 			return fmt.Errorf("no Metal kernel for type %s", w.Type)
 		}
 	case engine.RoleVector:
@@ -117,9 +181,33 @@ func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
 			return fmt.Errorf("Metal reads vectors as F32, not %s", w.Type)
 		}
 	}
-	if _, err := b.weight(w); err != nil {
+	ref := b.weights[w]
+	if ref == nil {
+		bind, err := b.weight(w)
+		if err != nil {
+			return err
+		}
+		ref = &weightRef{bind: bind}
+	}
+	var err error
+	need := func(p *Pipeline, kernel string) {
+		if err == nil && *p == nil {
+			*p, err = b.dev.Pipeline(kernel)
+		}
+	}
+	switch role {
+	case engine.RoleEmbed:
+		need(&ref.getRows, names.GetRows)
+	case engine.RoleMatMul:
+		need(&ref.mulMV, names.MulMV)
+		need(&ref.mulMVBatch, names.MulMVBatch)
+		need(&ref.mulMM, names.MulMM)
+		ref.mulMVRows = names.MulMVRows
+	}
+	if err != nil {
 		return err
 	}
+	b.weights[w] = ref
 	return nil
 }
 
@@ -134,12 +222,13 @@ func (b *Backend) weight(w *engine.Weight) (Binding, error) {
 	return Binding{}, fmt.Errorf("tensor %s [%d, %d) lies in no view of the model file", w.Name, start, end)
 }
 
-func (b *Backend) mustWeight(w *engine.Weight) Binding {
-	bind, err := b.weight(w)
-	if err != nil {
-		panic(err) // PrepareWeight accepted every weight at load
+// prepared returns what PrepareWeight made of w.
+func (b *Backend) prepared(w *engine.Weight) *weightRef {
+	ref := b.weights[w]
+	if ref == nil {
+		panic(fmt.Sprintf("metal: weight %s was not prepared", w.Name)) // NewRunner prepares every weight
 	}
-	return bind
+	return ref
 }
 
 func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
@@ -147,12 +236,12 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	if err != nil {
 		return engine.Tensor{}, fmt.Errorf("metal: activation buffer of %d x %d: %w", rows, cols, err)
 	}
-	if b.ids == nil || len(b.ids.Contents()) < 4*rows {
-		ids, err := b.dev.NewBuffer(4 * rows)
-		if err != nil {
-			return engine.Tensor{}, fmt.Errorf("metal: token ids of %d rows: %w", rows, err)
+	for i := range b.slots {
+		if s := &b.slots[i]; s.ids == nil || len(s.ids.Contents()) < 4*rows {
+			if s.ids, err = b.dev.NewBuffer(4 * rows); err != nil {
+				return engine.Tensor{}, fmt.Errorf("metal: token ids of %d rows: %w", rows, err)
+			}
 		}
-		b.ids = ids
 	}
 	return engine.Tensor{Buf: &tensorBuf{buf}, Rows: rows, Cols: cols}, nil
 }
@@ -173,8 +262,19 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	if a.HeadDim > maxHeadDim {
 		return nil, fmt.Errorf("metal: attention heads of %d values (the kernels handle up to %d)", a.HeadDim, maxHeadDim)
 	}
-	c := &kvCache{names: names}
+	c := &kvCache{}
 	var err error
+	for _, p := range []struct {
+		pipe   *Pipeline
+		kernel string
+	}{{&c.attend, names.Attend}, {&c.attendSplit, names.AttendSplit}, {&c.reduce, "kernel_attn_reduce"}} {
+		if err == nil {
+			*p.pipe, err = b.dev.Pipeline(p.kernel)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metal: %w", err)
+	}
 	alloc := func(size int) Buffer {
 		if err != nil {
 			return nil
@@ -183,7 +283,11 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 		buf, err = b.dev.NewBuffer(size)
 		return buf
 	}
-	part := func(t gguf.GGMLType, store string) cacheBuf {
+	part := func(t gguf.GGMLType, kernel string) cacheBuf {
+		store, perr := b.dev.Pipeline(kernel)
+		if err == nil {
+			err = perr
+		}
 		row, _ := t.RowBytes(a.KVHeads * a.HeadDim) // whole blocks: checked above
 		// Layers start at multiples of 16 bytes, as binding offsets must
 		// (rows of an odd number of blocks are 2-byte multiples only).
@@ -203,62 +307,95 @@ func bind(t engine.Tensor) Binding {
 	return Binding{t.Buf.(*tensorBuf).buf, 4 * t.Off}
 }
 
-// record appends a dispatch, with a barrier when it touches a buffer that
-// an earlier dispatch since the last barrier wrote (read after write, write
-// after write) or read (write after read).
-func (b *Backend) record(d Dispatch, reads, writes []Buffer) {
+// op is a dispatch as an operation describes it: its arguments, the
+// buffers bound at 1, 2, ..., which of them it writes (a mask of out),
+// its threadgroup memory and its launch.
+type op struct {
+	args        []byte
+	buffers     []Binding
+	written     uint32
+	threadgroup []int
+	grid, group [3]int
+}
+
+// out marks buffers[i] of an op as written (the others are read).
+func out(i int) uint32 { return 1 << i }
+
+// record appends a dispatch of p, with a barrier when it touches a buffer
+// that an earlier dispatch since the last barrier wrote (read after write,
+// write after write) or read (write after read). The op's slices are
+// copied into the pass's arenas, so the callers' literals stay on their
+// stacks.
+func (b *Backend) record(p Pipeline, o op) {
 	hazard := false
-	for _, r := range reads {
-		hazard = hazard || b.written[r]
-	}
-	for _, w := range writes {
-		hazard = hazard || b.written[w] || b.read[w]
+	for i, bd := range o.buffers {
+		hazard = hazard || slices.Contains(b.written, bd.Buf) || o.written&out(i) != 0 && slices.Contains(b.read, bd.Buf)
 	}
 	if hazard {
-		d.Barrier = true
-		clear(b.written)
-		clear(b.read)
+		b.written, b.read = b.written[:0], b.read[:0]
 	}
-	for _, r := range reads {
-		b.read[r] = true
+	for i, bd := range o.buffers {
+		set := &b.read
+		if o.written&out(i) != 0 {
+			set = &b.written
+		}
+		if !slices.Contains(*set, bd.Buf) {
+			*set = append(*set, bd.Buf)
+		}
 	}
-	for _, w := range writes {
-		b.written[w] = true
-	}
-	b.pending = append(b.pending, d)
+	a, n, t := len(b.args), len(b.binds), len(b.tgs)
+	b.args = append(b.args, o.args...)
+	b.binds = append(b.binds, o.buffers...)
+	b.tgs = append(b.tgs, o.threadgroup...)
+	b.pending = append(b.pending, Dispatch{
+		Pipeline:    p,
+		Args:        b.args[a:len(b.args):len(b.args)],
+		Buffers:     b.binds[n:len(b.binds):len(b.binds)],
+		Threadgroup: b.tgs[t:len(b.tgs):len(b.tgs)],
+		Grid:        o.grid, Group: o.group,
+		Barrier: hazard,
+	})
 }
 
 func grid(x, y, z int) [3]int { return [3]int{x, y, z} }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// int32s and float32s view shared memory as the kernels' int32_t and
+// float arrays (every platform quant runs on is little-endian).
+func int32s(b []byte) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+func float32s(b []byte) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+
+// Embed writes ids into the pass's slot; a step prepared from the pass
+// overwrites them when it starts.
 func (b *Backend) Embed(dst engine.Tensor, table *engine.Weight, ids []int32) {
-	idBytes := b.ids.Contents()
-	for i, id := range ids {
-		binary.LittleEndian.PutUint32(idBytes[4*i:], uint32(id))
-	}
-	w := b.mustWeight(table)
+	slot := b.slots[b.slot].ids
+	copy(int32s(slot.Contents()), ids)
+	b.passIDs = len(ids)
+	w := b.prepared(table)
 	args := kernels.GetRowsArgs{Ne0: int32(table.Cols), Nb1: uint32(len(table.Data) / table.Rows)}
-	names, _ := kernels.ForWeight(table.Type) // PrepareWeight checked it
-	b.record(Dispatch{
-		Kernel:  names.GetRows,
-		Args:    kernels.Bytes(&args),
-		Buffers: []Binding{w, {b.ids, 0}, bind(dst)},
-		Grid:    grid(len(ids), 1, 1), Group: grid(64, 1, 1),
-	}, []Buffer{w.Buf, b.ids}, []Buffer{bind(dst).Buf})
+	b.record(w.getRows, op{
+		args:    kernels.Bytes(&args),
+		buffers: []Binding{w.bind, {slot, 0}, bind(dst)},
+		grid:    grid(len(ids), 1, 1), group: grid(64, 1, 1),
+		written: out(2),
+	})
 }
 
 func (b *Backend) RMSNorm(dst, x engine.Tensor, w *engine.Weight, eps float32) {
 	args := kernels.RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
-	wb := b.mustWeight(w)
 	groups := x.Rows * x.Cols / w.Cols
-	b.record(Dispatch{
-		Kernel:      "kernel_rms_norm",
-		Args:        kernels.Bytes(&args),
-		Buffers:     []Binding{bind(x), wb, bind(dst)},
-		Threadgroup: []int{4 * simdWidth},
-		Grid:        grid(groups, 1, 1), Group: grid(normGroup(w.Cols), 1, 1),
-	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(dst).Buf})
+	b.record(b.k.rmsNorm, op{
+		args:        kernels.Bytes(&args),
+		buffers:     []Binding{bind(x), b.prepared(w).bind, bind(dst)},
+		threadgroup: []int{4 * simdWidth},
+		grid:        grid(groups, 1, 1), group: grid(normGroup(w.Cols), 1, 1),
+		written: out(2),
+	})
 }
 
 // normGroup is the threadgroup size of the norms over groups of cols
@@ -267,35 +404,34 @@ func normGroup(cols int) int { return min(normThreads, ceilDiv(cols, simdWidth)*
 
 func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	args := kernels.MatMulArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
-	wb := b.mustWeight(w)
-	names, _ := kernels.ForWeight(w.Type) // PrepareWeight checked it
-	d := Dispatch{Args: kernels.Bytes(&args), Buffers: []Binding{wb, bind(x), bind(dst)}}
+	ref := b.prepared(w)
+	o := op{args: kernels.Bytes(&args), buffers: []Binding{ref.bind, bind(x), bind(dst)}, written: out(2)}
 	switch {
 	case x.Rows == 1:
-		d.Kernel = names.MulMV
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, names.MulMVRows*kernels.MVSG), 1, 1), grid(kernels.MVThreads, 1, 1)
+		o.grid, o.group = grid(ceilDiv(w.Rows, ref.mulMVRows*kernels.MVSG), 1, 1), grid(kernels.MVThreads, 1, 1)
+		b.record(ref.mulMV, o)
+		return
 	case x.Rows < mulMMMinRows:
 		// Each weight read serves every activation row.
-		d.Kernel = names.MulMVBatch
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, kernels.MVSG), ceilDiv(x.Rows, kernels.MVBatch), 1), grid(kernels.MVThreads, 1, 1)
-	default:
-		const tile = kernels.MMTile
-		d.Kernel = names.MulMM
-		// Tiles of weights (dequantized to float) and of activations.
-		d.Threadgroup = []int{4 * tile * tile, 4 * tile * tile}
-		d.Grid, d.Group = grid(ceilDiv(w.Rows, tile), ceilDiv(x.Rows, tile), 1), grid(kernels.MMThreads, 1, 1)
+		o.grid, o.group = grid(ceilDiv(w.Rows, kernels.MVSG), ceilDiv(x.Rows, kernels.MVBatch), 1), grid(kernels.MVThreads, 1, 1)
+		b.record(ref.mulMVBatch, o)
+		return
 	}
-	b.record(d, []Buffer{wb.Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
+	const tile = kernels.MMTile
+	// Tiles of weights (dequantized to float) and of activations.
+	o.threadgroup = []int{4 * tile * tile, 4 * tile * tile}
+	o.grid, o.group = grid(ceilDiv(w.Rows, tile), ceilDiv(x.Rows, tile), 1), grid(kernels.MMThreads, 1, 1)
+	b.record(ref.mulMM, o)
 }
 
 func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
 	n := x.Rows * x.Cols
 	args := kernels.BiasArgs{Ne0: int32(x.Cols), N: int32(n)}
-	wb := b.mustWeight(bias)
-	b.record(Dispatch{
-		Kernel: "kernel_add_bias", Args: kernels.Bytes(&args), Buffers: []Binding{bind(x), wb},
-		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-	}, []Buffer{bind(x).Buf, wb.Buf}, []Buffer{bind(x).Buf})
+	b.record(b.k.addBias, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(x), b.prepared(bias).bind},
+		grid: grid(ceilDiv(n, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
+		written: out(0),
+	})
 }
 
 func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
@@ -306,32 +442,31 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
 		args.NeoX = 1
 	}
 	ff := bind(x) // unused unless HasFF, but every buffer index must be bound
-	reads := []Buffer{bind(x).Buf}
 	if r.FreqFactors != nil {
 		args.HasFF = 1
-		ff = b.mustWeight(r.FreqFactors)
-		reads = append(reads, ff.Buf)
+		ff = b.prepared(r.FreqFactors).bind
 	}
-	b.record(Dispatch{
-		Kernel: "kernel_rope", Args: kernels.Bytes(&args), Buffers: []Binding{bind(x), ff},
-		Grid: grid(x.Rows, x.Cols/headDim, 1), Group: grid(min(64, r.Dims/2), 1, 1),
-	}, reads, []Buffer{bind(x).Buf})
+	b.record(b.k.rope, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(x), ff},
+		grid: grid(x.Rows, x.Cols/headDim, 1), group: grid(min(64, r.Dims/2), 1, 1),
+		written: out(0),
+	})
 }
 
 func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
 	n := k.Rows * k.Cols
-	for _, kv := range []struct {
+	for _, kv := range [2]struct {
 		src engine.Tensor
 		dst *cacheBuf
 	}{{k, &c.k}, {v, &c.v}} {
 		qk := kv.dst.typ.BlockElems()
 		args := kernels.CacheStoreArgs{N: int32(n), Block0: int32(pos * k.Cols / qk)}
-		b.record(Dispatch{
-			Kernel: kv.dst.store, Args: kernels.Bytes(&args),
-			Buffers: []Binding{bind(kv.src), {kv.dst.buf, layer * kv.dst.layerBytes}},
-			Grid:    grid(ceilDiv(n/qk, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1), // a thread per block
-		}, []Buffer{bind(kv.src).Buf}, []Buffer{kv.dst.buf})
+		b.record(kv.dst.store, op{
+			args: kernels.Bytes(&args), buffers: []Binding{bind(kv.src), {kv.dst.buf, layer * kv.dst.layerBytes}},
+			grid: grid(ceilDiv(n/qk, eltThreads), 1, 1), group: grid(eltThreads, 1, 1), // a thread per block
+			written: out(1),
+		})
 	}
 }
 
@@ -340,50 +475,85 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	args := kernels.AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
 		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: kernels.AttnChunk}
 	k, v := Binding{c.k.buf, layer * c.k.layerBytes}, Binding{c.v.buf, layer * c.v.layerBytes}
-	reads := []Buffer{bind(q).Buf, c.k.buf, c.v.buf}
 	chunks := ceilDiv(pos+1, kernels.AttnChunk)
 	if q.Rows > 1 || chunks == 1 {
-		b.record(Dispatch{
-			Kernel: c.names.Attend, Args: kernels.Bytes(&args),
-			Buffers: []Binding{bind(q), k, v, bind(dst)},
-			Grid:    grid(q.Rows, a.Heads, 1), Group: grid(simdWidth, 1, 1),
-		}, reads, []Buffer{bind(dst).Buf})
+		b.record(c.attend, op{
+			args:    kernels.Bytes(&args),
+			buffers: []Binding{bind(q), k, v, bind(dst)},
+			grid:    grid(q.Rows, a.Heads, 1), group: grid(simdWidth, 1, 1),
+			written: out(3),
+		})
 		return
 	}
 	// A long decode step: chunks of the sequence in parallel, then a reduce.
-	b.record(Dispatch{
-		Kernel: c.names.AttendSplit, Args: kernels.Bytes(&args),
-		Buffers: []Binding{bind(q), k, v, {c.partials, 0}},
-		Grid:    grid(chunks, a.Heads, 1), Group: grid(simdWidth, 1, 1),
-	}, reads, []Buffer{c.partials})
-	b.record(Dispatch{
-		Kernel: "kernel_attn_reduce", Args: kernels.Bytes(&args),
-		Buffers: []Binding{{c.partials, 0}, bind(dst)},
-		Grid:    grid(a.Heads, 1, 1), Group: grid(simdWidth, 1, 1),
-	}, []Buffer{c.partials}, []Buffer{bind(dst).Buf})
+	b.record(c.attendSplit, op{
+		args:    kernels.Bytes(&args),
+		buffers: []Binding{bind(q), k, v, {c.partials, 0}},
+		grid:    grid(chunks, a.Heads, 1), group: grid(simdWidth, 1, 1),
+		written: out(3),
+	})
+	b.record(c.reduce, op{
+		args:    kernels.Bytes(&args),
+		buffers: []Binding{{c.partials, 0}, bind(dst)},
+		grid:    grid(a.Heads, 1, 1), group: grid(simdWidth, 1, 1),
+		written: out(1),
+	})
 }
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
 	n := dst.Rows * dst.Cols
 	args := kernels.ElementwiseArgs{N: int32(n)}
-	b.record(Dispatch{
-		Kernel: "kernel_swiglu", Args: kernels.Bytes(&args), Buffers: []Binding{bind(gate), bind(up), bind(dst)},
-		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-	}, []Buffer{bind(gate).Buf, bind(up).Buf}, []Buffer{bind(dst).Buf})
+	b.record(b.k.swiglu, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(gate), bind(up), bind(dst)},
+		grid: grid(ceilDiv(n, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
+		written: out(2),
+	})
 }
 
 func (b *Backend) Add(dst, x engine.Tensor) {
-	b.elementwise("kernel_add", dst, x)
+	b.elementwise(b.k.add, dst, x)
 }
 
 // elementwise records an in-place elementwise kernel: buffers 1 dst (in/out), 2 x.
-func (b *Backend) elementwise(kernel string, dst, x engine.Tensor) {
+func (b *Backend) elementwise(p Pipeline, dst, x engine.Tensor) {
 	n := dst.Rows * dst.Cols
 	args := kernels.ElementwiseArgs{N: int32(n)}
-	b.record(Dispatch{
-		Kernel: kernel, Args: kernels.Bytes(&args), Buffers: []Binding{bind(dst), bind(x)},
-		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-	}, []Buffer{bind(dst).Buf, bind(x).Buf}, []Buffer{bind(dst).Buf})
+	b.record(p, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(dst), bind(x)},
+		grid: grid(ceilDiv(n, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
+		written: out(0),
+	})
+}
+
+// argmaxThreads is kernel_argmax's threadgroup: one of 1024 threads reads
+// a vocabulary's logits.
+const argmaxThreads = 1024
+
+// Argmax records the greedy choice over x's one row into the pass's slot
+// (engine.Pipeliner).
+func (b *Backend) Argmax(x engine.Tensor) {
+	args := kernels.ElementwiseArgs{N: int32(x.Cols)}
+	b.record(b.k.argmax, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(x.RowRange(0, 1)), {b.slots[b.slot].argmax, 0}},
+		// A float and two ints per simdgroup.
+		threadgroup: []int{4 * simdWidth, 4 * simdWidth, 4 * simdWidth},
+		grid:        grid(1, 1, 1), group: grid(argmaxThreads, 1, 1),
+		written: out(1),
+	})
+}
+
+// encodePass encodes the recorded pass into a command buffer of n
+// dispatches and starts recording the next one, in the other slot.
+func (b *Backend) encodePass() (cb CommandBuffer, n int, err error) {
+	cb, err = b.dev.Encode(b.pending)
+	n = len(b.pending)
+	b.pending, b.args, b.binds, b.tgs = b.pending[:0], b.args[:0], b.binds[:0], b.tgs[:0]
+	b.written, b.read = b.written[:0], b.read[:0]
+	b.slot, b.passIDs = 1-b.slot, 0
+	if err != nil {
+		return nil, 0, fmt.Errorf("metal: %w", err)
+	}
+	return cb, n, nil
 }
 
 // Sync runs the recorded forward pass as one command buffer.
@@ -391,27 +561,95 @@ func (b *Backend) Sync() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	t, err := b.dev.Run(b.pending)
-	b.dispatches += len(b.pending)
-	b.pending = b.pending[:0]
-	clear(b.written)
-	clear(b.read)
+	cb, n, err := b.encodePass()
+	if err != nil {
+		return err
+	}
+	if err := cb.Commit(); err != nil {
+		cb.Discard()
+		return fmt.Errorf("metal: %w", err)
+	}
+	return b.wait(cb, n)
+}
+
+// wait waits for a committed command buffer of n dispatches and counts
+// its GPU time.
+func (b *Backend) wait(cb CommandBuffer, n int) error {
+	t, err := cb.Wait()
 	b.gpuTime += t
 	b.commits++
+	b.dispatches += n
 	if err != nil {
 		return fmt.Errorf("metal: %w", err)
 	}
 	return nil
 }
 
+// Prepare encodes the recorded pass without running it (engine.Pipeliner).
+func (b *Backend) Prepare() (engine.Step, error) {
+	if len(b.pending) == 0 {
+		return nil, errors.New("metal: prepare of an empty pass")
+	}
+	s := &step{b: b, slot: b.slot, ids: b.passIDs}
+	var err error
+	if s.cb, s.dispatches, err = b.encodePass(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// step is a pass encoded by Prepare: its command buffer and its slot.
+type step struct {
+	b          *Backend
+	cb         CommandBuffer
+	dispatches int
+	slot       int
+	ids        int // how many ids the pass embeds
+	started    bool
+}
+
+// Start writes the ids into the step's slot and commits its command
+// buffer: the device reads them when it runs the pass.
+func (s *step) Start(ids []int32) error {
+	if s.started {
+		return errors.New("metal: step started twice")
+	}
+	if len(ids) != s.ids {
+		return fmt.Errorf("metal: %d token ids for a pass that embeds %d", len(ids), s.ids)
+	}
+	copy(int32s(s.b.slots[s.slot].ids.Contents()), ids)
+	if err := s.cb.Commit(); err != nil {
+		return fmt.Errorf("metal: %w", err)
+	}
+	s.started = true
+	return nil
+}
+
+func (s *step) Wait() error {
+	if !s.started {
+		return errors.New("metal: wait for a step not started")
+	}
+	return s.b.wait(s.cb, s.dispatches)
+}
+
+// Argmax reads the 8 bytes of the pass's Argmax result.
+func (s *step) Argmax() (id int32, finite bool) {
+	r := int32s(s.b.slots[s.slot].argmax.Contents())
+	return r[0], r[1] == 0
+}
+
+func (s *step) Discard() {
+	if !s.started {
+		s.cb.Discard()
+	}
+}
+
+// Read copies t out of its shared buffer in one go.
 func (b *Backend) Read(t engine.Tensor, dst []float32) error {
 	if len(dst) != t.Rows*t.Cols {
 		return fmt.Errorf("read %d values into %d", t.Rows*t.Cols, len(dst))
 	}
 	src := bind(t)
-	raw := src.Buf.Contents()[src.Off : src.Off+4*len(dst)]
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
+	copy(dst, float32s(src.Buf.Contents()[src.Off:src.Off+4*len(dst)]))
 	return nil
 }

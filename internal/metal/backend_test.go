@@ -1,6 +1,7 @@
 package metal
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -15,16 +16,35 @@ import (
 
 // countingDevice records what the backend asks of a device without running
 // anything: enough to check the command-buffer and allocation discipline.
+// Its hooks play the GPU's part where a test needs one.
 type countingDevice struct {
 	maxLen     int
 	allocs     int
-	runs       int
-	dispatches []Dispatch
+	runs       int        // command buffers committed
+	dispatches []Dispatch // of the last command buffer committed
+	// events logs "encode", "commit" and "wait" (as it returns) in order.
+	events  []string
+	running *countingCB
+	// onCommit and onWait, when set, see a command buffer's dispatches
+	// when it is committed and before its wait returns.
+	onCommit, onWait func(ds []Dispatch)
 }
 
 type hostBuffer struct{ data []byte }
 
 func (b *hostBuffer) Contents() []byte { return b.data }
+
+// namedPipeline is any kernel: the counting device runs none.
+type namedPipeline string
+
+func (p namedPipeline) Kernel() string { return string(p) }
+
+// countingCB is an encoded command buffer: a copy of its dispatches.
+type countingCB struct {
+	d         *countingDevice
+	ds        []Dispatch
+	committed bool
+}
 
 func (d *countingDevice) Name() string         { return "counting" }
 func (d *countingDevice) MaxBufferLength() int { return d.maxLen }
@@ -33,11 +53,50 @@ func (d *countingDevice) NewBuffer(size int) (Buffer, error) {
 	return &hostBuffer{make([]byte, size)}, nil
 }
 func (d *countingDevice) WrapNoCopy(data []byte) (Buffer, error) { return &hostBuffer{data}, nil }
-func (d *countingDevice) Run(ds []Dispatch) (time.Duration, error) {
+func (d *countingDevice) Pipeline(kernel string) (Pipeline, error) {
+	return namedPipeline(kernel), nil
+}
+
+func (d *countingDevice) Encode(ds []Dispatch) (CommandBuffer, error) {
+	d.events = append(d.events, "encode")
+	cb := &countingCB{d: d}
+	for _, rec := range ds { // the backend reuses what ds refers to
+		rec.Args, rec.Buffers, rec.Threadgroup = slices.Clone(rec.Args), slices.Clone(rec.Buffers), slices.Clone(rec.Threadgroup)
+		cb.ds = append(cb.ds, rec)
+	}
+	return cb, nil
+}
+
+func (c *countingCB) Commit() error {
+	d := c.d
+	if c.committed || d.running != nil {
+		return errors.New("counting: commit of a command buffer committed before, or while another runs")
+	}
+	c.committed, d.running = true, c
+	d.events = append(d.events, "commit")
 	d.runs++
-	d.dispatches = append(d.dispatches[:0], ds...)
+	d.dispatches = c.ds
+	if d.onCommit != nil {
+		d.onCommit(c.ds)
+	}
+	return nil
+}
+
+func (c *countingCB) Wait() (time.Duration, error) {
+	d := c.d
+	if d.running != c {
+		return 0, errors.New("counting: wait for a command buffer not running")
+	}
+	d.running = nil
+	if d.onWait != nil {
+		d.onWait(c.ds)
+	}
+	d.events = append(d.events, "wait")
 	return time.Millisecond, nil
 }
+
+func (c *countingCB) Discard() { c.d.events = append(c.d.events, "discard") }
+
 func (d *countingDevice) Close() error { return nil }
 
 func openRunner(t *testing.T, name string, dev Device) *engine.Runner {
@@ -71,13 +130,14 @@ func TestOneCommandBufferPerToken(t *testing.T) {
 	kernels := map[string]int{}
 	barriers := 0
 	for _, d := range dev.dispatches {
-		kernels[strings.TrimSuffix(strings.SplitN(d.Kernel, "_q", 2)[0], "_")]++
+		kernels[strings.TrimSuffix(strings.SplitN(d.Pipeline.Kernel(), "_q", 2)[0], "_")]++
 		if d.Barrier {
 			barriers++
 		}
 	}
-	if dev.dispatches[0].Kernel != "kernel_get_rows_q4_K" || !strings.HasPrefix(dev.dispatches[len(dev.dispatches)-1].Kernel, "kernel_mul_mv_") {
-		t.Errorf("token starts with %s and ends with %s", dev.dispatches[0].Kernel, dev.dispatches[len(dev.dispatches)-1].Kernel)
+	first, last := dev.dispatches[0].Pipeline.Kernel(), dev.dispatches[len(dev.dispatches)-1].Pipeline.Kernel()
+	if first != "kernel_get_rows_q4_K" || !strings.HasPrefix(last, "kernel_mul_mv_") {
+		t.Errorf("token starts with %s and ends with %s", first, last)
 	}
 	if barriers == 0 || barriers >= len(dev.dispatches) {
 		t.Errorf("%d barriers for %d dispatches", barriers, len(dev.dispatches))

@@ -24,10 +24,17 @@ type Binding struct {
 	Off int
 }
 
+// Pipeline is a kernel of the device's library made ready to dispatch:
+// the backend makes every pipeline it uses at load, because making one can
+// take milliseconds.
+type Pipeline interface {
+	Kernel() string
+}
+
 // Dispatch is one compute dispatch.
 type Dispatch struct {
-	Kernel string
-	// Args is the constant argument struct, set with setBytes at [[buffer(0)]].
+	Pipeline Pipeline
+	// Args is the constant argument struct, bound at [[buffer(0)]].
 	Args []byte
 	// Buffers are bound at [[buffer(1)]], [[buffer(2)]], ...
 	Buffers []Binding
@@ -39,7 +46,12 @@ type Dispatch struct {
 	Barrier bool
 }
 
-// Device creates buffers and runs recorded dispatches.
+// Device creates buffers and pipelines, and encodes and runs dispatches.
+//
+// Buffers are not tracked for hazards: within a command buffer the
+// Barrier flags order the dispatches, and a command buffer is committed
+// only after the one committed before it has been waited for, which every
+// device checks.
 type Device interface {
 	Name() string
 	// MaxBufferLength is the largest buffer the device can create.
@@ -48,10 +60,38 @@ type Device interface {
 	NewBuffer(size int) (Buffer, error)
 	// WrapNoCopy makes a buffer over data in place; data must be page aligned.
 	WrapNoCopy(data []byte) (Buffer, error)
-	// Run encodes ds into one command buffer, commits it, waits for it and
-	// returns the GPU time it took.
-	Run(ds []Dispatch) (time.Duration, error)
+	// Pipeline makes the pipeline of a kernel of the library.
+	Pipeline(kernel string) (Pipeline, error)
+	// Encode encodes ds into one command buffer, which runs once
+	// committed. ds and what it refers to may change as soon as Encode
+	// returns; the buffers' contents are read when the work runs.
+	Encode(ds []Dispatch) (CommandBuffer, error)
 	Close() error
+}
+
+// CommandBuffer is encoded work. Commit it and Wait for it, or Discard it
+// uncommitted.
+type CommandBuffer interface {
+	// Commit starts the work.
+	Commit() error
+	// Wait waits for committed work to finish and returns the GPU time it
+	// took.
+	Wait() (time.Duration, error)
+	// Discard drops work that was not committed.
+	Discard()
+}
+
+// run encodes ds, commits the command buffer and waits for it.
+func run(d Device, ds []Dispatch) (time.Duration, error) {
+	cb, err := d.Encode(ds)
+	if err != nil {
+		return 0, err
+	}
+	if err := cb.Commit(); err != nil {
+		cb.Discard()
+		return 0, err
+	}
+	return cb.Wait()
 }
 
 // Precompiled reports whether the binary embeds the kernels precompiled (a

@@ -87,19 +87,19 @@ func TestMetalRunsKernels(t *testing.T) {
 	}
 	putFloats(ys.Contents(), func(i int) float32 { return 1 })
 
-	// AxpyArgs{n, 0.5} and the count, as setBytes passes them.
+	// AxpyArgs{n, 0.5} and the count, as the kernels read them.
 	axpy := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, n), math.Float32bits(0.5))
 	count := binary.LittleEndian.AppendUint32(nil, n)
 	groups := (n + 63) / 64
-	elapsed, err := d.Run([]Dispatch{
+	elapsed, err := run(d, []Dispatch{
 		{
-			Kernel: "test_axpy", Args: axpy,
+			Pipeline: pipeline(t, d, "test_axpy"), Args: axpy,
 			Buffers:     []Binding{{xs, page}, {ys, 0}},
 			Threadgroup: []int{64 * 4},
 			Grid:        [3]int{groups, 1, 1}, Group: [3]int{64, 1, 1},
 		},
 		{
-			Kernel: "test_double", Args: count,
+			Pipeline: pipeline(t, d, "test_double"), Args: count,
 			Buffers: []Binding{{ys, 0}},
 			Grid:    [3]int{groups, 1, 1}, Group: [3]int{64, 1, 1},
 			Barrier: true,
@@ -129,11 +129,7 @@ func TestMetalErrors(t *testing.T) {
 		t.Errorf("compile error: %v", err)
 	}
 	d := openMetal(t)
-	buf, err := d.NewBuffer(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = d.Run([]Dispatch{{Kernel: "missing", Buffers: []Binding{{buf, 0}}, Grid: [3]int{1, 1, 1}, Group: [3]int{1, 1, 1}}})
+	_, err = d.Pipeline("missing")
 	if err == nil || !strings.Contains(err.Error(), "not in the library") {
 		t.Errorf("missing kernel: %v", err)
 	}

@@ -29,10 +29,10 @@ func TestMatMulKernels(t *testing.T) {
 		}
 		matmuls := 0
 		for _, d := range dev.dispatches {
-			if strings.HasPrefix(d.Kernel, "kernel_mul_") {
+			if strings.HasPrefix(d.Pipeline.Kernel(), "kernel_mul_") {
 				matmuls++
-				if !strings.HasPrefix(d.Kernel, want) {
-					t.Errorf("%d rows: %s, want %s...", n, d.Kernel, want)
+				if !strings.HasPrefix(d.Pipeline.Kernel(), want) {
+					t.Errorf("%d rows: %s, want %s...", n, d.Pipeline.Kernel(), want)
 				}
 			}
 		}

@@ -5,10 +5,14 @@ import "unsafe"
 // Metal constants (Metal/MTLResource.h, MTLCommandBuffer.h,
 // MTLComputeCommandEncoder.h, MTLCommandEncoder.h).
 const (
-	// MTLResourceStorageModeShared | MTLResourceCPUCacheModeDefaultCache,
-	// with the default hazard tracking: the CPU reads and writes the same
-	// memory the GPU uses.
-	resourceStorageModeShared uint = 0
+	// MTLResourceStorageModeShared | MTLResourceCPUCacheModeDefaultCache |
+	// MTLResourceHazardTrackingModeUntracked: the CPU reads and writes the
+	// same memory the GPU uses, and Metal leaves the ordering of the work
+	// on a buffer to the device (barriers within a command buffer, one
+	// command buffer at a time).
+	resourceStorageModeShared       uint = 0
+	resourceHazardTrackingUntracked uint = 1 << 8
+	resourceOptions                      = resourceStorageModeShared | resourceHazardTrackingUntracked
 
 	dispatchTypeConcurrent uint = 1 // MTLDispatchTypeConcurrent
 	barrierScopeBuffers    uint = 1 // MTLBarrierScopeBuffers
@@ -27,6 +31,7 @@ type mtl struct {
 	classNSString objcID
 
 	selRelease                    objcSel
+	selRetain                     objcSel
 	selStringWithUTF8String       objcSel
 	selUTF8String                 objcSel
 	selLocalizedDescription       objcSel
@@ -45,8 +50,9 @@ type mtl struct {
 	selCommandBuffer              objcSel
 	selComputeCommandEncoder      objcSel
 	selSetComputePipelineState    objcSel
-	selSetBytes                   objcSel
 	selSetBuffer                  objcSel
+	selSetBuffers                 objcSel
+	selSetBufferOffset            objcSel
 	selSetThreadgroupMemoryLength objcSel
 	selMemoryBarrierWithScope     objcSel
 	selDispatchThreadgroups       objcSel
@@ -67,6 +73,7 @@ func newMTL(rt objcRuntime) *mtl {
 
 		// NSObject, NSString, NSError
 		selRelease:              r("release"),
+		selRetain:               r("retain"),
 		selStringWithUTF8String: r("stringWithUTF8String:"),
 		selUTF8String:           r("UTF8String"),
 		selLocalizedDescription: r("localizedDescription"),
@@ -99,8 +106,9 @@ func newMTL(rt objcRuntime) *mtl {
 
 		// MTLComputeCommandEncoder
 		selSetComputePipelineState:    r("setComputePipelineState:"),
-		selSetBytes:                   r("setBytes:length:atIndex:"),
 		selSetBuffer:                  r("setBuffer:offset:atIndex:"),
+		selSetBuffers:                 r("setBuffers:offsets:withRange:"),
+		selSetBufferOffset:            r("setBufferOffset:atIndex:"),
 		selSetThreadgroupMemoryLength: r("setThreadgroupMemoryLength:atIndex:"),
 		selMemoryBarrierWithScope:     r("memoryBarrierWithScope:"),
 		selDispatchThreadgroups:       r("dispatchThreadgroups:threadsPerThreadgroup:"),
@@ -111,6 +119,9 @@ func newMTL(rt objcRuntime) *mtl {
 // Foundation.
 
 func (m *mtl) release(o objcID) { m.rt.send(o, m.selRelease) }
+
+// retain keeps an autoreleased object alive past its pool, until release.
+func (m *mtl) retain(o objcID) { m.rt.obj(o, m.selRetain) }
 
 // nsString returns an autoreleased NSString holding a copy of s.
 func (m *mtl) nsString(s string) objcID {
@@ -185,8 +196,8 @@ func (m *mtl) contents(buf objcID) unsafe.Pointer { return m.rt.pointer(buf, m.s
 // MTLCommandQueue, MTLCommandBuffer.
 
 // commandBuffer returns an autoreleased command buffer that does not retain
-// the buffers it uses: the device keeps every buffer until Close, and Run
-// waits for the GPU, so the retains would only cost time.
+// the buffers it uses: the device keeps every buffer until Close, and
+// waits for the GPU before, so the retains would only cost time.
 func (m *mtl) commandBuffer(queue objcID) objcID { return m.rt.obj(queue, m.selCommandBuffer) }
 
 func (m *mtl) computeCommandEncoder(cb objcID, dispatchType uint) objcID {
@@ -209,13 +220,21 @@ func (m *mtl) setComputePipelineState(enc, pipeline objcID) {
 	m.rt.sendO(enc, m.selSetComputePipelineState, pipeline)
 }
 
-// setBytes copies length bytes at p into the command buffer.
-func (m *mtl) setBytes(enc objcID, p unsafe.Pointer, length, index uint) {
-	m.rt.sendPUU(enc, m.selSetBytes, p, length, index)
-}
-
 func (m *mtl) setBuffer(enc, buf objcID, offset, index uint) {
 	m.rt.sendOUU(enc, m.selSetBuffer, buf, offset, index)
+}
+
+// setBuffers binds len(bufs) buffers at indices first, first+1, ...; bufs
+// and offs must stay put during the call.
+func (m *mtl) setBuffers(enc objcID, bufs []objcID, offs []uint, first uint) {
+	m.rt.sendPPR(enc, m.selSetBuffers, unsafe.Pointer(&bufs[0]), unsafe.Pointer(&offs[0]),
+		nsRange{location: first, length: uint(len(bufs))})
+}
+
+// setBufferOffset moves the binding at index to another offset of the same
+// buffer.
+func (m *mtl) setBufferOffset(enc objcID, offset, index uint) {
+	m.rt.sendUU(enc, m.selSetBufferOffset, offset, index)
 }
 
 func (m *mtl) setThreadgroupMemoryLength(enc objcID, length, index uint) {

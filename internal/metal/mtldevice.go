@@ -20,13 +20,19 @@ type mtlDevice struct {
 	maxThreadgroupMem   int
 	page                int
 
-	// mu serialises Run, buffer creation and Close: the pipeline cache,
-	// the buffer list and the scratch slice are shared by all of them.
+	// mu serialises everything but the getters above: the pipelines, the
+	// buffers, the command buffers and the encoder state are shared.
 	mu        sync.Mutex
 	closed    bool
-	pipelines map[string]pipeline
+	pipelines map[string]*mtlPipeline
 	buffers   []*mtlBuffer
-	scratch   []pipeline // per-dispatch pipelines of the Run in progress
+	// cbs are the command buffers encoded and not yet finished (waited
+	// for or discarded); running is the committed one among them.
+	cbs     []*mtlCommandBuffer
+	running *mtlCommandBuffer
+	// argBufs are the argument buffers no command buffer uses.
+	argBufs []*mtlBuffer
+	enc     encoderState
 }
 
 // mtlBuffer is a shared-storage MTLBuffer whose contents the CPU reads and
@@ -48,7 +54,7 @@ func newMTLDevice(rt objcRuntime, source string, metallib []byte) (*mtlDevice, e
 	d := &mtlDevice{
 		m:         newMTL(rt),
 		page:      os.Getpagesize(),
-		pipelines: map[string]pipeline{},
+		pipelines: map[string]*mtlPipeline{},
 	}
 	err := withPool(rt, func() error {
 		d.dev = rt.createSystemDefaultDevice()
@@ -122,7 +128,16 @@ func (d *mtlDevice) NewBuffer(size int) (Buffer, error) {
 	if d.closed {
 		return nil, errClosed
 	}
-	obj := d.m.newBufferWithLength(d.dev, uint(size), resourceStorageModeShared)
+	b, err := d.newBuffer(size)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// newBuffer allocates size bytes of shared storage; call with d.mu held.
+func (d *mtlDevice) newBuffer(size int) (*mtlBuffer, error) {
+	obj := d.m.newBufferWithLength(d.dev, uint(size), resourceOptions)
 	if obj == 0 {
 		return nil, fmt.Errorf("new buffer of %d bytes: newBufferWithLength returned nil", size)
 	}
@@ -159,7 +174,7 @@ func (d *mtlDevice) WrapNoCopy(data []byte) (Buffer, error) {
 	if d.closed {
 		return nil, errClosed
 	}
-	obj := d.m.newBufferWithBytesNoCopy(d.dev, p, uint(length), resourceStorageModeShared)
+	obj := d.m.newBufferWithBytesNoCopy(d.dev, p, uint(length), resourceOptions)
 	if obj == 0 {
 		return nil, fmt.Errorf("wrap %d bytes: newBufferWithBytesNoCopy returned nil", len(data))
 	}
@@ -174,8 +189,9 @@ func (d *mtlDevice) keep(obj objcID, data []byte) *mtlBuffer {
 	return b
 }
 
-// Close releases every Metal object the device made. Buffers from
-// NewBuffer must not be used after it.
+// Close waits for the command buffer that runs, if any, and releases every
+// Metal object the device made. Buffers from NewBuffer must not be used
+// after it.
 func (d *mtlDevice) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -183,6 +199,16 @@ func (d *mtlDevice) Close() error {
 		return nil
 	}
 	d.closed = true
+	if d.running != nil {
+		_ = withPool(d.m.rt, func() error {
+			d.m.waitUntilCompleted(d.running.obj)
+			return nil
+		})
+	}
+	for _, cb := range d.cbs {
+		d.m.release(cb.obj)
+	}
+	d.cbs, d.running = nil, nil
 	d.releaseAll()
 	return nil
 }
@@ -196,7 +222,7 @@ func (d *mtlDevice) releaseAll() {
 		d.m.release(b.obj)
 		b.data = nil
 	}
-	d.buffers = nil
+	d.buffers, d.argBufs = nil, nil
 	for _, o := range []*objcID{&d.library, &d.queue, &d.dev} {
 		if *o != 0 {
 			d.m.release(*o)

@@ -4,79 +4,138 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
-	"unsafe"
 )
 
 // Metal limits a dispatch must respect. Metal checks them only with API
-// validation on; without it a violation is undefined, so Run checks first.
+// validation on; without it a violation is undefined, so Encode checks
+// first.
 const (
-	maxArgBytes           = 4096 // setBytes is for data under 4 KiB
+	maxArgBytes           = 4096 // argument structs are small (setBytes' limit)
 	maxBufferBindings     = 31   // entries in the buffer argument table
+	maxThreadgroupArgs    = 8    // [[threadgroup(i)]] arguments a dispatch may set
 	threadgroupMemoryUnit = 16   // threadgroup memory lengths are multiples of 16
+	// argAlign aligns each dispatch's arguments in the argument buffer:
+	// Metal wants offsets of buffers in the constant address space aligned
+	// to 256 bytes on macOS.
+	argAlign = 256
 )
 
-// Run encodes ds into one command buffer with one concurrent compute
-// encoder, commits it, waits for it and returns the GPU time it took.
-func (d *mtlDevice) Run(ds []Dispatch) (time.Duration, error) {
+// mtlCommandBuffer is an encoded command buffer, retained by the device
+// until it is waited for or discarded.
+type mtlCommandBuffer struct {
+	d          *mtlDevice
+	obj        objcID
+	args       *mtlBuffer // the dispatches' arguments, back to the device when done
+	dispatches int
+	committed  bool
+}
+
+// encoderState is what the compute encoder has bound: a dispatch sends
+// only what differs, since bindings, pipeline and threadgroup memory
+// lengths persist between the dispatches of an encoder. want is the
+// dispatch's table, built in place so that setBuffers can read it.
+type encoderState struct {
+	pipeline objcID
+	bufs     [maxBufferBindings]objcID
+	offs     [maxBufferBindings]uint
+	tg       [maxThreadgroupArgs]int
+
+	wantBufs [maxBufferBindings]objcID
+	wantOffs [maxBufferBindings]uint
+}
+
+// Encode checks ds against Metal's limits, then encodes it into one
+// command buffer with one concurrent compute encoder. Each dispatch's
+// arguments go into an argument buffer of the command buffer's own, bound
+// at index 0 with the dispatch's buffers in one message.
+func (d *mtlDevice) Encode(ds []Dispatch) (CommandBuffer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return 0, errClosed
+		return nil, errClosed
 	}
 	if len(ds) == 0 {
-		return 0, nil
+		return nil, errors.New("metal: a command buffer of no dispatches")
 	}
-	var elapsed time.Duration
-	err := withPool(d.m.rt, func() error {
-		// Everything that can fail happens before the encoder exists: an
-		// encoder released without endEncoding aborts the process.
-		pipes, err := d.prepare(ds)
-		if err != nil {
-			return err
+	argBytes := 0
+	for i := range ds {
+		if err := d.check(&ds[i]); err != nil {
+			return nil, fmt.Errorf("metal: dispatch %d (%s): %w", i, kernelName(ds[i].Pipeline), err)
 		}
-		cb := d.m.commandBuffer(d.queue)
-		if cb == 0 {
+		argBytes += alignUp(len(ds[i].Args), argAlign)
+	}
+	// Everything that can fail happens before the encoder exists: an
+	// encoder released without endEncoding aborts the process.
+	args, err := d.argBuffer(argBytes)
+	if err != nil {
+		return nil, fmt.Errorf("metal: %w", err)
+	}
+	cb := &mtlCommandBuffer{d: d, args: args, dispatches: len(ds)}
+	err = withPool(d.m.rt, func() error {
+		obj := d.m.commandBuffer(d.queue)
+		if obj == 0 {
 			return errors.New("commandBuffer returned nil")
 		}
-		enc := d.m.computeCommandEncoder(cb, dispatchTypeConcurrent)
+		enc := d.m.computeCommandEncoder(obj, dispatchTypeConcurrent)
 		if enc == 0 {
 			return errors.New("computeCommandEncoderWithDispatchType returned nil")
 		}
+		d.m.retain(obj) // past this pool, until Wait or Discard
+		cb.obj = obj
+		d.enc = encoderState{}
+		off := 0
 		for i := range ds {
-			d.encode(enc, &ds[i], pipes[i])
+			d.encode(enc, &ds[i], args, off)
+			off += alignUp(len(ds[i].Args), argAlign)
 		}
 		d.m.endEncoding(enc)
-		d.m.commit(cb)
-		d.m.waitUntilCompleted(cb)
-		if err := d.completion(cb); err != nil {
-			return fmt.Errorf("command buffer of %d dispatches: %w", len(ds), err)
-		}
-		elapsed = seconds(d.m.gpuTime(cb))
 		return nil
 	})
-	return elapsed, err
-}
-
-// prepare finds each dispatch's pipeline and checks the dispatch against
-// Metal's limits.
-func (d *mtlDevice) prepare(ds []Dispatch) ([]pipeline, error) {
-	pipes := d.scratch[:0]
-	for i := range ds {
-		p, err := d.pipelineFor(ds[i].Kernel)
-		if err == nil {
-			err = d.check(&ds[i], p)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dispatch %d (%s): %w", i, ds[i].Kernel, err)
-		}
-		pipes = append(pipes, p)
+	if err != nil {
+		d.argBufs = append(d.argBufs, args)
+		return nil, fmt.Errorf("metal: %w", err)
 	}
-	d.scratch = pipes
-	return pipes, nil
+	d.cbs = append(d.cbs, cb)
+	return cb, nil
 }
 
-func (d *mtlDevice) check(ds *Dispatch, p pipeline) error {
+func kernelName(p Pipeline) string {
+	if p == nil {
+		return "no pipeline"
+	}
+	return p.Kernel()
+}
+
+func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+// argBuffer returns an argument buffer of at least n bytes that no
+// command buffer uses. Buffers come back when their command buffer is
+// done, so decoding, which encodes one token ahead, cycles through two.
+// Call with d.mu held.
+func (d *mtlDevice) argBuffer(n int) (*mtlBuffer, error) {
+	n = max(n, argAlign)
+	for i, b := range d.argBufs {
+		if len(b.data) >= n {
+			d.argBufs = append(d.argBufs[:i], d.argBufs[i+1:]...)
+			return b, nil
+		}
+	}
+	// Round up so that a slightly longer pass does not make another one.
+	size := 1 << bits.Len(uint(n-1))
+	b, err := d.newBuffer(min(size, d.maxBuffer))
+	if err != nil {
+		return nil, fmt.Errorf("argument buffer: %w", err)
+	}
+	return b, nil
+}
+
+func (d *mtlDevice) check(ds *Dispatch) error {
+	p, ok := ds.Pipeline.(*mtlPipeline)
+	if !ok || p == nil || p.dev != d {
+		return errors.New("the pipeline is not one of this device")
+	}
 	threads := 1
 	for k := range 3 {
 		if ds.Grid[k] < 1 || ds.Group[k] < 1 {
@@ -88,7 +147,7 @@ func (d *mtlDevice) check(ds *Dispatch, p pipeline) error {
 		return fmt.Errorf("%d threads per threadgroup %v, the pipeline allows %d", threads, ds.Group, p.maxThreads)
 	}
 	if len(ds.Args) > maxArgBytes {
-		return fmt.Errorf("%d bytes of arguments, setBytes takes at most %d", len(ds.Args), maxArgBytes)
+		return fmt.Errorf("%d bytes of arguments, at most %d", len(ds.Args), maxArgBytes)
 	}
 	if 1+len(ds.Buffers) > maxBufferBindings {
 		return fmt.Errorf("%d buffers, Metal binds at most %d after the arguments", len(ds.Buffers), maxBufferBindings-1)
@@ -101,6 +160,9 @@ func (d *mtlDevice) check(ds *Dispatch, p pipeline) error {
 		if b.Off < 0 || b.Off >= len(buf.data) {
 			return fmt.Errorf("buffer %d: offset %d outside its %d bytes", i+1, b.Off, len(buf.data))
 		}
+	}
+	if len(ds.Threadgroup) > maxThreadgroupArgs {
+		return fmt.Errorf("%d threadgroup memory arguments, at most %d", len(ds.Threadgroup), maxThreadgroupArgs)
 	}
 	total := 0
 	for i, n := range ds.Threadgroup {
@@ -115,23 +177,134 @@ func (d *mtlDevice) check(ds *Dispatch, p pipeline) error {
 	return nil
 }
 
-// encode records one checked dispatch.
-func (d *mtlDevice) encode(enc objcID, ds *Dispatch, p pipeline) {
-	m := d.m
+// encode records one checked dispatch, its arguments at off in args.
+func (d *mtlDevice) encode(enc objcID, ds *Dispatch, args *mtlBuffer, off int) {
+	m, st := d.m, &d.enc
 	if ds.Barrier {
 		m.memoryBarrier(enc, barrierScopeBuffers)
 	}
-	m.setComputePipelineState(enc, p.obj)
+	if p := ds.Pipeline.(*mtlPipeline); p.obj != st.pipeline {
+		m.setComputePipelineState(enc, p.obj)
+		st.pipeline = p.obj
+	}
+
+	// The binding table this dispatch wants, from index first on.
+	first, n := 1, 1+len(ds.Buffers)
 	if len(ds.Args) > 0 {
-		m.setBytes(enc, unsafe.Pointer(&ds.Args[0]), uint(len(ds.Args)), 0)
+		first = 0
+		copy(args.data[off:], ds.Args)
+		st.wantBufs[0], st.wantOffs[0] = args.obj, uint(off)
 	}
 	for i, b := range ds.Buffers {
-		m.setBuffer(enc, b.Buf.(*mtlBuffer).obj, uint(b.Off), uint(i+1))
+		st.wantBufs[i+1], st.wantOffs[i+1] = b.Buf.(*mtlBuffer).obj, uint(b.Off)
 	}
+	// Send the entries that differ from what is bound, as one range.
+	lo, hi := -1, -1
+	for i := first; i < n; i++ {
+		if st.wantBufs[i] != st.bufs[i] || st.wantOffs[i] != st.offs[i] {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	switch {
+	case lo < 0:
+	case lo == hi && st.wantBufs[lo] == st.bufs[lo]:
+		m.setBufferOffset(enc, st.wantOffs[lo], uint(lo))
+	case lo == hi:
+		m.setBuffer(enc, st.wantBufs[lo], st.wantOffs[lo], uint(lo))
+	default:
+		m.setBuffers(enc, st.wantBufs[lo:hi+1], st.wantOffs[lo:hi+1], uint(lo))
+	}
+	if lo >= 0 {
+		copy(st.bufs[lo:hi+1], st.wantBufs[lo:hi+1])
+		copy(st.offs[lo:hi+1], st.wantOffs[lo:hi+1])
+	}
+
 	for i, n := range ds.Threadgroup {
-		m.setThreadgroupMemoryLength(enc, uint(n), uint(i))
+		if st.tg[i] != n {
+			m.setThreadgroupMemoryLength(enc, uint(n), uint(i))
+			st.tg[i] = n
+		}
 	}
 	m.dispatchThreadgroups(enc, toMTLSize(ds.Grid), toMTLSize(ds.Group))
+}
+
+// Commit starts the command buffer. Buffers are untracked, so the command
+// buffer committed before must have been waited for.
+func (c *mtlCommandBuffer) Commit() error {
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+		return errClosed
+	case c.obj == 0 || c.committed:
+		return errors.New("metal: commit of a command buffer already committed or discarded")
+	case d.running != nil:
+		return errors.New("metal: commit while another command buffer runs (wait for it first)")
+	}
+	c.committed = true
+	d.running = c
+	return withPool(d.m.rt, func() error {
+		d.m.commit(c.obj)
+		return nil
+	})
+}
+
+// Wait waits for the committed command buffer, returns the GPU time it
+// took, and releases it.
+func (c *mtlCommandBuffer) Wait() (time.Duration, error) {
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+		return 0, errClosed
+	case d.running != c:
+		return 0, errors.New("metal: wait for a command buffer not running")
+	}
+	var elapsed time.Duration
+	err := withPool(d.m.rt, func() error {
+		d.m.waitUntilCompleted(c.obj)
+		if err := d.completion(c.obj); err != nil {
+			return fmt.Errorf("command buffer of %d dispatches: %w", c.dispatches, err)
+		}
+		elapsed = seconds(d.m.gpuTime(c.obj))
+		return nil
+	})
+	d.running = nil
+	d.finish(c)
+	if err != nil {
+		return 0, fmt.Errorf("metal: %w", err)
+	}
+	return elapsed, nil
+}
+
+// Discard releases a command buffer that was not committed.
+func (c *mtlCommandBuffer) Discard() {
+	d := c.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || c.obj == 0 || c.committed {
+		return
+	}
+	d.finish(c)
+}
+
+// finish releases c and takes its argument buffer back; call with d.mu
+// held.
+func (d *mtlDevice) finish(c *mtlCommandBuffer) {
+	d.m.release(c.obj)
+	c.obj = 0
+	d.argBufs = append(d.argBufs, c.args)
+	for i, cb := range d.cbs {
+		if cb == c {
+			d.cbs = append(d.cbs[:i], d.cbs[i+1:]...)
+			break
+		}
+	}
 }
 
 // completion turns a finished command buffer's status into an error.

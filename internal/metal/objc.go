@@ -24,6 +24,12 @@ type mtlSize struct {
 	width, height, depth uint
 }
 
+// nsRange mirrors NSRange: two NSUInteger, passed by value.
+type nsRange struct {
+	_                structs.HostLayout
+	location, length uint
+}
+
 // objcRuntime is the part of the Objective-C runtime, and the few C
 // functions of Metal and libdispatch, that the device uses.
 //
@@ -32,10 +38,11 @@ type mtlSize struct {
 // such call shape, and its Go parameter types carry the argument kinds
 // Metal declares, so a fake runtime can check them: objcID is an object,
 // uint an NSUInteger (also the NSUInteger-backed enums and option sets),
-// unsafe.Pointer a C pointer, mtlSize an MTLSize by value.
+// unsafe.Pointer a C pointer, mtlSize an MTLSize by value, nsRange an
+// NSRange by value.
 //
 // Shapes are named by result, then one letter per argument: o object,
-// u NSUInteger, p pointer, s MTLSize. send* return nothing, obj* an
+// u NSUInteger, p pointer, s MTLSize, r NSRange. send* return nothing, obj* an
 // object, nsuint, pointer and double the C type they are named after.
 type objcRuntime interface {
 	getClass(name string) objcID
@@ -55,8 +62,8 @@ type objcRuntime interface {
 	sendU(o objcID, s objcSel, a uint)
 	sendUU(o objcID, s objcSel, a, b uint)
 	sendOUU(o objcID, s objcSel, a objcID, b, c uint)
-	sendPUU(o objcID, s objcSel, a unsafe.Pointer, b, c uint)
 	sendSS(o objcID, s objcSel, a, b mtlSize)
+	sendPPR(o objcID, s objcSel, a, b unsafe.Pointer, r nsRange)
 
 	obj(o objcID, s objcSel) objcID
 	objO(o objcID, s objcSel, a objcID) objcID

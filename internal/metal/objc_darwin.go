@@ -28,6 +28,12 @@ type libobjc struct {
 	dataCreate  uintptr
 	dataRelease uintptr
 
+	// sizes holds the two MTLSize that sendSS passes by reference on
+	// arm64: memory that outlives the call without an allocation per
+	// message (a pointer to an argument would move it to the heap). The
+	// device sends one message at a time.
+	sizes [2]mtlSize
+
 	getClassFn     func(name string) objcID
 	registerNameFn func(name string) objcSel
 	pointerFn      func(o objcID, s objcSel) unsafe.Pointer
@@ -136,10 +142,6 @@ func (r *libobjc) sendOUU(o objcID, s objcSel, a objcID, b, c uint) {
 	purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(a), uintptr(b), uintptr(c))
 }
 
-func (r *libobjc) sendPUU(o objcID, s objcSel, a unsafe.Pointer, b, c uint) {
-	purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(a), uintptr(b), uintptr(c))
-}
-
 // sendSS passes two MTLSize (24 bytes each) by value. On arm64 the C ABI
 // (AAPCS64 rule B.4, which Apple's arm64 ABI keeps) passes a composite
 // larger than 16 bytes as a pointer to a copy the caller makes; a and b
@@ -148,10 +150,19 @@ func (r *libobjc) sendPUU(o objcID, s objcSel, a unsafe.Pointer, b, c uint) {
 // RegisterFunc can arrange.
 func (r *libobjc) sendSS(o objcID, s objcSel, a, b mtlSize) {
 	if runtime.GOARCH == "arm64" {
-		purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(unsafe.Pointer(&a)), uintptr(unsafe.Pointer(&b)))
+		r.sizes = [2]mtlSize{a, b}
+		purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(unsafe.Pointer(&r.sizes[0])), uintptr(unsafe.Pointer(&r.sizes[1])))
 		return
 	}
 	r.sendSSFn(o, s, a, b)
+}
+
+// sendPPR passes an NSRange (two NSUInteger, 16 bytes) by value: in two
+// integer registers on arm64 (AAPCS64: a composite of at most 16 bytes
+// goes in consecutive registers) and on amd64 (System V: two INTEGER
+// eightbytes), as two separate arguments would go.
+func (r *libobjc) sendPPR(o objcID, s objcSel, a, b unsafe.Pointer, rg nsRange) {
+	purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(a), uintptr(b), uintptr(rg.location), uintptr(rg.length))
 }
 
 func (r *libobjc) obj(o objcID, s objcSel) objcID {

@@ -1,8 +1,8 @@
 package metal
 
 import (
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"unsafe"
@@ -23,10 +23,11 @@ const (
 	kindPtr            // a C pointer
 	kindSize           // MTLSize, by value
 	kindDouble         // double (CFTimeInterval)
+	kindRange          // NSRange, by value
 )
 
 func (k argKind) String() string {
-	return [...]string{"void", "object", "NSUInteger", "pointer", "MTLSize", "double"}[k]
+	return [...]string{"void", "object", "NSUInteger", "pointer", "MTLSize", "double", "NSRange"}[k]
 }
 
 // apiMethod is a method as Apple's headers declare it.
@@ -42,9 +43,11 @@ type apiMethod struct {
 // MTLCommandEncoder.h, MTLComputeCommandEncoder.h, NSString.h, NSError.h,
 // NSObject.h). Enums (MTLResourceOptions, MTLDispatchType, MTLBarrierScope,
 // MTLCommandBufferStatus) are NSUInteger; the deallocator block and
-// dispatch_data_t are objects; NSError** and const char* are pointers.
+// dispatch_data_t are objects; NSError**, const char* and C arrays
+// (setBuffers' id[] and NSUInteger[]) are pointers.
 var metalAPI = map[string]apiMethod{
 	"release":               {"NSObject", kindVoid, nil},
+	"retain":                {"NSObject", kindObject, nil},
 	"stringWithUTF8String:": {"+NSString", kindObject, []argKind{kindPtr}},
 	"UTF8String":            {"NSString", kindPtr, nil},
 	"localizedDescription":  {"NSError", kindObject, nil},
@@ -76,9 +79,11 @@ var metalAPI = map[string]apiMethod{
 	"GPUEndTime":                             {"MTLCommandBuffer", kindDouble, nil},
 
 	"setComputePipelineState:": {"MTLComputeCommandEncoder", kindVoid, []argKind{kindObject}},
-	"setBytes:length:atIndex:": {"MTLComputeCommandEncoder", kindVoid, []argKind{kindPtr, kindUint, kindUint}},
 	"setBuffer:offset:atIndex:": {
 		"MTLComputeCommandEncoder", kindVoid, []argKind{kindObject, kindUint, kindUint}},
+	"setBuffers:offsets:withRange:": {
+		"MTLComputeCommandEncoder", kindVoid, []argKind{kindPtr, kindPtr, kindRange}},
+	"setBufferOffset:atIndex:": {"MTLComputeCommandEncoder", kindVoid, []argKind{kindUint, kindUint}},
 	"setThreadgroupMemoryLength:atIndex:": {
 		"MTLComputeCommandEncoder", kindVoid, []argKind{kindUint, kindUint}},
 	"memoryBarrierWithScope:": {"MTLComputeCommandEncoder", kindVoid, []argKind{kindUint}},
@@ -110,12 +115,14 @@ type fakeArg struct {
 	u    uint
 	p    unsafe.Pointer
 	size mtlSize
+	rng  nsRange
 }
 
 func argObj(o objcID) fakeArg         { return fakeArg{kind: kindObject, obj: o} }
 func argUint(u uint) fakeArg          { return fakeArg{kind: kindUint, u: u} }
 func argPtr(p unsafe.Pointer) fakeArg { return fakeArg{kind: kindPtr, p: p} }
 func argSize(s mtlSize) fakeArg       { return fakeArg{kind: kindSize, size: s} }
+func argRange(r nsRange) fakeArg      { return fakeArg{kind: kindRange, rng: r} }
 
 // render shows an argument in a trace line.
 func (a fakeArg) render(f *fakeRuntime) string {
@@ -126,6 +133,8 @@ func (a fakeArg) render(f *fakeRuntime) string {
 		return fmt.Sprint(a.u)
 	case kindSize:
 		return fmt.Sprintf("{%d %d %d}", a.size.width, a.size.height, a.size.depth)
+	case kindRange:
+		return fmt.Sprintf("{%d %d}", a.rng.location, a.rng.length)
 	default:
 		if a.p == nil {
 			return "NULL"
@@ -146,12 +155,13 @@ type fakeResult struct {
 type fakeObject struct {
 	class string
 	label string
-	// owned objects (new*, Create) live until released; the others live
-	// until the pool they were autoreleased into is popped.
-	owned bool
-	refs  int
-	pool  int // autorelease pool token, for objects not owned
-	dead  bool
+	// refs counts the references: the caller's of an object it owns
+	// (new*, Create), retains, and a pending autorelease (pool, the
+	// token of the pool that holds it, 0 when none). An object dies
+	// when the count reaches 0.
+	refs int
+	pool int
+	dead bool
 
 	str    []byte // NSString: UTF-8 with a NUL
 	msg    string // NSError
@@ -163,20 +173,30 @@ type fakeObject struct {
 	committed, waited bool
 	// MTLComputeCommandEncoder
 	ended, hasPipeline bool
+	bound              map[uint]fakeBinding // index -> buffer bound there
 }
 
 // fakeCall is one recorded message.
 type fakeCall struct {
-	sel   string
-	recv  objcID
-	args  []fakeArg
-	bytes []byte // setBytes: the bytes sent
+	sel  string
+	recv objcID
+	args []fakeArg
+	// setBuffers: the buffers and offsets bound; dispatch: the whole
+	// table in place, by index.
+	bound []string
+	table map[uint]fakeBinding
+}
+
+// fakeBinding is a buffer bound at an offset in an encoder's table.
+type fakeBinding struct {
+	obj objcID
+	off uint
 }
 
 // fakeRuntime implements objcRuntime. Its fields configure how Metal
 // behaves; problems collects every rule a message broke.
 type fakeRuntime struct {
-	t *testing.T
+	t testing.TB
 
 	// Behaviour.
 	noDevice      bool
@@ -185,12 +205,15 @@ type fakeRuntime struct {
 	maxTGMem      uint
 	page          uintptr
 	kernels       map[string]uint   // kernel -> maxTotalThreadsPerThreadgroup
+	anyKernel     bool              // every kernel_* is in the library too, at 1024 threads
 	compileError  string            // newLibrary* fails with this message
 	noErrorObject bool              // ... but sets no NSError
 	pipelineError map[string]string // kernel -> newComputePipelineState message
 	status        uint              // command buffer status after waiting
 	gpuError      string            // command buffer error message
 	gpuSeconds    float64
+	// onCommit, when set, sees each command buffer as it is committed.
+	onCommit func(cb objcID)
 
 	// What the device did.
 	source   string
@@ -208,7 +231,7 @@ type fakeRuntime struct {
 	nextPool int
 }
 
-func newFakeRuntime(t *testing.T) *fakeRuntime {
+func newFakeRuntime(t testing.TB) *fakeRuntime {
 	f := &fakeRuntime{
 		t:             t,
 		deviceName:    "Fake M3",
@@ -243,12 +266,12 @@ func (f *fakeRuntime) problem(format string, args ...any) {
 func (f *fakeRuntime) newObject(class string, owned bool) (objcID, *fakeObject) {
 	f.nextID += 0x40
 	f.counts[class]++
-	o := &fakeObject{class: class, label: fmt.Sprintf("%s#%d", class, f.counts[class]), owned: owned}
-	if owned {
-		o.refs = 1
-	} else if len(f.pools) == 0 {
+	o := &fakeObject{class: class, label: fmt.Sprintf("%s#%d", class, f.counts[class]), refs: 1}
+	switch {
+	case owned:
+	case len(f.pools) == 0:
 		f.problem("%s autoreleased with no pool in place (leaks on a Mac)", o.label)
-	} else {
+	default:
 		o.pool = f.pools[len(f.pools)-1]
 	}
 	f.objects[f.nextID] = o
@@ -348,7 +371,12 @@ func (f *fakeRuntime) poolPop(pool uintptr) {
 	}
 	f.pools = f.pools[:len(f.pools)-1]
 	for _, o := range f.objects {
-		if o.owned || o.dead || o.pool != int(pool) {
+		if o.dead || o.pool != int(pool) {
+			continue
+		}
+		o.pool = 0
+		o.refs--
+		if o.refs > 0 {
 			continue
 		}
 		if o.class == "MTLComputeCommandEncoder" && !o.ended {
@@ -384,7 +412,7 @@ func (f *fakeRuntime) dispatchRelease(obj objcID) {
 }
 
 func (f *fakeRuntime) drop(o *fakeObject) {
-	if !o.owned {
+	if o.pool != 0 && o.refs == 1 || o.refs == 0 {
 		f.problem("%s released but the caller does not own it (over-release)", o.label)
 		return
 	}
@@ -407,11 +435,11 @@ func (f *fakeRuntime) sendUU(o objcID, s objcSel, a, b uint) {
 func (f *fakeRuntime) sendOUU(o objcID, s objcSel, a objcID, b, c uint) {
 	f.msg(o, s, kindVoid, argObj(a), argUint(b), argUint(c))
 }
-func (f *fakeRuntime) sendPUU(o objcID, s objcSel, a unsafe.Pointer, b, c uint) {
-	f.msg(o, s, kindVoid, argPtr(a), argUint(b), argUint(c))
-}
 func (f *fakeRuntime) sendSS(o objcID, s objcSel, a, b mtlSize) {
 	f.msg(o, s, kindVoid, argSize(a), argSize(b))
+}
+func (f *fakeRuntime) sendPPR(o objcID, s objcSel, a, b unsafe.Pointer, r nsRange) {
+	f.msg(o, s, kindVoid, argPtr(a), argPtr(b), argRange(r))
 }
 func (f *fakeRuntime) obj(o objcID, s objcSel) objcID { return f.msg(o, s, kindObject).obj }
 func (f *fakeRuntime) objO(o objcID, s objcSel, a objcID) objcID {
@@ -498,6 +526,9 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 	switch name {
 	case "release":
 		f.drop(recv)
+	case "retain":
+		recv.refs++
+		return fakeResult{obj: call.recv}
 	case "stringWithUTF8String:":
 		return fakeResult{obj: f.newString(goString(args[0].p))}
 	case "UTF8String":
@@ -541,8 +572,8 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 		p.label = "pipeline(" + fn.kernel + ")"
 		return fakeResult{obj: id}
 	case "newBufferWithLength:options:":
-		if args[1].u != resourceStorageModeShared {
-			f.problem("%s: options %#x, want shared storage", name, args[1].u)
+		if args[1].u != resourceOptions {
+			f.problem("%s: options %#x, want shared storage, untracked", name, args[1].u)
 		}
 		id, b := f.newObject("MTLBuffer", true)
 		b.data = make([]byte, args[0].u)
@@ -552,8 +583,8 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 		if uintptr(p)%f.page != 0 || uintptr(n)%f.page != 0 || n == 0 {
 			f.problem("%s: pointer %p and length %d must be page aligned (%d)", name, p, n, f.page)
 		}
-		if args[2].u != resourceStorageModeShared || args[3].obj != 0 {
-			f.problem("%s: options %#x, deallocator %s; want shared storage and no deallocator", name, args[2].u, f.label(args[3].obj))
+		if args[2].u != resourceOptions || args[3].obj != 0 {
+			f.problem("%s: options %#x, deallocator %s; want shared storage, untracked, and no deallocator", name, args[2].u, f.label(args[3].obj))
 		}
 		id, b := f.newObject("MTLBuffer", true)
 		b.data = unsafe.Slice((*byte)(p), n)
@@ -565,6 +596,9 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 			return fakeResult{}
 		}
 		kernel := goString(unsafe.Pointer(&fn.str[0]))
+		if _, ok := f.kernels[kernel]; !ok && f.anyKernel && strings.HasPrefix(kernel, "kernel_") {
+			f.kernels[kernel] = 1024
+		}
 		if _, ok := f.kernels[kernel]; !ok {
 			return fakeResult{}
 		}
@@ -598,6 +632,9 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 			}
 		}
 		recv.committed = true
+		if f.onCommit != nil {
+			f.onCommit(call.recv)
+		}
 	case "waitUntilCompleted":
 		if !recv.committed {
 			f.problem("waitUntilCompleted: %s was never committed (waits forever)", recv.label)
@@ -626,25 +663,64 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 		case "setComputePipelineState:":
 			f.live(args[0].obj, "MTLComputePipelineState", name)
 			recv.hasPipeline = true
-		case "setBytes:length:atIndex:":
-			if args[0].p == nil || args[1].u == 0 {
-				f.problem("%s: no bytes", name)
-			} else {
-				call.bytes = append([]byte(nil), unsafe.Slice((*byte)(args[0].p), args[1].u)...)
-			}
 		case "setBuffer:offset:atIndex:":
-			if b := f.live(args[0].obj, "MTLBuffer", name); b != nil && args[1].u >= uint(len(b.data)) {
-				f.problem("%s: offset %d past %s's %d bytes", name, args[1].u, b.label, len(b.data))
+			f.bind(recv, name, args[2].u, args[0].obj, args[1].u)
+		case "setBuffers:offsets:withRange:":
+			r := args[2].rng
+			if args[0].p == nil || args[1].p == nil || r.length == 0 {
+				f.problem("%s: no buffers", name)
+				break
+			}
+			bufs := unsafe.Slice((*objcID)(args[0].p), r.length)
+			offs := unsafe.Slice((*uint)(args[1].p), r.length)
+			for i := range bufs {
+				call.bound = append(call.bound, fmt.Sprintf("%s %d", f.label(bufs[i]), offs[i]))
+				f.bind(recv, name, r.location+uint(i), bufs[i], offs[i])
+			}
+		case "setBufferOffset:atIndex:":
+			if b, ok := recv.bound[args[1].u]; !ok {
+				f.problem("%s: no buffer bound at index %d", name, args[1].u)
+			} else {
+				f.bind(recv, name, args[1].u, b.obj, args[0].u)
 			}
 		case "dispatchThreadgroups:threadsPerThreadgroup:":
 			if !recv.hasPipeline {
 				f.problem("%s with no pipeline set", name)
 			}
+			call.table = maps.Clone(recv.bound)
 		case "endEncoding":
 			recv.ended = true
 		}
 	}
 	return fakeResult{}
+}
+
+// bind checks a buffer bound at index of encoder enc and records it.
+func (f *fakeRuntime) bind(enc *fakeObject, name string, index uint, obj objcID, off uint) {
+	b := f.live(obj, "MTLBuffer", name)
+	if b == nil {
+		return
+	}
+	if off >= uint(len(b.data)) {
+		f.problem("%s: offset %d past %s's %d bytes", name, off, b.label, len(b.data))
+	}
+	if index >= maxBufferBindings {
+		f.problem("%s: index %d past the argument table", name, index)
+	}
+	if enc.bound == nil {
+		enc.bound = map[uint]fakeBinding{}
+	}
+	enc.bound[index] = fakeBinding{obj, off}
+}
+
+// boundBytes is what the buffer bound at index of a dispatch call holds
+// from its offset on.
+func (f *fakeRuntime) boundBytes(c fakeCall, index uint) []byte {
+	b, ok := c.table[index]
+	if !ok {
+		return nil
+	}
+	return f.objects[b.obj].data[b.off:]
 }
 
 func (f *fakeRuntime) newLibrary(errOut unsafe.Pointer) fakeResult {
@@ -666,19 +742,19 @@ func (f *fakeRuntime) trace(i int) []string {
 		for _, a := range c.args {
 			parts = append(parts, a.render(f))
 		}
-		if c.bytes != nil {
-			parts[1] = hex.EncodeToString(c.bytes)
+		if c.bound != nil {
+			parts = append(parts[:1], strings.Join(c.bound, ", "), parts[3])
 		}
 		lines = append(lines, strings.Join(parts, " "))
 	}
 	return lines
 }
 
-// leaks lists owned objects still alive, and open pools.
+// leaks lists objects still alive, and open pools.
 func (f *fakeRuntime) leaks() []string {
 	var out []string
 	for _, o := range f.objects {
-		if o.owned && !o.dead {
+		if !o.dead {
 			out = append(out, o.label)
 		}
 	}

@@ -1,7 +1,7 @@
 package metal
 
 import (
-	"encoding/hex"
+	"bytes"
 	"errors"
 	"reflect"
 	"slices"
@@ -240,8 +240,19 @@ func TestWrapNoCopy(t *testing.T) {
 	closeAndCheck(t, f, d)
 }
 
+// openFragment opens a device on a fake runtime that has the kernels of
+// testDispatches, and makes them.
+func openFragment(t *testing.T) (*fakeRuntime, *mtlDevice, []Dispatch, []byte, []byte) {
+	f := newFakeRuntime(t)
+	f.kernels = map[string]uint{"kernel_rms_norm": 1024, "kernel_mul_mv_q4_K": 1024}
+	d := openFake(t, f)
+	ds, normArgs, mvArgs := testDispatches(t, d)
+	return f, d, ds, normArgs, mvArgs
+}
+
 // testDispatches is a small forward-pass fragment: a norm with
-// threadgroup memory, then a matrix-vector product that reads its output.
+// threadgroup memory, then a matrix-vector product that reads its output,
+// then the product again over the same buffers.
 func testDispatches(t *testing.T, d *mtlDevice) ([]Dispatch, []byte, []byte) {
 	x, err := d.NewBuffer(4096)
 	if err != nil {
@@ -254,94 +265,183 @@ func testDispatches(t *testing.T, d *mtlDevice) ([]Dispatch, []byte, []byte) {
 	norm := kernels.RMSNormArgs{Ne0: 576, Eps: 1e-5}
 	mv := kernels.MatMulArgs{Ne00: 576, Ne01: 576, Nb01: 324, Ne11: 1}
 	normArgs, mvArgs := kernels.Bytes(&norm), kernels.Bytes(&mv)
+	mvDispatch := Dispatch{
+		Pipeline: pipeline(t, d, "kernel_mul_mv_q4_K"), Args: mvArgs,
+		Buffers: []Binding{{y, 0}, {x, 512}},
+		Grid:    [3]int{72, 1, 1}, Group: [3]int{64, 1, 1},
+		Barrier: true,
+	}
 	return []Dispatch{
 		{
-			Kernel: "kernel_rms_norm", Args: normArgs,
+			Pipeline: pipeline(t, d, "kernel_rms_norm"), Args: normArgs,
 			Buffers:     []Binding{{x, 0}, {y, 64}},
 			Threadgroup: []int{128},
 			Grid:        [3]int{1, 1, 1}, Group: [3]int{256, 1, 1},
 		},
-		{
-			Kernel: "kernel_mul_mv_q4_K", Args: mvArgs,
-			Buffers: []Binding{{y, 0}, {x, 512}},
-			Grid:    [3]int{72, 1, 1}, Group: [3]int{64, 1, 1},
-			Barrier: true,
-		},
+		mvDispatch,
+		mvDispatch,
 	}, normArgs, mvArgs
 }
 
-func TestRunEncodesOneCommandBuffer(t *testing.T) {
-	f := newFakeRuntime(t)
-	f.kernels = map[string]uint{"kernel_rms_norm": 1024, "kernel_mul_mv_q4_K": 1024}
-	d := openFake(t, f)
-	ds, normArgs, mvArgs := testDispatches(t, d)
-
-	from := len(f.calls)
-	elapsed, err := d.Run(ds)
+func pipeline(t *testing.T, d Device, kernel string) Pipeline {
+	t.Helper()
+	p, err := d.Pipeline(kernel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 1500 * time.Microsecond; elapsed < want-time.Microsecond || elapsed > want+time.Microsecond {
-		t.Errorf("GPU time %v, want %v", elapsed, want)
-	}
-	// Pipelines are made before the command buffer exists.
-	sels := selectors(f, from)
-	if pipe, cb := slices.Index(sels, "newComputePipelineStateWithFunction:error:"),
-		slices.Index(sels, "commandBufferWithUnretainedReferences"); pipe < 0 || cb < pipe {
-		t.Errorf("first run: %v", sels)
-	}
+	return p
+}
 
-	// The second run reuses the pipelines: it is exactly the encoding.
-	from = len(f.calls)
-	if _, err := d.Run(ds); err != nil {
-		t.Fatal(err)
+func TestPipeline(t *testing.T) {
+	f := newFakeRuntime(t)
+	f.kernels = map[string]uint{"kernel_rms_norm": 1024, "kernel_bad": 1024}
+	f.pipelineError["kernel_bad"] = "Compiler encountered an internal error"
+	d := openFake(t, f)
+	p := pipeline(t, d, "kernel_rms_norm")
+	from := len(f.calls)
+	if again := pipeline(t, d, "kernel_rms_norm"); again != p || len(f.calls) != from {
+		t.Errorf("a second pipeline of the kernel: %v, messages %v", again, selectors(f, from))
 	}
-	want := []string{
-		"commandBufferWithUnretainedReferences",
-		"computeCommandEncoderWithDispatchType: 1",
-		"setComputePipelineState: pipeline(kernel_rms_norm)",
-		"setBytes:length:atIndex: " + hex.EncodeToString(normArgs) + " 8 0",
-		"setBuffer:offset:atIndex: MTLBuffer#1 0 1",
-		"setBuffer:offset:atIndex: MTLBuffer#2 64 2",
-		"setThreadgroupMemoryLength:atIndex: 128 0",
-		"dispatchThreadgroups:threadsPerThreadgroup: {1 1 1} {256 1 1}",
-		"memoryBarrierWithScope: 1",
-		"setComputePipelineState: pipeline(kernel_mul_mv_q4_K)",
-		"setBytes:length:atIndex: " + hex.EncodeToString(mvArgs) + " 16 0",
-		"setBuffer:offset:atIndex: MTLBuffer#2 0 1",
-		"setBuffer:offset:atIndex: MTLBuffer#1 512 2",
-		"dispatchThreadgroups:threadsPerThreadgroup: {72 1 1} {64 1 1}",
-		"endEncoding",
-		"commit",
-		"waitUntilCompleted",
-		"status",
-		"GPUEndTime",
-		"GPUStartTime",
+	if p.Kernel() != "kernel_rms_norm" || p.(*mtlPipeline).maxThreads != 1024 {
+		t.Errorf("pipeline %+v", p)
 	}
-	if got := f.trace(from); !slices.Equal(got, want) {
-		t.Errorf("encoded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for kernel, want := range map[string]string{
+		"kernel_nope": `kernel "kernel_nope" is not in the library`,
+		"kernel_bad":  `kernel "kernel_bad": create pipeline: Compiler encountered an internal error`,
+	} {
+		if _, err := d.Pipeline(kernel); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", kernel, err, want)
+		}
 	}
-	if f.nextPool != 3 || len(f.pools) != 0 { // open, run, run
-		t.Errorf("pools pushed %d, open %v", f.nextPool, f.pools)
-	}
-	if elapsed, err := d.Run(nil); elapsed != 0 || err != nil {
-		t.Errorf("empty run: %v, %v", elapsed, err)
+	if len(f.pools) != 0 {
+		t.Errorf("pools left open: %v", f.pools)
 	}
 	closeAndCheck(t, f, d)
 }
 
-func TestRunReportsCommandBufferError(t *testing.T) {
+func TestEncodeCommitWait(t *testing.T) {
+	f, d, ds, normArgs, mvArgs := openFragment(t)
+
+	for i := range 2 {
+		from := len(f.calls)
+		elapsed, err := run(d, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 1500 * time.Microsecond; elapsed < want-time.Microsecond || elapsed > want+time.Microsecond {
+			t.Errorf("GPU time %v, want %v", elapsed, want)
+		}
+		// The encoding sends only what changes: a dispatch's arguments
+		// (in the command buffer's argument buffer, MTLBuffer#3) and buffers
+		// in one message, nothing but a new argument offset for the repeated
+		// product, no pipeline or threadgroup memory it has already.
+		want := []string{
+			"commandBufferWithUnretainedReferences",
+			"computeCommandEncoderWithDispatchType: 1",
+			"retain",
+			"setComputePipelineState: pipeline(kernel_rms_norm)",
+			"setBuffers:offsets:withRange: MTLBuffer#3 0, MTLBuffer#1 0, MTLBuffer#2 64 {0 3}",
+			"setThreadgroupMemoryLength:atIndex: 128 0",
+			"dispatchThreadgroups:threadsPerThreadgroup: {1 1 1} {256 1 1}",
+			"memoryBarrierWithScope: 1",
+			"setComputePipelineState: pipeline(kernel_mul_mv_q4_K)",
+			"setBuffers:offsets:withRange: MTLBuffer#3 256, MTLBuffer#2 0, MTLBuffer#1 512 {0 3}",
+			"dispatchThreadgroups:threadsPerThreadgroup: {72 1 1} {64 1 1}",
+			"memoryBarrierWithScope: 1",
+			"setBufferOffset:atIndex: 512 0",
+			"dispatchThreadgroups:threadsPerThreadgroup: {72 1 1} {64 1 1}",
+			"endEncoding",
+			"commit",
+			"waitUntilCompleted",
+			"status",
+			"GPUEndTime",
+			"GPUStartTime",
+			"release",
+		}
+		if i == 0 { // the argument buffer, reused the second time
+			want = append([]string{"newBufferWithLength:options: 1024 256", "contents"}, want...)
+		}
+		if got := f.trace(from); !slices.Equal(got, want) {
+			t.Errorf("encoded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		var dispatches []fakeCall
+		for _, c := range f.calls[from:] {
+			if c.sel == "dispatchThreadgroups:threadsPerThreadgroup:" {
+				dispatches = append(dispatches, c)
+			}
+		}
+		for i, args := range [][]byte{normArgs, mvArgs, mvArgs} {
+			if got := f.boundBytes(dispatches[i], 0); !bytes.HasPrefix(got, args) {
+				t.Errorf("dispatch %d: arguments %x, want %x", i, got[:len(args)], args)
+			}
+		}
+	}
+	if len(f.pools) != 0 {
+		t.Errorf("pools left open: %v", f.pools)
+	}
+	if _, err := d.Encode(nil); err == nil {
+		t.Error("encoded no dispatches")
+	}
+	closeAndCheck(t, f, d)
+}
+
+// A command buffer is encoded while the one before runs (decoding encodes
+// a token ahead), yet committed only after that one was waited for; an
+// uncommitted one can be dropped.
+func TestEncodeAhead(t *testing.T) {
+	f, d, ds, _, _ := openFragment(t)
+	encode := func() CommandBuffer {
+		cb, err := d.Encode(ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cb
+	}
+	first := encode()
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	second := encode()
+	if err := second.Commit(); err == nil || !strings.Contains(err.Error(), "another command buffer runs") {
+		t.Errorf("second commit while the first runs: %v", err)
+	}
+	if err := first.Commit(); err == nil {
+		t.Error("committed twice")
+	}
+	if _, err := first.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Wait(); err == nil {
+		t.Error("waited twice")
+	}
+	if err := second.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	third := encode() // encoded while the second runs: a third argument buffer
+	if _, err := second.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	third.Discard()
+	fourth := encode() // one of the argument buffers returned
+	if err := fourth.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	buffers := f.counts["MTLBuffer"]
+	if buffers != 2+2 {
+		t.Errorf("%d buffers: want x, y and two argument buffers", buffers)
+	}
+	closeAndCheck(t, f, d) // waits for the fourth and releases it
+}
+
+func TestCommandBufferError(t *testing.T) {
 	const msg = "Execution of the command buffer was aborted due to an error during execution. Caused GPU Timeout Error (00000002:kIOGPUCommandBufferCallbackErrorTimeout)"
-	f := newFakeRuntime(t)
-	f.kernels = map[string]uint{"kernel_rms_norm": 1024, "kernel_mul_mv_q4_K": 1024}
-	d := openFake(t, f)
-	ds, _, _ := testDispatches(t, d)
+	f, d, ds, _, _ := openFragment(t)
 	f.status, f.gpuError = commandBufferStatusError, msg
-	if _, err := d.Run(ds); err == nil || !strings.Contains(err.Error(), msg) {
+	if _, err := run(d, ds); err == nil || !strings.Contains(err.Error(), msg) {
 		t.Errorf("error %v, want the command buffer's", err)
 	}
 	f.status = 3 // scheduled: not finished, yet waited for
-	if _, err := d.Run(ds); err == nil || !strings.Contains(err.Error(), "status 3") {
+	if _, err := run(d, ds); err == nil || !strings.Contains(err.Error(), "status 3") {
 		t.Errorf("error %v, want the status", err)
 	}
 	closeAndCheck(t, f, d)
@@ -353,36 +453,37 @@ func (otherBuffer) Contents() []byte { return make([]byte, 64) }
 
 // A bad dispatch fails before any encoder exists: a half-encoded command
 // encoder would abort the process when freed.
-func TestRunRejectsBeforeEncoding(t *testing.T) {
-	f := newFakeRuntime(t)
-	f.kernels = map[string]uint{"kernel_rms_norm": 1024, "kernel_mul_mv_q4_K": 1024, "kernel_big": 512, "kernel_bad": 1024}
-	f.pipelineError["kernel_bad"] = "Compiler encountered an internal error"
-	d := openFake(t, f)
-	ds, _, _ := testDispatches(t, d)
+func TestEncodeRejectsBeforeEncoding(t *testing.T) {
+	f, d, ds, _, _ := openFragment(t)
+	f.kernels["kernel_big"] = 512
 	buf := ds[0].Buffers[0].Buf
 	f2 := newFakeRuntime(t)
+	f2.kernels = map[string]uint{"kernel_rms_norm": 1024}
 	other := openFake(t, f2)
 	foreign, err := other.NewBuffer(64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	foreignPipeline := pipeline(t, other, "kernel_rms_norm")
+	big := pipeline(t, d, "kernel_big")
 	for _, tc := range []struct {
 		name string
 		edit func(*Dispatch)
 		want string
 	}{
-		{"unknown kernel", func(d *Dispatch) { d.Kernel = "kernel_nope" }, `kernel "kernel_nope" is not in the library`},
-		{"pipeline error", func(d *Dispatch) { d.Kernel = "kernel_bad" }, "create pipeline: Compiler encountered an internal error"},
-		{"too many threads", func(d *Dispatch) { d.Kernel = "kernel_big"; d.Group = [3]int{32, 32, 1} },
+		{"no pipeline", func(d *Dispatch) { d.Pipeline = nil }, "the pipeline is not one of this device"},
+		{"other device's pipeline", func(d *Dispatch) { d.Pipeline = foreignPipeline }, "the pipeline is not one of this device"},
+		{"too many threads", func(d *Dispatch) { d.Pipeline = big; d.Group = [3]int{32, 32, 1} },
 			"1024 threads per threadgroup [32 32 1], the pipeline allows 512"},
 		{"empty grid", func(d *Dispatch) { d.Grid[1] = 0 }, "at least 1"},
-		{"args too long", func(d *Dispatch) { d.Args = make([]byte, 4100) }, "setBytes takes at most 4096"},
+		{"args too long", func(d *Dispatch) { d.Args = make([]byte, 4100) }, "arguments, at most 4096"},
 		{"too many buffers", func(d *Dispatch) { d.Buffers = make([]Binding, 31) }, "at most 30"},
 		{"foreign buffer type", func(d *Dispatch) { d.Buffers[1].Buf = otherBuffer{} }, "buffer 2 is not a buffer of this device"},
 		{"other device", func(d *Dispatch) { d.Buffers[0].Buf = foreign }, "buffer 1 is not a buffer of this device"},
 		{"nil buffer", func(d *Dispatch) { d.Buffers[0].Buf = nil }, "buffer 1 is not a buffer of this device"},
 		{"offset", func(d *Dispatch) { d.Buffers[0] = Binding{buf, 4096} }, "offset 4096 outside its 4096 bytes"},
 		{"threadgroup unit", func(d *Dispatch) { d.Threadgroup = []int{100} }, "multiple of 16"},
+		{"threadgroup arguments", func(d *Dispatch) { d.Threadgroup = make([]int, 9) }, "at most 8"},
 		{"threadgroup total", func(d *Dispatch) { d.Threadgroup = []int{16 << 10, 16<<10 + 16} }, "the device has 32768"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,8 +491,8 @@ func TestRunRejectsBeforeEncoding(t *testing.T) {
 			bad[1].Buffers = slices.Clone(bad[1].Buffers)
 			tc.edit(&bad[1])
 			from := len(f.calls)
-			_, err := d.Run(bad)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "dispatch 1 (") {
+			_, err := d.Encode(bad)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "dispatch 1 (") {
 				t.Errorf("error %v, want dispatch 1 and %q", err, tc.want)
 			}
 			if slices.Contains(selectors(f, from), "commandBufferWithUnretainedReferences") {
@@ -403,7 +504,7 @@ func TestRunRejectsBeforeEncoding(t *testing.T) {
 		})
 	}
 	// The device still works after rejecting.
-	if _, err := d.Run(ds); err != nil {
+	if _, err := run(d, ds); err != nil {
 		t.Error(err)
 	}
 	closeAndCheck(t, f, d)
@@ -411,14 +512,24 @@ func TestRunRejectsBeforeEncoding(t *testing.T) {
 }
 
 func TestClosedDevice(t *testing.T) {
-	f := newFakeRuntime(t)
-	d := openFake(t, f)
-	closeAndCheck(t, f, d)
+	f, d, ds, _, _ := openFragment(t)
+	cb, err := d.Encode(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAndCheck(t, f, d) // releases the encoded command buffer too
 	if err := d.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := d.Run([]Dispatch{{Kernel: "kernel_add"}}); !errors.Is(err, errClosed) {
-		t.Errorf("Run after Close: %v", err)
+	if err := cb.Commit(); !errors.Is(err, errClosed) {
+		t.Errorf("Commit after Close: %v", err)
+	}
+	cb.Discard()
+	if _, err := d.Encode(ds); !errors.Is(err, errClosed) {
+		t.Errorf("Encode after Close: %v", err)
+	}
+	if _, err := d.Pipeline("kernel_rms_norm"); !errors.Is(err, errClosed) {
+		t.Errorf("Pipeline after Close: %v", err)
 	}
 	if _, err := d.NewBuffer(16); !errors.Is(err, errClosed) {
 		t.Errorf("NewBuffer after Close: %v", err)

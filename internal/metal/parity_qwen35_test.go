@@ -30,7 +30,8 @@ func qwen35Tolerance(model string) (maxAbs, meanAbs float64) {
 // checkQwen35Parity runs the tiny Qwen3.5 models (hybrid Gated DeltaNet and
 // gated attention) through the Metal backend and the CPU backend: logits of
 // the fixture's 48 tokens in one batch and one token at a time (the
-// recurrent state carried from call to call), each against the CPU's and
+// recurrent state carried from call to call, the GPU's passes encoded one
+// ahead as generation decodes), each against the CPU's and
 // llama.cpp's, and perplexity on the start of wiki.test.raw (3 chunks of
 // 64, each from a reset state) within 0.1% (F32) or 0.5% of the CPU's.
 func checkQwen35Parity(t *testing.T, newDev func(t *testing.T) Device) {
@@ -62,12 +63,20 @@ func checkQwen35Parity(t *testing.T, newDev func(t *testing.T) Device) {
 			check("batch: GPU vs CPU", batch, want, f32)
 			check("batch: GPU vs llama.cpp", batch, q.Logits(t, "logits"), true)
 
+			// Token by token as generation decodes: each pass encoded while
+			// the one before runs (from position 1: position 0 resets the state).
 			var decode, wantDecode []float32
 			commits, dispatches := gpu.commits, gpu.dispatches
+			dec := gr.Decoder(false)
 			for pos, tok := range tokens {
-				decode = append(decode, forward(gr, []int32{tok}, pos)...)
+				logits, err := dec.Next(tok, pos)
+				if err != nil {
+					t.Fatal(err)
+				}
+				decode = append(decode, logits...)
 				wantDecode = append(wantDecode, forward(cr, []int32{tok}, pos)...)
 			}
+			dec.Close()
 			if n := gpu.commits - commits; n != len(tokens) {
 				t.Errorf("%d command buffers for %d decode steps, want one each", n, len(tokens))
 			}

@@ -94,7 +94,7 @@ func openBoth(t *testing.T, path string, newDev func(t *testing.T) Device) (*eng
 
 // newBackend makes a Metal backend of m's file on dev, closed when the
 // test ends.
-func newBackend(t *testing.T, dev Device, m *engine.Model) *Backend {
+func newBackend(t testing.TB, dev Device, m *engine.Model) *Backend {
 	t.Helper()
 	b, err := New(dev, m.File)
 	if err != nil {
@@ -112,23 +112,39 @@ func newRunners(t *testing.T, m *engine.Model, gpu, host engine.Backend, opts en
 
 // checkGreedyParity decodes 32 greedy tokens on both backends. They must be
 // identical, except after a step where the CPU's top-2 margin is below the
-// logit difference measured between the backends.
+// logit difference measured between the backends. The GPU decodes as
+// generation does, each pass encoded while the one before runs: reading its
+// logits back, and (greedy generation) with the token picked on the GPU,
+// which must be the logits' argmax.
 func checkGreedyParity(t *testing.T, g *testdata.Golden, m *engine.Model, gpu, host engine.Backend, evalDiff float64) {
-	gr, cr := newRunners(t, m, gpu, host, engine.Options{Context: 128, Batch: 128})
-	gs, cs := engine.NewSession(gr), engine.NewSession(cr)
 	ctx := context.Background()
-	prompt := g.Prompts[0].IDs
-	gl, err := gs.Prefill(ctx, prompt)
+	prompt, n := g.Prompts[0].IDs, len(g.Greedy.IDs)
+	opts := engine.Options{Context: 128, Batch: 128}
+	var picked []int32
+	_, err := engine.NewSession(enginetest.Runner(t, m, gpu, opts)).Generate(ctx, prompt, n, engine.NewSampler(engine.SamplerConfig{}),
+		func(int32) bool { return false }, func(id int32) error { picked = append(picked, id); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	gr, cr := newRunners(t, m, gpu, host, opts)
+	gl, err := engine.NewSession(gr).Prefill(ctx, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := engine.NewSession(cr)
 	cl, err := cs.Prefill(ctx, prompt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dec := gr.Decoder(false)
+	defer dec.Close()
 	measured := evalDiff
-	for step := range len(g.Greedy.IDs) {
+	for step := range n {
 		gt, ct := engine.Argmax(gl), engine.Argmax(cl)
+		if gt != picked[step] {
+			t.Fatalf("greedy step %d: the GPU picked %d, its logits' argmax is %d", step, picked[step], gt)
+		}
 		if gt != ct {
 			if margin := topMargin(cl); margin >= measured {
 				t.Fatalf("greedy step %d: GPU %d, CPU %d (CPU margin %.4f, measured difference %.4f)", step, gt, ct, margin, measured)
@@ -137,14 +153,14 @@ func checkGreedyParity(t *testing.T, g *testdata.Golden, m *engine.Model, gpu, h
 			return
 		}
 		measured = max(measured, math.Abs(float64(gl[gt]-cl[ct])))
-		if gl, err = gs.Prefill(ctx, []int32{gt}); err != nil {
+		if gl, err = dec.Next(gt, len(prompt)+step); err != nil {
 			t.Fatal(err)
 		}
 		if cl, err = cs.Prefill(ctx, []int32{ct}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("greedy: all %d tokens identical", len(g.Greedy.IDs))
+	t.Logf("greedy: all %d tokens identical", n)
 }
 
 // topMargin is the difference between the largest and second largest logit.

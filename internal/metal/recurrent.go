@@ -25,6 +25,8 @@ const deltaThreads = 64
 type recurrentState struct {
 	conv, delta                     Buffer
 	convLayerBytes, deltaLayerBytes int
+	// The pipelines of the kernels that update the state.
+	convSiLU, deltaRule Pipeline
 }
 
 func (b *Backend) NewRecurrentState(layers int, d *engine.DeltaNet) (engine.RecurrentState, error) {
@@ -44,6 +46,12 @@ func (b *Backend) NewRecurrentState(layers int, d *engine.DeltaNet) (engine.Recu
 	var err error
 	if s.conv, err = b.dev.NewBuffer(layers * s.convLayerBytes); err == nil {
 		s.delta, err = b.dev.NewBuffer(layers * s.deltaLayerBytes)
+	}
+	if err == nil {
+		s.convSiLU, err = b.dev.Pipeline("kernel_ssm_conv_silu")
+	}
+	if err == nil {
+		s.deltaRule, err = b.dev.Pipeline("kernel_gated_delta_rule")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metal: recurrent state of %d layers: %w", layers, err)
@@ -73,50 +81,51 @@ const maxConvKernel = 16
 func (b *Backend) ConvSiLU(dst, x engine.Tensor, st engine.RecurrentState, layer int, w *engine.Weight, d *engine.DeltaNet) {
 	s := st.(*recurrentState)
 	args := kernels.ConvArgs{Channels: int32(d.Channels), Taps: int32(d.ConvKernel), NRows: int32(x.Rows)}
-	wb := b.mustWeight(w)
-	b.record(Dispatch{
-		Kernel: "kernel_ssm_conv_silu", Args: kernels.Bytes(&args),
-		Buffers: []Binding{bind(x), wb, {s.conv, layer * s.convLayerBytes}, bind(dst)},
-		Grid:    grid(ceilDiv(d.Channels, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-	}, []Buffer{bind(x).Buf, wb.Buf, s.conv}, []Buffer{s.conv, bind(dst).Buf})
+	b.record(s.convSiLU, op{
+		args:    kernels.Bytes(&args),
+		buffers: []Binding{bind(x), b.prepared(w).bind, {s.conv, layer * s.convLayerBytes}, bind(dst)},
+		grid:    grid(ceilDiv(d.Channels, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
+		written: out(2) | out(3),
+	})
 }
 
 func (b *Backend) GatedDeltaRule(dst, x, beta, alpha engine.Tensor, st engine.RecurrentState, layer int, a, dtBias *engine.Weight, d *engine.DeltaNet) {
 	s := st.(*recurrentState)
 	args := kernels.DeltaArgs{KHeads: int32(d.KHeads), VHeads: int32(d.VHeads), StateDim: int32(d.StateDim), NRows: int32(x.Rows),
 		Eps: d.Eps, Scale: float32(1 / math.Sqrt(float64(d.StateDim)))}
-	ab, db := b.mustWeight(a), b.mustWeight(dtBias)
 	threads := min(deltaThreads, ceilDiv(d.StateDim, simdWidth)*simdWidth)
-	b.record(Dispatch{
-		Kernel: "kernel_gated_delta_rule", Args: kernels.Bytes(&args),
-		Buffers: []Binding{bind(x), bind(beta), bind(alpha), ab, db, {s.delta, layer * s.deltaLayerBytes}, bind(dst)},
+	b.record(s.deltaRule, op{
+		args: kernels.Bytes(&args),
+		buffers: []Binding{bind(x), bind(beta), bind(alpha), b.prepared(a).bind, b.prepared(dtBias).bind,
+			{s.delta, layer * s.deltaLayerBytes}, bind(dst)},
 		// The row's normalised q and k; the simdgroups' partial sums of squares.
-		Threadgroup: []int{16 * ceilDiv(8*d.StateDim, 16), 4 * 2 * simdWidth},
-		Grid:        grid(d.VHeads, ceilDiv(d.StateDim, threads), 1), Group: grid(threads, 1, 1),
-	}, []Buffer{bind(x).Buf, bind(beta).Buf, bind(alpha).Buf, ab.Buf, db.Buf, s.delta}, []Buffer{s.delta, bind(dst).Buf})
+		threadgroup: []int{16 * ceilDiv(8*d.StateDim, 16), 4 * 2 * simdWidth},
+		grid:        grid(d.VHeads, ceilDiv(d.StateDim, threads), 1), group: grid(threads, 1, 1),
+		written: out(5) | out(6),
+	})
 }
 
 func (b *Backend) GatedRMSNorm(dst, x, z engine.Tensor, w *engine.Weight, eps float32) {
 	args := kernels.RMSNormArgs{Ne0: int32(w.Cols), Eps: eps}
-	wb := b.mustWeight(w)
-	b.record(Dispatch{
-		Kernel:      "kernel_gated_rms_norm",
-		Args:        kernels.Bytes(&args),
-		Buffers:     []Binding{bind(x), wb, bind(dst), bind(z)},
-		Threadgroup: []int{4 * simdWidth},
-		Grid:        grid(x.Rows*x.Cols/w.Cols, 1, 1), Group: grid(normGroup(w.Cols), 1, 1),
-	}, []Buffer{bind(x).Buf, wb.Buf, bind(z).Buf}, []Buffer{bind(dst).Buf})
+	b.record(b.k.gatedRMSNorm, op{
+		args:        kernels.Bytes(&args),
+		buffers:     []Binding{bind(x), b.prepared(w).bind, bind(dst), bind(z)},
+		threadgroup: []int{4 * simdWidth},
+		grid:        grid(x.Rows*x.Cols/w.Cols, 1, 1), group: grid(normGroup(w.Cols), 1, 1),
+		written: out(2),
+	})
 }
 
 func (b *Backend) SplitHeads(a, bt, src engine.Tensor, width int) {
 	n := a.Rows * a.Cols
 	args := kernels.SplitHeadsArgs{Width: int32(width), Ne0: int32(a.Cols), SrcNe0: int32(src.Cols), N: int32(n)}
-	b.record(Dispatch{
-		Kernel: "kernel_split_heads", Args: kernels.Bytes(&args), Buffers: []Binding{bind(src), bind(a), bind(bt)},
-		Grid: grid(ceilDiv(n, eltThreads), 1, 1), Group: grid(eltThreads, 1, 1),
-	}, []Buffer{bind(src).Buf}, []Buffer{bind(a).Buf, bind(bt).Buf})
+	b.record(b.k.splitHeads, op{
+		args: kernels.Bytes(&args), buffers: []Binding{bind(src), bind(a), bind(bt)},
+		grid: grid(ceilDiv(n, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
+		written: out(1) | out(2),
+	})
 }
 
 func (b *Backend) SigmoidMul(dst, gate engine.Tensor) {
-	b.elementwise("kernel_sigmoid_mul", dst, gate)
+	b.elementwise(b.k.sigmoidMul, dst, gate)
 }

@@ -338,7 +338,7 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 	}{
 		{1, 1024, "random"}, {31, 1024, "random"}, {1000, 1024, "ties"}, {4097, 1024, "ties"},
 		{49152, 1024, "ties"}, {3000, 1024, "equal"}, {300, 1024, "-inf"}, {50, 1024, "all -inf"},
-		{2000, 96, "ties"}, {500, 33, "ties"},
+		{2000, 96, "ties"}, {500, 33, "ties"}, {151936, 1024, "+inf"}, {700, 64, "nan"},
 	} {
 		x := randF32(rng, tc.n)
 		switch tc.fill {
@@ -359,6 +359,16 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 				x[tc.n-7] = -1e30
 				x[100] = float32(math.NaN())
 			}
+		case "+inf":
+			x[tc.n-3] = inf
+		case "nan": // in the last simdgroup's last lane's values only
+			x[tc.n-1] = float32(math.NaN())
+		}
+		bad := int32(0)
+		for _, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				bad = 1
+			}
 		}
 		want := int32(0)
 		for i, v := range x {
@@ -366,12 +376,12 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 				want = int32(i)
 			}
 		}
-		out := nanBuffer(1)
+		out := nanBuffer(2)
 		err := Run(Dispatch{
 			Kernel:      "kernel_argmax",
 			Bytes:       map[int][]byte{0: kernels.Bytes(&kernels.ElementwiseArgs{N: int32(tc.n)})},
 			Buffers:     map[int]Binding{1: {Data: f32Bytes(x)}, 2: {Data: out}},
-			Threadgroup: map[int]int{0: 4 * 32, 1: 4 * 32},
+			Threadgroup: map[int]int{0: 4 * 32, 1: 4 * 32, 2: 4 * 32},
 			Grid:        [3]int{1, 1, 1},
 			Group:       [3]int{tc.group, 1, 1},
 		}, s)
@@ -380,6 +390,9 @@ func testArgmax(t *testing.T, s Schedule, rng *rand.Rand) {
 		}
 		if got := int32(binary.LittleEndian.Uint32(out)); got != want {
 			t.Errorf("%+v: got %d, want %d", tc, got, want)
+		}
+		if got := int32(binary.LittleEndian.Uint32(out[4:])); got != bad {
+			t.Errorf("%+v: non-finite flag %d, want %d", tc, got, bad)
 		}
 	}
 }

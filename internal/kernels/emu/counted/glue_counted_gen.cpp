@@ -22,49 +22,1881 @@ namespace emu_counted {
 #include "../../rms_norm.metal"
 #include "../../rope.metal"
 
-static void glue_kernel_attn_f16(const emu_ctx* c) {
+template cpy_t kernel_cpy_f32<blk_f32>;
+
+static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
   (void)c;
-  kernel_attn_f16(
+  kernel_cpy_f32<blk_f32>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_f16>;
+
+static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_f16>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_bf16>;
+
+static void glue_kernel_cpy_f32_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_bf16>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_q8_0>;
+
+static void glue_kernel_cpy_f32_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_q8_0>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_q4_0>;
+
+static void glue_kernel_cpy_f32_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_q4_0>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_q4_1>;
+
+static void glue_kernel_cpy_f32_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_q4_1>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_q5_0>;
+
+static void glue_kernel_cpy_f32_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_q5_0>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template cpy_t kernel_cpy_f32<blk_q5_1>;
+
+static void glue_kernel_cpy_f32_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_cpy_f32<blk_q5_1>(
+      *(constant CacheStoreArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device char *)c->buf[2],
+      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_f32>;
+
+static void glue_kernel_attn_f32_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_f32>(
       *(constant AttnArgs*)c->buf[0],
       (device const float *)c->buf[1],
-      (device const half *)c->buf[2],
-      (device const half *)c->buf[3],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
       (device float *)c->buf[4],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
 }
 
-static void glue_kernel_attn_f32(const emu_ctx* c) {
+template attn_split_t kernel_attn_split<blk_f32, blk_f32>;
+
+static void glue_kernel_attn_split_f32_f32(const emu_ctx* c) {
   (void)c;
-  kernel_attn_f32(
+  kernel_attn_split<blk_f32, blk_f32>(
       *(constant AttnArgs*)c->buf[0],
       (device const float *)c->buf[1],
-      (device const float *)c->buf[2],
-      (device const float *)c->buf[3],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
       (device float *)c->buf[4],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
 }
 
-static void glue_kernel_attn_split_f16(const emu_ctx* c) {
+template attn_t kernel_attn<blk_f32, blk_f16>;
+
+static void glue_kernel_attn_f32_f16(const emu_ctx* c) {
   (void)c;
-  kernel_attn_split_f16(
+  kernel_attn<blk_f32, blk_f16>(
       *(constant AttnArgs*)c->buf[0],
       (device const float *)c->buf[1],
-      (device const half *)c->buf[2],
-      (device const half *)c->buf[3],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
       (device float *)c->buf[4],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
 }
 
-static void glue_kernel_attn_split_f32(const emu_ctx* c) {
+template attn_split_t kernel_attn_split<blk_f32, blk_f16>;
+
+static void glue_kernel_attn_split_f32_f16(const emu_ctx* c) {
   (void)c;
-  kernel_attn_split_f32(
+  kernel_attn_split<blk_f32, blk_f16>(
       *(constant AttnArgs*)c->buf[0],
       (device const float *)c->buf[1],
-      (device const float *)c->buf[2],
-      (device const float *)c->buf[3],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_bf16>;
+
+static void glue_kernel_attn_f32_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_bf16>;
+
+static void glue_kernel_attn_split_f32_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_q8_0>;
+
+static void glue_kernel_attn_f32_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_q8_0>;
+
+static void glue_kernel_attn_split_f32_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_q4_0>;
+
+static void glue_kernel_attn_f32_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_q4_0>;
+
+static void glue_kernel_attn_split_f32_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_q4_1>;
+
+static void glue_kernel_attn_f32_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_q4_1>;
+
+static void glue_kernel_attn_split_f32_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_q5_0>;
+
+static void glue_kernel_attn_f32_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_q5_0>;
+
+static void glue_kernel_attn_split_f32_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f32, blk_q5_1>;
+
+static void glue_kernel_attn_f32_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f32, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f32, blk_q5_1>;
+
+static void glue_kernel_attn_split_f32_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f32, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_f32>;
+
+static void glue_kernel_attn_f16_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_f32>;
+
+static void glue_kernel_attn_split_f16_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_f16>;
+
+static void glue_kernel_attn_f16_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_f16>;
+
+static void glue_kernel_attn_split_f16_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_bf16>;
+
+static void glue_kernel_attn_f16_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_bf16>;
+
+static void glue_kernel_attn_split_f16_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_q8_0>;
+
+static void glue_kernel_attn_f16_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_q8_0>;
+
+static void glue_kernel_attn_split_f16_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_q4_0>;
+
+static void glue_kernel_attn_f16_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_q4_0>;
+
+static void glue_kernel_attn_split_f16_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_q4_1>;
+
+static void glue_kernel_attn_f16_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_q4_1>;
+
+static void glue_kernel_attn_split_f16_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_q5_0>;
+
+static void glue_kernel_attn_f16_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_q5_0>;
+
+static void glue_kernel_attn_split_f16_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_f16, blk_q5_1>;
+
+static void glue_kernel_attn_f16_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_f16, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_f16, blk_q5_1>;
+
+static void glue_kernel_attn_split_f16_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_f16, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_f32>;
+
+static void glue_kernel_attn_bf16_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_f32>;
+
+static void glue_kernel_attn_split_bf16_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_f16>;
+
+static void glue_kernel_attn_bf16_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_f16>;
+
+static void glue_kernel_attn_split_bf16_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_bf16>;
+
+static void glue_kernel_attn_bf16_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_bf16>;
+
+static void glue_kernel_attn_split_bf16_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_q8_0>;
+
+static void glue_kernel_attn_bf16_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_q8_0>;
+
+static void glue_kernel_attn_split_bf16_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_q4_0>;
+
+static void glue_kernel_attn_bf16_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_q4_0>;
+
+static void glue_kernel_attn_split_bf16_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_q4_1>;
+
+static void glue_kernel_attn_bf16_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_q4_1>;
+
+static void glue_kernel_attn_split_bf16_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_q5_0>;
+
+static void glue_kernel_attn_bf16_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_q5_0>;
+
+static void glue_kernel_attn_split_bf16_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_bf16, blk_q5_1>;
+
+static void glue_kernel_attn_bf16_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_bf16, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_bf16, blk_q5_1>;
+
+static void glue_kernel_attn_split_bf16_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_bf16, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_f32>;
+
+static void glue_kernel_attn_q8_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_f32>;
+
+static void glue_kernel_attn_split_q8_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_f16>;
+
+static void glue_kernel_attn_q8_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_f16>;
+
+static void glue_kernel_attn_split_q8_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_bf16>;
+
+static void glue_kernel_attn_q8_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_bf16>;
+
+static void glue_kernel_attn_split_q8_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_q8_0>;
+
+static void glue_kernel_attn_q8_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_q8_0>;
+
+static void glue_kernel_attn_split_q8_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_q4_0>;
+
+static void glue_kernel_attn_q8_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_0>;
+
+static void glue_kernel_attn_split_q8_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_q4_1>;
+
+static void glue_kernel_attn_q8_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_1>;
+
+static void glue_kernel_attn_split_q8_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_q5_0>;
+
+static void glue_kernel_attn_q8_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_0>;
+
+static void glue_kernel_attn_split_q8_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q8_0, blk_q5_1>;
+
+static void glue_kernel_attn_q8_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q8_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_1>;
+
+static void glue_kernel_attn_split_q8_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q8_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_f32>;
+
+static void glue_kernel_attn_q4_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_f32>;
+
+static void glue_kernel_attn_split_q4_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_f16>;
+
+static void glue_kernel_attn_q4_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_f16>;
+
+static void glue_kernel_attn_split_q4_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_bf16>;
+
+static void glue_kernel_attn_q4_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_bf16>;
+
+static void glue_kernel_attn_split_q4_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_q8_0>;
+
+static void glue_kernel_attn_q4_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_q8_0>;
+
+static void glue_kernel_attn_split_q4_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_q4_0>;
+
+static void glue_kernel_attn_q4_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_0>;
+
+static void glue_kernel_attn_split_q4_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_q4_1>;
+
+static void glue_kernel_attn_q4_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_1>;
+
+static void glue_kernel_attn_split_q4_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_q5_0>;
+
+static void glue_kernel_attn_q4_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_0>;
+
+static void glue_kernel_attn_split_q4_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_0, blk_q5_1>;
+
+static void glue_kernel_attn_q4_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_1>;
+
+static void glue_kernel_attn_split_q4_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_f32>;
+
+static void glue_kernel_attn_q4_1_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_f32>;
+
+static void glue_kernel_attn_split_q4_1_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_f16>;
+
+static void glue_kernel_attn_q4_1_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_f16>;
+
+static void glue_kernel_attn_split_q4_1_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_bf16>;
+
+static void glue_kernel_attn_q4_1_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_bf16>;
+
+static void glue_kernel_attn_split_q4_1_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_q8_0>;
+
+static void glue_kernel_attn_q4_1_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_q8_0>;
+
+static void glue_kernel_attn_split_q4_1_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_q4_0>;
+
+static void glue_kernel_attn_q4_1_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_0>;
+
+static void glue_kernel_attn_split_q4_1_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_q4_1>;
+
+static void glue_kernel_attn_q4_1_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_1>;
+
+static void glue_kernel_attn_split_q4_1_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_q5_0>;
+
+static void glue_kernel_attn_q4_1_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_0>;
+
+static void glue_kernel_attn_split_q4_1_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q4_1, blk_q5_1>;
+
+static void glue_kernel_attn_q4_1_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q4_1, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_1>;
+
+static void glue_kernel_attn_split_q4_1_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q4_1, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_f32>;
+
+static void glue_kernel_attn_q5_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_f32>;
+
+static void glue_kernel_attn_split_q5_0_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_f16>;
+
+static void glue_kernel_attn_q5_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_f16>;
+
+static void glue_kernel_attn_split_q5_0_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_bf16>;
+
+static void glue_kernel_attn_q5_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_bf16>;
+
+static void glue_kernel_attn_split_q5_0_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_q8_0>;
+
+static void glue_kernel_attn_q5_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_q8_0>;
+
+static void glue_kernel_attn_split_q5_0_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_q4_0>;
+
+static void glue_kernel_attn_q5_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_0>;
+
+static void glue_kernel_attn_split_q5_0_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_q4_1>;
+
+static void glue_kernel_attn_q5_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_1>;
+
+static void glue_kernel_attn_split_q5_0_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_q5_0>;
+
+static void glue_kernel_attn_q5_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_0>;
+
+static void glue_kernel_attn_split_q5_0_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_0, blk_q5_1>;
+
+static void glue_kernel_attn_q5_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_1>;
+
+static void glue_kernel_attn_split_q5_0_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_0, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_f32>;
+
+static void glue_kernel_attn_q5_1_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_f32>;
+
+static void glue_kernel_attn_split_q5_1_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_f32>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_f16>;
+
+static void glue_kernel_attn_q5_1_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_f16>;
+
+static void glue_kernel_attn_split_q5_1_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_f16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_bf16>;
+
+static void glue_kernel_attn_q5_1_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_bf16>;
+
+static void glue_kernel_attn_split_q5_1_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_bf16>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_q8_0>;
+
+static void glue_kernel_attn_q5_1_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_q8_0>;
+
+static void glue_kernel_attn_split_q5_1_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_q8_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_q4_0>;
+
+static void glue_kernel_attn_q5_1_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_0>;
+
+static void glue_kernel_attn_split_q5_1_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_q4_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_q4_1>;
+
+static void glue_kernel_attn_q5_1_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_1>;
+
+static void glue_kernel_attn_split_q5_1_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_q4_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_q5_0>;
+
+static void glue_kernel_attn_q5_1_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_0>;
+
+static void glue_kernel_attn_split_q5_1_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_q5_0>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_t kernel_attn<blk_q5_1, blk_q5_1>;
+
+static void glue_kernel_attn_q5_1_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn<blk_q5_1, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
+      (device float *)c->buf[4],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_1>;
+
+static void glue_kernel_attn_split_q5_1_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_attn_split<blk_q5_1, blk_q5_1>(
+      *(constant AttnArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device const char *)c->buf[3],
       (device float *)c->buf[4],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
@@ -159,24 +1991,6 @@ static void glue_kernel_add_bias(const emu_ctx* c) {
       emu_bi<uint>(c->bi[EMU_BI_TPIG]));
 }
 
-static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32_f16(
-      *(constant ElementwiseArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device half *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32_f32(
-      *(constant ElementwiseArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device float *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
 static void glue_kernel_argmax(const emu_ctx* c) {
   (void)c;
   kernel_argmax(
@@ -185,6 +1999,7 @@ static void glue_kernel_argmax(const emu_ctx* c) {
       (device int32_t *)c->buf[2],
       (threadgroup float *)c->tg[0],
       (threadgroup int *)c->tg[1],
+      (threadgroup int *)c->tg[2],
       emu_bi<ushort>(c->bi[EMU_BI_TPITG]),
       emu_bi<ushort>(c->bi[EMU_BI_NTG]),
       emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
@@ -1007,10 +2822,142 @@ static void glue_kernel_rope(const emu_ctx* c) {
 #pragma clang attribute pop
 
 extern "C" const emu_kernel emu_kernels_counted[] = {
-    {"kernel_attn_f16", emu_counted::glue_kernel_attn_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32", emu_counted::glue_kernel_attn_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16", emu_counted::glue_kernel_attn_split_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32", emu_counted::glue_kernel_attn_split_f32, 0x0000001f, 0x00000000},
+    {"kernel_cpy_f32_f32", emu_counted::glue_kernel_cpy_f32_f32, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_f16", emu_counted::glue_kernel_cpy_f32_f16, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_bf16", emu_counted::glue_kernel_cpy_f32_bf16, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_q8_0", emu_counted::glue_kernel_cpy_f32_q8_0, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_q4_0", emu_counted::glue_kernel_cpy_f32_q4_0, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_q4_1", emu_counted::glue_kernel_cpy_f32_q4_1, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_q5_0", emu_counted::glue_kernel_cpy_f32_q5_0, 0x00000007, 0x00000000},
+    {"kernel_cpy_f32_q5_1", emu_counted::glue_kernel_cpy_f32_q5_1, 0x00000007, 0x00000000},
+    {"kernel_attn_f32_f32", emu_counted::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_f32", emu_counted::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_f16", emu_counted::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_f16", emu_counted::glue_kernel_attn_split_f32_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_bf16", emu_counted::glue_kernel_attn_f32_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_bf16", emu_counted::glue_kernel_attn_split_f32_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_q8_0", emu_counted::glue_kernel_attn_f32_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_q8_0", emu_counted::glue_kernel_attn_split_f32_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_q4_0", emu_counted::glue_kernel_attn_f32_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_q4_0", emu_counted::glue_kernel_attn_split_f32_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_q4_1", emu_counted::glue_kernel_attn_f32_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_q4_1", emu_counted::glue_kernel_attn_split_f32_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_q5_0", emu_counted::glue_kernel_attn_f32_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_q5_0", emu_counted::glue_kernel_attn_split_f32_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_q5_1", emu_counted::glue_kernel_attn_f32_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f32_q5_1", emu_counted::glue_kernel_attn_split_f32_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_f32", emu_counted::glue_kernel_attn_f16_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_f32", emu_counted::glue_kernel_attn_split_f16_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_f16", emu_counted::glue_kernel_attn_f16_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_f16", emu_counted::glue_kernel_attn_split_f16_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_bf16", emu_counted::glue_kernel_attn_f16_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_bf16", emu_counted::glue_kernel_attn_split_f16_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_q8_0", emu_counted::glue_kernel_attn_f16_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_q8_0", emu_counted::glue_kernel_attn_split_f16_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_q4_0", emu_counted::glue_kernel_attn_f16_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_q4_0", emu_counted::glue_kernel_attn_split_f16_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_q4_1", emu_counted::glue_kernel_attn_f16_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_q4_1", emu_counted::glue_kernel_attn_split_f16_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_q5_0", emu_counted::glue_kernel_attn_f16_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_q5_0", emu_counted::glue_kernel_attn_split_f16_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_f16_q5_1", emu_counted::glue_kernel_attn_f16_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_f16_q5_1", emu_counted::glue_kernel_attn_split_f16_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_f32", emu_counted::glue_kernel_attn_bf16_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_f32", emu_counted::glue_kernel_attn_split_bf16_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_f16", emu_counted::glue_kernel_attn_bf16_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_f16", emu_counted::glue_kernel_attn_split_bf16_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_bf16", emu_counted::glue_kernel_attn_bf16_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_bf16", emu_counted::glue_kernel_attn_split_bf16_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_q8_0", emu_counted::glue_kernel_attn_bf16_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_q8_0", emu_counted::glue_kernel_attn_split_bf16_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_q4_0", emu_counted::glue_kernel_attn_bf16_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_q4_0", emu_counted::glue_kernel_attn_split_bf16_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_q4_1", emu_counted::glue_kernel_attn_bf16_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_q4_1", emu_counted::glue_kernel_attn_split_bf16_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_q5_0", emu_counted::glue_kernel_attn_bf16_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_q5_0", emu_counted::glue_kernel_attn_split_bf16_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_bf16_q5_1", emu_counted::glue_kernel_attn_bf16_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_bf16_q5_1", emu_counted::glue_kernel_attn_split_bf16_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_f32", emu_counted::glue_kernel_attn_q8_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_f32", emu_counted::glue_kernel_attn_split_q8_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_f16", emu_counted::glue_kernel_attn_q8_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_f16", emu_counted::glue_kernel_attn_split_q8_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_bf16", emu_counted::glue_kernel_attn_q8_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_bf16", emu_counted::glue_kernel_attn_split_q8_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_q8_0", emu_counted::glue_kernel_attn_q8_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_q8_0", emu_counted::glue_kernel_attn_split_q8_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_q4_0", emu_counted::glue_kernel_attn_q8_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_q4_0", emu_counted::glue_kernel_attn_split_q8_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_q4_1", emu_counted::glue_kernel_attn_q8_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_q4_1", emu_counted::glue_kernel_attn_split_q8_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_q5_0", emu_counted::glue_kernel_attn_q8_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_q5_0", emu_counted::glue_kernel_attn_split_q8_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q8_0_q5_1", emu_counted::glue_kernel_attn_q8_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q8_0_q5_1", emu_counted::glue_kernel_attn_split_q8_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_f32", emu_counted::glue_kernel_attn_q4_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_f32", emu_counted::glue_kernel_attn_split_q4_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_f16", emu_counted::glue_kernel_attn_q4_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_f16", emu_counted::glue_kernel_attn_split_q4_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_bf16", emu_counted::glue_kernel_attn_q4_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_bf16", emu_counted::glue_kernel_attn_split_q4_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_q8_0", emu_counted::glue_kernel_attn_q4_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_q8_0", emu_counted::glue_kernel_attn_split_q4_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_q4_0", emu_counted::glue_kernel_attn_q4_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_q4_0", emu_counted::glue_kernel_attn_split_q4_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_q4_1", emu_counted::glue_kernel_attn_q4_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_q4_1", emu_counted::glue_kernel_attn_split_q4_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_q5_0", emu_counted::glue_kernel_attn_q4_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_q5_0", emu_counted::glue_kernel_attn_split_q4_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_0_q5_1", emu_counted::glue_kernel_attn_q4_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_0_q5_1", emu_counted::glue_kernel_attn_split_q4_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_f32", emu_counted::glue_kernel_attn_q4_1_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_f32", emu_counted::glue_kernel_attn_split_q4_1_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_f16", emu_counted::glue_kernel_attn_q4_1_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_f16", emu_counted::glue_kernel_attn_split_q4_1_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_bf16", emu_counted::glue_kernel_attn_q4_1_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_bf16", emu_counted::glue_kernel_attn_split_q4_1_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_q8_0", emu_counted::glue_kernel_attn_q4_1_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_q8_0", emu_counted::glue_kernel_attn_split_q4_1_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_q4_0", emu_counted::glue_kernel_attn_q4_1_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_q4_0", emu_counted::glue_kernel_attn_split_q4_1_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_q4_1", emu_counted::glue_kernel_attn_q4_1_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_q4_1", emu_counted::glue_kernel_attn_split_q4_1_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_q5_0", emu_counted::glue_kernel_attn_q4_1_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_q5_0", emu_counted::glue_kernel_attn_split_q4_1_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q4_1_q5_1", emu_counted::glue_kernel_attn_q4_1_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q4_1_q5_1", emu_counted::glue_kernel_attn_split_q4_1_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_f32", emu_counted::glue_kernel_attn_q5_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_f32", emu_counted::glue_kernel_attn_split_q5_0_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_f16", emu_counted::glue_kernel_attn_q5_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_f16", emu_counted::glue_kernel_attn_split_q5_0_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_bf16", emu_counted::glue_kernel_attn_q5_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_bf16", emu_counted::glue_kernel_attn_split_q5_0_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_q8_0", emu_counted::glue_kernel_attn_q5_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_q8_0", emu_counted::glue_kernel_attn_split_q5_0_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_q4_0", emu_counted::glue_kernel_attn_q5_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_q4_0", emu_counted::glue_kernel_attn_split_q5_0_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_q4_1", emu_counted::glue_kernel_attn_q5_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_q4_1", emu_counted::glue_kernel_attn_split_q5_0_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_q5_0", emu_counted::glue_kernel_attn_q5_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_q5_0", emu_counted::glue_kernel_attn_split_q5_0_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_0_q5_1", emu_counted::glue_kernel_attn_q5_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_0_q5_1", emu_counted::glue_kernel_attn_split_q5_0_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_f32", emu_counted::glue_kernel_attn_q5_1_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_f32", emu_counted::glue_kernel_attn_split_q5_1_f32, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_f16", emu_counted::glue_kernel_attn_q5_1_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_f16", emu_counted::glue_kernel_attn_split_q5_1_f16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_bf16", emu_counted::glue_kernel_attn_q5_1_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_bf16", emu_counted::glue_kernel_attn_split_q5_1_bf16, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_q8_0", emu_counted::glue_kernel_attn_q5_1_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_q8_0", emu_counted::glue_kernel_attn_split_q5_1_q8_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_q4_0", emu_counted::glue_kernel_attn_q5_1_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_q4_0", emu_counted::glue_kernel_attn_split_q5_1_q4_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_q4_1", emu_counted::glue_kernel_attn_q5_1_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_q4_1", emu_counted::glue_kernel_attn_split_q5_1_q4_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_q5_0", emu_counted::glue_kernel_attn_q5_1_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_q5_0", emu_counted::glue_kernel_attn_split_q5_1_q5_0, 0x0000001f, 0x00000000},
+    {"kernel_attn_q5_1_q5_1", emu_counted::glue_kernel_attn_q5_1_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_split_q5_1_q5_1", emu_counted::glue_kernel_attn_split_q5_1_q5_1, 0x0000001f, 0x00000000},
     {"kernel_attn_reduce", emu_counted::glue_kernel_attn_reduce, 0x00000007, 0x00000000},
     {"kernel_ssm_conv_silu", emu_counted::glue_kernel_ssm_conv_silu, 0x0000001f, 0x00000000},
     {"kernel_gated_delta_rule", emu_counted::glue_kernel_gated_delta_rule, 0x000000ff, 0x00000003},
@@ -1019,9 +2966,7 @@ extern "C" const emu_kernel emu_kernels_counted[] = {
     {"kernel_sigmoid_mul", emu_counted::glue_kernel_sigmoid_mul, 0x00000007, 0x00000000},
     {"kernel_split_heads", emu_counted::glue_kernel_split_heads, 0x0000000f, 0x00000000},
     {"kernel_add_bias", emu_counted::glue_kernel_add_bias, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_f16", emu_counted::glue_kernel_cpy_f32_f16, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_f32", emu_counted::glue_kernel_cpy_f32_f32, 0x00000007, 0x00000000},
-    {"kernel_argmax", emu_counted::glue_kernel_argmax, 0x00000007, 0x00000003},
+    {"kernel_argmax", emu_counted::glue_kernel_argmax, 0x00000007, 0x00000007},
     {"kernel_get_rows_f32", emu_counted::glue_kernel_get_rows_f32, 0x0000000f, 0x00000000},
     {"kernel_get_rows_f16", emu_counted::glue_kernel_get_rows_f16, 0x0000000f, 0x00000000},
     {"kernel_get_rows_bf16", emu_counted::glue_kernel_get_rows_bf16, 0x0000000f, 0x00000000},

@@ -1,15 +1,15 @@
-package main
+package synth
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"strings"
 
 	"github.com/quant-llm/quant/internal/gguf"
 )
@@ -19,6 +19,18 @@ import (
 // reference quantizers would take minutes, and speed does not depend on the
 // values.
 const poolRows = 64
+
+// Options are the choices of a synthetic model beyond its preset and type.
+type Options struct {
+	// Seed fixes the random weights.
+	Seed uint64
+	// Zero writes every tensor as zeros instead: the real shapes, types and
+	// metadata for tests that look at shapes only (dispatches, encoding),
+	// at once. WriteFile leaves the zeros as holes of a sparse file.
+	Zero bool
+	// Progress, when set, is told the bytes of each tensor written.
+	Progress func(n int)
+}
 
 // architecture writes what is specific to one GGUF general.architecture.
 type architecture interface {
@@ -30,7 +42,42 @@ type architecture interface {
 	tensors(t *tensorSet, p preset)
 }
 
-func write(w io.Writer, p preset, m mix, seed uint64) error {
+// Presets names the model shapes Write knows, sorted.
+func Presets() []string { return slices.Sorted(maps.Keys(presets)) }
+
+// Types names the weight formats Write knows, sorted.
+func Types() []string { return slices.Sorted(maps.Keys(mixes)) }
+
+// Bytes is the size of the tensor data of the model presetName in format typ.
+func Bytes(presetName, typ string) (int64, error) {
+	p, m, err := lookup(presetName, typ)
+	if err != nil {
+		return 0, err
+	}
+	t := &tensorSet{rng: rand.New(rand.NewPCG(0, 0)), mix: m, layers: p.layers}
+	p.arch.tensors(t, p)
+	return t.total, nil
+}
+
+func lookup(presetName, typ string) (preset, mix, error) {
+	p, ok := presets[presetName]
+	if !ok {
+		return p, mix{}, fmt.Errorf("unknown preset %q (want one of %s)", presetName, strings.Join(Presets(), ", "))
+	}
+	m, ok := mixes[typ]
+	if !ok {
+		return p, m, fmt.Errorf("unknown type %q (want one of %s)", typ, strings.Join(Types(), ", "))
+	}
+	return p, m, nil
+}
+
+// Write writes the GGUF model presetName with weights of format typ (the
+// per-tensor types llama.cpp's quantizer picks for it) to w.
+func Write(w io.Writer, presetName, typ string, opts Options) error {
+	p, m, err := lookup(presetName, typ)
+	if err != nil {
+		return err
+	}
 	tokMeta, err := tokenizerMeta(p)
 	if err != nil {
 		return err
@@ -45,15 +92,113 @@ func write(w io.Writer, p preset, m mix, seed uint64) error {
 	meta = append(meta, p.arch.hparams(p)...)
 	meta = append(meta, tokMeta...)
 
-	t := &tensorSet{rng: rand.New(rand.NewPCG(seed, 0x5eed)), mix: m, layers: p.layers}
+	t := &tensorSet{rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), mix: m, layers: p.layers}
 	p.arch.tensors(t, p)
-
-	bar := progressbar.NewOptions64(t.total, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("writing "+p.name), progressbar.OptionShowBytes(true),
-		progressbar.OptionSetVisibility(term.IsTerminal(int(os.Stderr.Fd()))))
-	defer bar.Finish()
-	return gguf.Write(w, meta, t.list, func(n int) { bar.Add(n) })
+	if opts.Zero {
+		zeroData(t.list, w)
+	}
+	return gguf.Write(w, meta, t.list, opts.Progress)
 }
+
+// WriteFile writes the model to the file path (see Write), removing it
+// on failure.
+func WriteFile(path, presetName, typ string, opts Options) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = f
+	if opts.Zero {
+		w = &sparseWriter{f: f}
+	}
+	err = Write(w, presetName, typ, opts)
+	if s, ok := w.(*sparseWriter); ok && err == nil {
+		err = s.close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// zeroData makes every tensor's data zeros: views of one zeroed buffer as
+// large as the largest tensor, which nothing writes, so that its pages
+// are never backed by memory. A sparseWriter w is told the buffer.
+func zeroData(list []gguf.WriteTensor, w io.Writer) {
+	sizes := make([]int, len(list))
+	largest := 0
+	for i, t := range list {
+		n := 1
+		for _, d := range t.Dims[1:] {
+			n *= int(d)
+		}
+		row, _ := t.Type.RowBytes(int(t.Dims[0])) // the generators made whole rows
+		sizes[i] = row * n
+		largest = max(largest, sizes[i])
+	}
+	zeros := make([]byte, largest)
+	if s, ok := w.(*sparseWriter); ok {
+		s.zeros = zeros
+	}
+	for i := range list {
+		n := sizes[i]
+		list[i].Data = func() ([]byte, error) { return zeros[:n], nil }
+	}
+}
+
+// sparseWriter writes to a file, seeking over zeros instead of writing
+// them: they read back as zeros and take no space. The bytes of zeros (the
+// tensors' data) are skipped unread, which would fault their pages in;
+// other writes are looked at in runs of zeroRun bytes.
+type sparseWriter struct {
+	f     *os.File
+	zeros []byte
+	size  int64
+}
+
+var zeroRun [64 << 10]byte
+
+func (s *sparseWriter) Write(p []byte) (int, error) {
+	if s.isZeros(p) {
+		return len(p), s.skip(len(p))
+	}
+	for done := 0; done < len(p); {
+		chunk := p[done : done+min(len(p)-done, len(zeroRun))]
+		var err error
+		if bytes.Equal(chunk, zeroRun[:len(chunk)]) {
+			err = s.skip(len(chunk))
+		} else {
+			_, err = s.f.Write(chunk)
+			s.size += int64(len(chunk))
+		}
+		if err != nil {
+			return done, err
+		}
+		done += len(chunk)
+	}
+	return len(p), nil
+}
+
+func (s *sparseWriter) skip(n int) error {
+	_, err := s.f.Seek(int64(n), io.SeekCurrent)
+	s.size += int64(n)
+	return err
+}
+
+// isZeros reports whether p is a part of s.zeros. The tensors' data are
+// prefixes of it, which the buffered writer passes on whole or less a
+// head it copied: suffixes, whose capacity says where they start.
+func (s *sparseWriter) isZeros(p []byte) bool {
+	k := cap(s.zeros) - cap(p)
+	return len(p) > 0 && k >= 0 && k < len(s.zeros) && &p[0] == &s.zeros[k]
+}
+
+// close gives the file its full size when it ends in a hole.
+func (s *sparseWriter) close() error { return s.f.Truncate(s.size) }
 
 // tokenizerMeta is the tokenizer.* metadata of a byte-level BPE vocabulary
 // of the preset's size.
@@ -199,6 +344,18 @@ func randomMatrix(rng *rand.Rand, t gguf.GGMLType, rows, cols int, std float32) 
 			out = append(out, pool[rng.IntN(len(pool))]...)
 		}
 		return out, nil
+	}
+}
+
+// shapeKeys are the hyper-parameters every architecture here writes first.
+func shapeKeys(key func(string, any) gguf.KV, p preset) []gguf.KV {
+	return []gguf.KV{
+		key("context_length", uint32(p.context)),
+		key("embedding_length", uint32(p.embd)),
+		key("block_count", uint32(p.layers)),
+		key("feed_forward_length", uint32(p.ffn)),
+		key("attention.head_count", uint32(p.heads)),
+		key("attention.head_count_kv", uint32(p.kvHeads)),
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package synth
 
 import (
 	"fmt"
@@ -7,29 +7,35 @@ import (
 	"github.com/quant-llm/quant/internal/gguf"
 )
 
-// llama is GGUF architecture llama: every layer is attention then a SwiGLU
-// feed-forward block.
+// llama is GGUF architecture llama, or a relative that differs in the
+// traits below: every layer is attention then a SwiGLU feed-forward block.
 type llama struct {
 	// llama3Rope adds Llama 3.1+ rope scaling (a rope_freqs tensor).
 	llama3Rope bool
+	// qwen3 is GGUF architecture qwen3: an RMSNorm on each head of Q and
+	// K, and a head size of its own (attention.key_length).
+	qwen3 bool
 }
 
-func (llama) name() string { return "llama" }
+func (a llama) name() string {
+	if a.qwen3 {
+		return "qwen3"
+	}
+	return "llama"
+}
 
 func (a llama) hparams(p preset) []gguf.KV {
 	key := archKey(a.name())
-	return []gguf.KV{
-		key("context_length", uint32(p.context)),
-		key("embedding_length", uint32(p.embd)),
-		key("block_count", uint32(p.layers)),
-		key("feed_forward_length", uint32(p.ffn)),
-		key("attention.head_count", uint32(p.heads)),
-		key("attention.head_count_kv", uint32(p.kvHeads)),
+	kv := append(shapeKeys(key, p),
 		key("rope.dimension_count", uint32(p.headDim)),
 		key("rope.freq_base", p.ropeBase),
 		key("attention.layer_norm_rms_epsilon", p.normEps),
 		key("vocab_size", uint32(p.vocab)),
+	)
+	if a.qwen3 {
+		kv = append(kv, key("attention.key_length", uint32(p.headDim)), key("attention.value_length", uint32(p.headDim)))
 	}
+	return kv
 }
 
 func (a llama) tensors(t *tensorSet, p preset) {
@@ -45,6 +51,10 @@ func (a llama) tensors(t *tensorSet, p preset) {
 		t.matrix(b+"attn_k.weight", l, p.kvHeads*p.headDim, p.embd, ws(p.embd))
 		t.matrix(b+"attn_v.weight", l, p.kvHeads*p.headDim, p.embd, ws(p.embd))
 		t.matrix(b+"attn_output.weight", l, p.embd, p.heads*p.headDim, ws(p.heads*p.headDim))
+		if a.qwen3 {
+			t.vector(b+"attn_q_norm.weight", p.headDim, ones)
+			t.vector(b+"attn_k_norm.weight", p.headDim, ones)
+		}
 		t.vector(b+"ffn_norm.weight", p.embd, ones)
 		t.ffn(p, l, b)
 	}

@@ -1,4 +1,4 @@
-package main
+package synth
 
 import (
 	"strings"
@@ -47,6 +47,18 @@ var smolTokenizer = tokenizer{pre: "smollm", specials: []string{"<|endoftext|>",
 var qwen35Tokenizer = tokenizer{pre: "qwen35", specials: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
 	bos: "<|endoftext|>", eos: "<|im_end|>", pad: "<|endoftext|>", template: qwenChatML}
 
+// qwen3Tokenizer is Qwen3's as llama.cpp's converter writes it: the qwen2
+// pre-tokenizer, <|endoftext|> for BOS and padding, <|im_end|> for EOS, no
+// BOS added to prompts.
+var qwen3Tokenizer = tokenizer{pre: "qwen2", specials: []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
+	bos: "<|endoftext|>", eos: "<|im_end|>", pad: "<|endoftext|>", template: qwenChatML}
+
+// Qwen3-4B's shape is the published config.json's: hidden_size 2560,
+// num_hidden_layers 36, num_attention_heads 32, num_key_value_heads 8,
+// head_dim 128, intermediate_size 9728, vocab_size 151936, rope_theta 1e6,
+// rms_norm_eps 1e-6, tie_word_embeddings true, max_position_embeddings
+// 40960.
+//
 // The Qwen3.5 shapes were checked against the text_config of the published
 // Hugging Face config.json files (copies of them quoted in public code,
 // found with the reference search):
@@ -82,6 +94,8 @@ var presets = map[string]preset{
 		tok: tokenizer{pre: "llama-bpe",
 			specials: []string{"<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"},
 			bos:      "<|begin_of_text|>", eos: "<|eot_id|>", addBOS: true, template: llama3Template}},
+	"qwen3-4b": {name: "Qwen3-4B (synthetic)", arch: llama{qwen3: true}, embd: 2560, layers: 36, heads: 32, kvHeads: 8, headDim: 128,
+		ffn: 9728, vocab: 151936, context: 40960, ropeBase: 1e6, normEps: 1e-6, tied: true, tok: qwen3Tokenizer},
 	"qwen3.5-4b": {name: "Qwen3.5-4B (synthetic)", arch: qwen35{fullAttnInterval: 4, ropeDims: 64, ropeSections: [4]int32{11, 11, 10, 0},
 		convKernel: 4, kHeads: 16, vHeads: 32, headDim: 128}, embd: 2560, layers: 32, heads: 16, kvHeads: 4, headDim: 256,
 		ffn: 9216, vocab: 248320, context: 262144, ropeBase: 1e7, normEps: 1e-6, tied: true, tok: qwen35Tokenizer},

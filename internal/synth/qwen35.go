@@ -1,4 +1,4 @@
-package main
+package synth
 
 import (
 	"fmt"
@@ -32,13 +32,7 @@ func (qwen35) name() string { return "qwen35" }
 // key heads, time_step_rank the value heads and inner_size the value width.
 func (a qwen35) hparams(p preset) []gguf.KV {
 	key := archKey(a.name())
-	return []gguf.KV{
-		key("context_length", uint32(p.context)),
-		key("embedding_length", uint32(p.embd)),
-		key("block_count", uint32(p.layers)),
-		key("feed_forward_length", uint32(p.ffn)),
-		key("attention.head_count", uint32(p.heads)),
-		key("attention.head_count_kv", uint32(p.kvHeads)),
+	return append(shapeKeys(key, p),
 		key("attention.key_length", uint32(p.headDim)),
 		key("attention.value_length", uint32(p.headDim)),
 		key("attention.layer_norm_rms_epsilon", p.normEps),
@@ -52,7 +46,7 @@ func (a qwen35) hparams(p preset) []gguf.KV {
 		key("ssm.inner_size", uint32(a.vHeads*a.headDim)),
 		key("full_attention_interval", uint32(a.fullAttnInterval)),
 		key("vocab_size", uint32(p.vocab)),
-	}
+	)
 }
 
 // tensors follows the order of llama.cpp's converter output (the reference
