@@ -66,7 +66,7 @@ type passSlot struct {
 // weightRef is a prepared weight: where it lies, and the pipelines of
 // its type's kernels for the roles it has (nil for the others).
 type weightRef struct {
-	bind                  Binding
+	bind                              Binding
 	getRows, mulMV, mulMVBatch, mulMM Pipeline
 	mulMVRows                         int // mulMV's weight rows per simdgroup
 }
