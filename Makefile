@@ -40,7 +40,7 @@ cross:
 # The CPU backend with each kernel level below the machine's best (unit
 # runs the best): QUANT_CPU caps the level the CPU kernels use.
 cpu-levels-test:
-	for l in generic avx2; do QUANT_CPU=$$l $(GO) test -count=1 ./internal/cpu ./internal/engine || exit 1; done
+	for l in generic avx2; do QUANT_CPU=$$l $(GO) test -count=1 -timeout 30m ./internal/cpu ./internal/engine || exit 1; done
 
 # The CPU backend as an arm64 CPU (a Mac's) runs it, against the golden
 # logits, under qemu at each kernel level: the SDOT kernels (-cpu max has
@@ -49,7 +49,7 @@ cpu-levels-test:
 # plain NEON kernels on a CPU without it (cortex-a57: feature detection
 # picks them) and with the pure-Go kernels, whose fused multiply-adds (Go
 # makes them on arm64) must not change the float sums' order.
-ARM64_TEST = CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -short -exec $(QEMU_ARM64)
+ARM64_TEST = CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -short -timeout 30m -exec $(QEMU_ARM64)
 arm64-test:
 	QEMU_CPU=max QUANT_CPU=dotprod $(ARM64_TEST) ./internal/cpu ./internal/engine
 	for c in cortex-a57:neon max:generic; do \
