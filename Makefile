@@ -84,10 +84,17 @@ metallib:
 	xcrun -sdk macosx metallib /tmp/quant-*.air -o internal/kernels/metallib/default.metallib
 
 # macOS only: the GPU against the CPU on the test models, then a benchmark.
+# What a Mac's owner pastes back: the build and OS, the GPU-vs-CPU parity
+# tests on the real GPU, then prefill and decode of the plan's two models
+# (synthetic weights, the same shapes) with GPU ms per token and busy share;
+# the device name and GPU family are on the "Metal on" lines.
 bench-metal: build
-	$(GO) test ./internal/metal/ -run Metal -v
+	@$(BIN) --version; sw_vers 2>/dev/null | tr '\n' ' '; echo
+	$(GO) test ./internal/metal/ -run Metal -count=1 -v
 	$(GO) run ./scripts/synth -preset smollm2-1.7b -type q4_k_m -o $(DEMO_DIR)/smollm2-1.7b-q4_k_m.gguf
+	$(GO) run ./scripts/synth -preset qwen3.5-4b -type q4_k_m -o $(DEMO_DIR)/qwen3.5-4b-q4_k_m.gguf
 	$(BIN) bench $(DEMO_DIR)/smollm2-1.7b-q4_k_m.gguf --backend metal -p 512 -n 128 -r 5
+	$(BIN) bench $(DEMO_DIR)/qwen3.5-4b-q4_k_m.gguf --backend metal -p 512 -n 128 -r 3
 
 clean:
 	rm -rf bin

@@ -209,6 +209,9 @@ func (mf *modelFile) newRunner(lf loadFlags, nCtx int, allLogits bool, stderr io
 		b.Close()
 		return nil, nil, "", err
 	}
+	if gpu != "" {
+		fmt.Fprintf(stderr, "quant: Metal on %s\n", gpu)
+	}
 	fmt.Fprintln(stderr, "quant: "+memoryLine(mf.model, opts))
 	return b, r, gpu, nil
 }

@@ -38,6 +38,7 @@ type mtl struct {
 	selName                       objcSel
 	selMaxBufferLength            objcSel
 	selMaxThreadgroupMemoryLength objcSel
+	selSupportsFamily             objcSel
 	selNewCommandQueue            objcSel
 	selNewLibraryWithSource       objcSel
 	selNewLibraryWithData         objcSel
@@ -82,6 +83,7 @@ func newMTL(rt objcRuntime) *mtl {
 		selName:                       r("name"),
 		selMaxBufferLength:            r("maxBufferLength"),
 		selMaxThreadgroupMemoryLength: r("maxThreadgroupMemoryLength"),
+		selSupportsFamily:             r("supportsFamily:"),
 		selNewCommandQueue:            r("newCommandQueue"),
 		selNewLibraryWithSource:       r("newLibraryWithSource:options:error:"),
 		selNewLibraryWithData:         r("newLibraryWithData:error:"),
@@ -152,6 +154,19 @@ func (m *mtl) maxBufferLength(dev objcID) uint { return m.rt.nsuint(dev, m.selMa
 
 func (m *mtl) maxThreadgroupMemoryLength(dev objcID) uint {
 	return m.rt.nsuint(dev, m.selMaxThreadgroupMemoryLength)
+}
+
+// appleFamily is the newest MTLGPUFamilyApple<n> the device supports (7 on
+// an M1, 8 on an M2, 9 on an M3 or M4), 0 if none: what a benchmark report
+// needs to tell GPU generations apart.
+func (m *mtl) appleFamily(dev objcID) int {
+	const apple1, newest = 1001, 10 // MTLGPUFamilyApple1; Apple10 is macOS 26's
+	for n := newest; n >= 1; n-- {
+		if m.rt.boolU(dev, m.selSupportsFamily, uint(apple1+n-1)) {
+			return n
+		}
+	}
+	return 0
 }
 
 func (m *mtl) newCommandQueue(dev objcID) objcID { return m.rt.obj(dev, m.selNewCommandQueue) }

@@ -62,6 +62,9 @@ func newMTLDevice(rt objcRuntime, source string, metallib []byte) (*mtlDevice, e
 			return errors.New("no Metal device (MTLCreateSystemDefaultDevice returned nil)")
 		}
 		d.name = d.m.deviceName(d.dev)
+		if f := d.m.appleFamily(d.dev); f > 0 {
+			d.name += fmt.Sprintf(" (Apple%d)", f)
+		}
 		d.maxBuffer = int(d.m.maxBufferLength(d.dev))
 		d.maxThreadgroupMem = int(d.m.maxThreadgroupMemoryLength(d.dev))
 		d.queue = d.m.newCommandQueue(d.dev)

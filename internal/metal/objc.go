@@ -43,7 +43,8 @@ type nsRange struct {
 //
 // Shapes are named by result, then one letter per argument: o object,
 // u NSUInteger, p pointer, s MTLSize, r NSRange. send* return nothing, obj* an
-// object, nsuint, pointer and double the C type they are named after.
+// object, nsuint, pointer and double the C type they are named after, boolU
+// a BOOL.
 type objcRuntime interface {
 	getClass(name string) objcID
 	registerName(name string) objcSel
@@ -75,6 +76,7 @@ type objcRuntime interface {
 	objPUUO(o objcID, s objcSel, a unsafe.Pointer, b, c uint, d objcID) objcID
 
 	nsuint(o objcID, s objcSel) uint
+	boolU(o objcID, s objcSel, a uint) bool
 	pointer(o objcID, s objcSel) unsafe.Pointer
 	double(o objcID, s objcSel) float64
 }

@@ -210,5 +210,12 @@ func (r *libobjc) nsuint(o objcID, s objcSel) uint {
 	return uint(ret)
 }
 
+// boolU reads a BOOL result from its low byte only: the ABI leaves the
+// rest of the register undefined.
+func (r *libobjc) boolU(o objcID, s objcSel, a uint) bool {
+	ret, _, _ := purego.SyscallN(r.msgSend, uintptr(o), uintptr(s), uintptr(a))
+	return ret&0xff != 0
+}
+
 func (r *libobjc) pointer(o objcID, s objcSel) unsafe.Pointer { return r.pointerFn(o, s) }
 func (r *libobjc) double(o objcID, s objcSel) float64         { return r.doubleFn(o, s) }

@@ -24,10 +24,11 @@ const (
 	kindSize           // MTLSize, by value
 	kindDouble         // double (CFTimeInterval)
 	kindRange          // NSRange, by value
+	kindBool           // BOOL
 )
 
 func (k argKind) String() string {
-	return [...]string{"void", "object", "NSUInteger", "pointer", "MTLSize", "double", "NSRange"}[k]
+	return [...]string{"void", "object", "NSUInteger", "pointer", "MTLSize", "double", "NSRange", "BOOL"}[k]
 }
 
 // apiMethod is a method as Apple's headers declare it.
@@ -55,7 +56,10 @@ var metalAPI = map[string]apiMethod{
 	"name":                       {"MTLDevice", kindObject, nil},
 	"maxBufferLength":            {"MTLDevice", kindUint, nil},
 	"maxThreadgroupMemoryLength": {"MTLDevice", kindUint, nil},
-	"newCommandQueue":            {"MTLDevice", kindObject, nil},
+	// MTLGPUFamily is an NSInteger enum; its values are positive, so passing
+	// them as NSUInteger is the same call.
+	"supportsFamily:": {"MTLDevice", kindBool, []argKind{kindUint}},
+	"newCommandQueue": {"MTLDevice", kindObject, nil},
 	"newLibraryWithSource:options:error:": {
 		"MTLDevice", kindObject, []argKind{kindObject, kindObject, kindPtr}},
 	"newLibraryWithData:error:": {"MTLDevice", kindObject, []argKind{kindObject, kindPtr}},
@@ -149,6 +153,7 @@ type fakeResult struct {
 	u   uint
 	p   unsafe.Pointer
 	d   float64
+	b   bool
 }
 
 // fakeObject is an object the fake runtime handed out.
@@ -203,6 +208,7 @@ type fakeRuntime struct {
 	deviceName    string
 	maxBuffer     uint
 	maxTGMem      uint
+	appleFamily   uint // newest MTLGPUFamilyApple<n> supported
 	page          uintptr
 	kernels       map[string]uint   // kernel -> maxTotalThreadsPerThreadgroup
 	anyKernel     bool              // every kernel_* is in the library too, at 1024 threads
@@ -237,6 +243,7 @@ func newFakeRuntime(t testing.TB) *fakeRuntime {
 		deviceName:    "Fake M3",
 		maxBuffer:     1 << 30,
 		maxTGMem:      32 << 10,
+		appleFamily:   9,
 		page:          16384,
 		kernels:       map[string]uint{},
 		pipelineError: map[string]string{},
@@ -464,6 +471,9 @@ func (f *fakeRuntime) objPUUO(o objcID, s objcSel, a unsafe.Pointer, b, c uint, 
 	return f.msg(o, s, kindObject, argPtr(a), argUint(b), argUint(c), argObj(d)).obj
 }
 func (f *fakeRuntime) nsuint(o objcID, s objcSel) uint { return f.msg(o, s, kindUint).u }
+func (f *fakeRuntime) boolU(o objcID, s objcSel, a uint) bool {
+	return f.msg(o, s, kindBool, argUint(a)).b
+}
 func (f *fakeRuntime) pointer(o objcID, s objcSel) unsafe.Pointer {
 	return f.msg(o, s, kindPtr).p
 }
@@ -542,6 +552,9 @@ func (f *fakeRuntime) play(name string, recv *fakeObject, args []fakeArg, call *
 		return fakeResult{u: f.maxBuffer}
 	case "maxThreadgroupMemoryLength":
 		return fakeResult{u: f.maxTGMem}
+	case "supportsFamily:":
+		const apple1 = 1001 // MTLGPUFamilyApple1
+		return fakeResult{b: args[0].u >= apple1 && args[0].u < apple1+f.appleFamily}
 	case "newCommandQueue":
 		id, _ := f.newObject("MTLCommandQueue", true)
 		return fakeResult{obj: id}

@@ -127,10 +127,26 @@ func TestFakeCatchesMisuse(t *testing.T) {
 	f.problems = nil
 }
 
+// TestDeviceNameFamily checks the GPU family in the device's name, which
+// benchmark reports carry: the newest one supported, none on a GPU that
+// answers no family.
+func TestDeviceNameFamily(t *testing.T) {
+	for _, tc := range []struct {
+		family uint
+		want   string
+	}{{7, "Fake M3 (Apple7)"}, {10, "Fake M3 (Apple10)"}, {0, "Fake M3"}} {
+		f := newFakeRuntime(t)
+		f.appleFamily = tc.family
+		if got := openFake(t, f).Name(); got != tc.want {
+			t.Errorf("family %d: name %q, want %q", tc.family, got, tc.want)
+		}
+	}
+}
+
 func TestNewDeviceCompilesSource(t *testing.T) {
 	f := newFakeRuntime(t)
 	d := openFake(t, f)
-	if d.Name() != "Fake M3" || d.MaxBufferLength() != 1<<30 {
+	if d.Name() != "Fake M3 (Apple9)" || d.MaxBufferLength() != 1<<30 {
 		t.Errorf("name %q, max buffer %d", d.Name(), d.MaxBufferLength())
 	}
 	if f.source != testSource {
