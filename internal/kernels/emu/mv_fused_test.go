@@ -1,0 +1,144 @@
+//go:build mslemu
+
+package emu
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
+)
+
+// Tests of kernel_mul_mv_fused_<type> (mul_mv.metal): one activation row
+// times up to three weights of the type, with each epilogue, against the
+// float64 reference of the matrix kernels' tests (matmulCase) and the same
+// tolerance.
+
+// fusedCase is one dispatch: the op, the parts' row counts and the row
+// length (an index into rowLengths), with padded rows or not.
+type fusedCase struct {
+	op   int32
+	rows []int
+	ne00 int
+	pad  bool
+}
+
+var fusedCases = []fusedCase{
+	// Q, K and V: three parts of different (odd) row counts, so that
+	// threadgroups end inside each part.
+	{kernels.MVStore, []int{13, 5, 7}, 1, false},
+	{kernels.MVStore, []int{70, 9, 3}, 2, true},
+	{kernels.MVStore, []int{4, 12}, 0, false},
+	{kernels.MVStore, []int{5}, 2, false},
+	// A projection added into the residual stream.
+	{kernels.MVAdd, []int{13}, 1, false},
+	{kernels.MVAdd, []int{70}, 2, true},
+	{kernels.MVAdd, []int{3, 9}, 0, false},
+	// Gate and up, the same shape.
+	{kernels.MVSwiGLU, []int{13, 13}, 1, false},
+	{kernels.MVSwiGLU, []int{70, 70}, 2, true},
+	{kernels.MVSwiGLU, []int{5, 5}, 0, false},
+}
+
+func (fc fusedCase) String() string {
+	return fmt.Sprintf("%s rows=%v ne00=%d pad=%v", [...]string{"store", "add", "swiglu"}[fc.op], fc.rows, fc.ne00, fc.pad)
+}
+
+func testMulMVFused(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	if asanBuild && (s.Order == Reverse || s.Workers > 1) {
+		t.Skip("ASan build: forward and random schedules only")
+	}
+	names := weightKernels(t, typ)
+	worst := 0.0
+	for _, fc := range fusedCases {
+		ne00 := rowLengths(typ)[fc.ne00]
+		x := randF32(rng, ne00)
+		parts := make([]*matmulCase, len(fc.rows))
+		dsts := make([][]byte, len(fc.rows))
+		before := make([][]float32, len(fc.rows))
+		for i, n := range fc.rows {
+			parts[i] = newMatmulCase(t, typ, ne00, n, 1, fc.pad, rng)
+			parts[i].setX(x)
+			dsts[i] = nanBuffer(n)
+			if fc.op == kernels.MVAdd {
+				before[i] = randF32(rng, n)
+				dsts[i] = f32Bytes(before[i])
+			}
+		}
+		d := fusedDispatch(names, fc.op, parts, x, dsts)
+		if err := Run(d, s); err != nil {
+			t.Fatalf("%v: %v", fc, err)
+		}
+		outs := len(parts)
+		if fc.op == kernels.MVSwiGLU {
+			outs = 1 // the up part's dst is not written
+		}
+		for i := range outs {
+			c := parts[i]
+			want, tol := append([]float32(nil), c.want...), make([]float64, len(c.want))
+			for o := range want {
+				tol[o] = matmulTolerance*c.mag[o] + 1e-6
+				switch fc.op {
+				case kernels.MVAdd:
+					want[o] += before[i][o]
+				case kernels.MVSwiGLU:
+					g, u := float64(c.want[o]), float64(parts[1].want[o])
+					silu := g / (1 + math.Exp(-g))
+					want[o] = float32(silu * u)
+					// silu' is within [-0.1, 1.1]
+					tol[o] = 1.1*matmulTolerance*c.mag[o]*math.Abs(u) + math.Abs(silu)*matmulTolerance*parts[1].mag[o] + 1e-6
+				}
+			}
+			got := f32s(dsts[i])
+			if m := mismatch(got, want, func(o int) float64 { return tol[o] }); m != "" {
+				t.Errorf("%v: part %d: %s", fc, i, m)
+			}
+			for o := range got {
+				worst = max(worst, math.Abs(float64(got[o])-float64(want[o]))/tol[o])
+			}
+		}
+		if fc.op == kernels.MVSwiGLU && !bytes.Equal(dsts[1], nanBuffer(fc.rows[1])) {
+			t.Errorf("%v: wrote into the up part's dst", fc)
+		}
+	}
+	t.Logf("max error %.2f of the tolerance", worst)
+}
+
+// fusedDispatch is the record internal/metal makes for parts of one
+// activation row x: part i's weights and dst at buffers 2+2i and 3+2i, part
+// 0's bound again for absent parts; for SwiGLU, part 1 is the up weight,
+// whose rows the threadgroups of part 0 compute too.
+func fusedDispatch(names kernels.WeightKernels, op int32, parts []*matmulCase, x []float32, dsts [][]byte) Dispatch {
+	per := names.MulMVRows * kernels.MVSG
+	args := kernels.FusedMVArgs{Ne00: int32(parts[0].ne00), Op: op}
+	bufs := map[int]Binding{1: {Data: f32Bytes(x)}}
+	tgs := [3]int{}
+	total := 0
+	for i := range 3 {
+		p := min(i, len(parts)-1)
+		bufs[2+2*i], bufs[3+2*i] = Binding{Data: parts[p].w}, Binding{Data: dsts[p]}
+		tgs[i] = total // an absent part starts at the grid's end
+		if i < len(parts) && (op != kernels.MVSwiGLU || i == 0) {
+			total += ceilDiv(parts[i].ne01, per)
+		}
+	}
+	args.Ne01_0, args.Nb01_0 = int32(parts[0].ne01), uint32(parts[0].nb01)
+	args.Tg_1, args.Tg_2 = int32(tgs[1]), int32(tgs[2])
+	if len(parts) > 1 {
+		args.Ne01_1, args.Nb01_1 = int32(parts[1].ne01), uint32(parts[1].nb01)
+	}
+	if len(parts) > 2 {
+		args.Ne01_2, args.Nb01_2 = int32(parts[2].ne01), uint32(parts[2].nb01)
+	}
+	return Dispatch{
+		Kernel:  names.MulMVFused,
+		Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
+		Buffers: bufs,
+		Grid:    [3]int{total, 1, 1},
+		Group:   [3]int{kernels.MVThreads, 1, 1},
+	}
+}
