@@ -115,7 +115,7 @@ struct MatMulArgs {
 // (tg_0 = 0; an absent part starts at the grid's end); each computes
 // NR*QUANT_MV_SG rows of it, NR as mul_mv's.
 // buffers: 1 x (const float*), 2 w_0, 3 dst_0, 4 w_1, 5 dst_1, 6 w_2, 7 dst_2
-// (bind part 0's for an absent part's); weights bound as mul_mv's.
+// (bind another part's for an absent part's); weights bound as mul_mv's.
 // grid (tg_1 + ... + the last part's threadgroups, 1, 1), threadgroup
 // (32*QUANT_MV_SG, 1, 1).
 #define QUANT_MV_STORE  0
