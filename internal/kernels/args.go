@@ -88,6 +88,8 @@ type FusedMVArgs struct {
 	Ne01_2 int32
 	Nb01_2 uint32
 	Tg_2   int32
+	// The parts' ggml types, read by kernel_mul_mv_fused_mixed.
+	Type_0, Type_1, Type_2 int32
 }
 
 // ElementwiseArgs: N values, one thread each.

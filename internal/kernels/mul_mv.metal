@@ -642,6 +642,40 @@ inline void mv_fused_store(int op, device float * d, short nr, thread const floa
     }
 }
 
+// The rows of part p that simdgroup sgitg of threadgroup tg computes, for
+// the float and the quantized types.
+template <typename W>
+inline void mv_fused_float(constant FusedMVArgs & args, mv_part p, device const float * x, device const char * w1,
+                           int tg, ushort sgitg, ushort tiisg, ushort nsg) {
+    const int r0 = ((tg - p.tg0) * nsg + sgitg) * QUANT_MV_ROWS_PER_SG;
+    if (r0 >= p.ne01) {
+        return;  // uniform across the simdgroup
+    }
+    const short nr = min(QUANT_MV_ROWS_PER_SG, p.ne01 - r0);
+    const bool glu = args.op == QUANT_MV_SWIGLU;
+    float sum[QUANT_MV_ROWS_PER_SG] = { 0.0f };
+    float up[QUANT_MV_ROWS_PER_SG]  = { 0.0f };
+    mv_float_dots((device const W *) (p.w + (ulong) r0 * p.nb01), (device const W *) (w1 + (ulong) r0 * p.nb01), glu,
+                  p.nb01 / sizeof(W), nr, x, args.ne00, mv_vec4<W>(args.ne00, p.nb01), tiisg, sum, up);
+    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
+}
+
+template <typename Q>
+inline void mv_fused_q(constant FusedMVArgs & args, mv_part p, device const float * x, device const char * w1,
+                       int tg, ushort sgitg, ushort tiisg, ushort nsg) {
+    const int r0 = ((tg - p.tg0) * nsg + sgitg) * Q::NR;
+    if (r0 >= p.ne01) {
+        return;  // uniform across the simdgroup
+    }
+    const short nr = min((int) Q::NR, p.ne01 - r0);
+    const bool glu = args.op == QUANT_MV_SWIGLU;
+    float sum[Q::NR] = { 0.0f };
+    float up[Q::NR]  = { 0.0f };
+    mv_q_dots<Q>((device const uchar *) p.w + (ulong) r0 * p.nb01, (device const uchar *) w1 + (ulong) r0 * p.nb01, glu,
+                 p.nb01, nr, x, args.ne00 / Q::QK, tiisg, sum, up);
+    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
+}
+
 template <typename W>
 kernel void kernel_mul_mv_fused_float(
         constant     FusedMVArgs & args [[buffer(0)]],
@@ -656,18 +690,7 @@ kernel void kernel_mul_mv_fused_float(
         ushort sgitg [[simdgroup_index_in_threadgroup]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort nsg   [[simdgroups_per_threadgroup]]) {
-    const mv_part p = mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2);
-    const int r0 = ((tgpig.x - p.tg0) * nsg + sgitg) * QUANT_MV_ROWS_PER_SG;
-    if (r0 >= p.ne01) {
-        return;  // uniform across the simdgroup
-    }
-    const short nr = min(QUANT_MV_ROWS_PER_SG, p.ne01 - r0);
-    const bool glu = args.op == QUANT_MV_SWIGLU;
-    float sum[QUANT_MV_ROWS_PER_SG] = { 0.0f };
-    float up[QUANT_MV_ROWS_PER_SG]  = { 0.0f };
-    mv_float_dots((device const W *) (p.w + (ulong) r0 * p.nb01), (device const W *) (w1 + (ulong) r0 * p.nb01), glu,
-                  p.nb01 / sizeof(W), nr, x, args.ne00, mv_vec4<W>(args.ne00, p.nb01), tiisg, sum, up);
-    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
+    mv_fused_float<W>(args, mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2), x, w1, tgpig.x, sgitg, tiisg, nsg);
 }
 
 template <typename Q>
@@ -684,18 +707,47 @@ kernel void kernel_mul_mv_fused_q(
         ushort sgitg [[simdgroup_index_in_threadgroup]],
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort nsg   [[simdgroups_per_threadgroup]]) {
-    const mv_part p = mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2);
-    const int r0 = ((tgpig.x - p.tg0) * nsg + sgitg) * Q::NR;
-    if (r0 >= p.ne01) {
-        return;  // uniform across the simdgroup
+    mv_fused_q<Q>(args, mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2), x, w1, tgpig.x, sgitg, tiisg, nsg);
+}
+
+// kernel_mul_mv_fused_mixed: parts of different weight types (type_p, ggml
+// type ids), for the layers whose Q, K and V are not all of one type (a
+// Q4_K_M file's V is Q6_K in some layers): the part's type, the same for
+// the whole threadgroup, picks the loop. Every type's code is in the
+// kernel, so it takes the registers of the largest; the backend uses it
+// only where the types differ. QUANT_MV_SWIGLU is not supported (gate and
+// up share a type).
+kernel void kernel_mul_mv_fused_mixed(
+        constant     FusedMVArgs & args [[buffer(0)]],
+        device const float       * x    [[buffer(1)]],
+        device const char        * w0   [[buffer(2)]],
+        device       float       * d0   [[buffer(3)]],
+        device const char        * w1   [[buffer(4)]],
+        device       float       * d1   [[buffer(5)]],
+        device const char        * w2   [[buffer(6)]],
+        device       float       * d2   [[buffer(7)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
+    const int tg = tgpig.x;
+    const mv_part p = mv_fused_part(args, tg, w0, d0, w1, d1, w2, d2);
+    const int type = tg >= args.tg_2 ? args.type_2 : (tg >= args.tg_1 ? args.type_1 : args.type_0);
+    switch (type) {  // ggml's type ids
+        case 0:  mv_fused_float<float>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 1:  mv_fused_float<half>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 30: mv_fused_float<ushort>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 2:  mv_fused_q<mv_q4_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 3:  mv_fused_q<mv_q4_1>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 6:  mv_fused_q<mv_q5_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 7:  mv_fused_q<mv_q5_1>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 8:  mv_fused_q<mv_q8_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 10: mv_fused_q<mv_q2_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 11: mv_fused_q<mv_q3_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 12: mv_fused_q<mv_q4_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 13: mv_fused_q<mv_q5_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 14: mv_fused_q<mv_q6_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
     }
-    const short nr = min((int) Q::NR, p.ne01 - r0);
-    const bool glu = args.op == QUANT_MV_SWIGLU;
-    float sum[Q::NR] = { 0.0f };
-    float up[Q::NR]  = { 0.0f };
-    mv_q_dots<Q>((device const uchar *) p.w + (ulong) r0 * p.nb01, (device const uchar *) w1 + (ulong) r0 * p.nb01, glu,
-                 p.nb01, nr, x, args.ne00 / Q::QK, tiisg, sum, up);
-    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
 }
 
 // ---- host names

@@ -13,6 +13,10 @@ type WeightKernels struct {
 	MulMVRows  int    // MulMV's and MulMVFused's weight rows per simdgroup: MVRowsPerSG or MVRowsPerSGK
 }
 
+// MulMVFusedMixed is the fused mat-vec over parts of different weight
+// types (FusedMVArgs with the parts' types).
+const MulMVFusedMixed = "kernel_mul_mv_fused_mixed"
+
 // ForWeight returns the kernels of weight type t; false when the kernels
 // cannot read t.
 func ForWeight(t gguf.GGMLType) (WeightKernels, bool) {

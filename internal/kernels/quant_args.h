@@ -118,6 +118,8 @@ struct MatMulArgs {
 // (bind another part's for an absent part's); weights bound as mul_mv's.
 // grid (tg_1 + ... + the last part's threadgroups, 1, 1), threadgroup
 // (32*QUANT_MV_SG, 1, 1).
+// kernel_mul_mv_fused_mixed: the same for parts of different types, part
+// p's type_p (ggml's type id) choosing its kernel; not QUANT_MV_SWIGLU.
 #define QUANT_MV_STORE  0
 #define QUANT_MV_ADD    1
 #define QUANT_MV_SWIGLU 2
@@ -132,6 +134,9 @@ struct FusedMVArgs {
     int32_t  ne01_2;
     uint32_t nb01_2;
     int32_t  tg_2;
+    int32_t  type_0;
+    int32_t  type_1;
+    int32_t  type_2;
 };
 
 // Kernels over n values, one thread per value: grid (ceil(n/T), 1, 1),

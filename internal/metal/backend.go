@@ -78,7 +78,7 @@ type weightRef struct {
 // commonKernels are the pipelines of the kernels any model may use, made
 // at load.
 type commonKernels struct {
-	rmsNorm, gatedRMSNorm, add, addBias, ropeStore, swiglu, splitHeads, sigmoidMul, argmax Pipeline
+	rmsNorm, gatedRMSNorm, add, addBias, ropeStore, swiglu, splitHeads, sigmoidMul, argmax, mulMVMixed Pipeline
 }
 
 // fileView is a no-copy buffer over [start, start+len(buffer)) of the file.
@@ -147,6 +147,7 @@ func New(dev Device, f *gguf.File) (*Backend, error) {
 		{&k.rmsNorm, "kernel_rms_norm"}, {&k.gatedRMSNorm, "kernel_gated_rms_norm"}, {&k.add, "kernel_add"},
 		{&k.addBias, "kernel_add_bias"}, {&k.ropeStore, "kernel_rope_store"}, {&k.swiglu, "kernel_swiglu"},
 		{&k.splitHeads, "kernel_split_heads"}, {&k.sigmoidMul, "kernel_sigmoid_mul"}, {&k.argmax, "kernel_argmax"},
+		{&k.mulMVMixed, kernels.MulMVFusedMixed},
 	} {
 		if err == nil {
 			*p.pipe, err = dev.Pipeline(p.kernel)
@@ -504,41 +505,47 @@ type mvPart struct {
 }
 
 // fusedMV records kernel_mul_mv_fused for one activation row x and parts
-// of one weight type: QKV's projections (MVStore), MatMulAdd's (MVAdd), or
-// GateUp's gate and up (MVSwiGLU, whose threadgroups cover the gate rows
-// and compute the up rows alongside).
+// of one weight type, or kernel_mul_mv_fused_mixed for parts of several:
+// QKV's projections (MVStore), MatMulAdd's (MVAdd), or GateUp's gate and
+// up (MVSwiGLU, one type, whose threadgroups cover the gate rows and
+// compute the up rows alongside).
 func (b *Backend) fusedMV(opcode int32, x engine.Tensor, parts []mvPart) {
-	ref := b.prepared(parts[0].w)
-	per := ref.mulMVRows * kernels.MVSG
+	pipe := b.prepared(parts[0].w).mulMVFused
 	args := kernels.FusedMVArgs{Ne00: int32(x.Cols), Op: opcode}
 	ne01 := [3]*int32{&args.Ne01_0, &args.Ne01_1, &args.Ne01_2}
 	nb01 := [3]*uint32{&args.Nb01_0, &args.Nb01_1, &args.Nb01_2}
 	tg := [3]*int32{nil, &args.Tg_1, &args.Tg_2}
+	types := [3]*int32{&args.Type_0, &args.Type_1, &args.Type_2}
 	buffers := [7]Binding{bind(x)}
 	groups := 0
 	for i := range 3 {
 		p := parts[min(i, len(parts)-1)] // an absent part binds the last one again
-		buffers[1+2*i], buffers[2+2*i] = b.prepared(p.w).bind, bind(p.dst)
+		ref := b.prepared(p.w)
+		buffers[1+2*i], buffers[2+2*i] = ref.bind, bind(p.dst)
+		*types[i] = int32(p.w.Type)
 		if tg[i] != nil {
 			*tg[i] = int32(groups) // an absent part starts at the grid's end
 		}
 		if i < len(parts) {
 			*ne01[i], *nb01[i] = int32(p.w.Rows), uint32(len(p.w.Data)/p.w.Rows)
 			if opcode != kernels.MVSwiGLU || i == 0 {
-				groups += ceilDiv(p.w.Rows, per)
+				groups += ceilDiv(p.w.Rows, ref.mulMVRows*kernels.MVSG)
+			}
+			if p.w.Type != parts[0].w.Type {
+				pipe = b.k.mulMVMixed
 			}
 		}
 	}
-	b.record(ref.mulMVFused, op{
+	b.record(pipe, op{
 		args: kernels.Bytes(&args), buffers: buffers[:],
 		grid: grid(groups, 1, 1), group: grid(kernels.MVThreads, 1, 1),
 		written: out(2) | out(4) | out(6),
 	})
 }
 
-// QKV runs a decode row's projections that share a weight type as one
-// dispatch (Q and K, say, with V of another type as a second one), a
-// batch's as matrix products.
+// QKV runs a decode row's three projections as one dispatch (with the
+// mixed-type kernel when their types differ), a batch's as matrix
+// products.
 func (b *Backend) QKV(q, k, v engine.Tensor, wq, wk, wv *engine.Weight, x engine.Tensor) {
 	parts := [3]mvPart{{wq, q}, {wk, k}, {wv, v}}
 	if x.Rows > 1 {
@@ -547,21 +554,7 @@ func (b *Backend) QKV(q, k, v engine.Tensor, wq, wk, wv *engine.Weight, x engine
 		}
 		return
 	}
-	var done [3]bool
-	for i := range parts {
-		if done[i] {
-			continue
-		}
-		var group [3]mvPart
-		n := 0
-		for j := i; j < len(parts); j++ {
-			if !done[j] && parts[j].w.Type == parts[i].w.Type {
-				group[n], done[j] = parts[j], true
-				n++
-			}
-		}
-		b.fusedMV(kernels.MVStore, x, group[:n])
-	}
+	b.fusedMV(kernels.MVStore, x, parts[:])
 }
 
 // GateUp computes a decode row's gate and up rows in one dispatch when

@@ -25,7 +25,7 @@ func TestMatMulKernels(t *testing.T) {
 		want := []string{"kernel_mul_mm_"}
 		switch {
 		case n == 1:
-			want = []string{"kernel_mul_mv_q", "kernel_mul_mv_fused_q"}
+			want = []string{"kernel_mul_mv_q", "kernel_mul_mv_fused_q", "kernel_mul_mv_fused_mixed"}
 		case n < mulMMMinRows:
 			want = []string{"kernel_mul_mv_batch_"}
 		}

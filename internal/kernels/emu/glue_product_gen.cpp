@@ -2377,6 +2377,23 @@ static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+static void glue_kernel_mul_mv_fused_mixed(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_mixed(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 template mul_mv_t kernel_mul_mv_float<float>;
 
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
@@ -3236,6 +3253,7 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_mul_mm_q4_K", emu_product::glue_kernel_mul_mm_q4_K, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_q5_K", emu_product::glue_kernel_mul_mm_q5_K, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_q6_K", emu_product::glue_kernel_mul_mm_q6_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mv_fused_mixed", emu_product::glue_kernel_mul_mv_fused_mixed, 0x000000ff, 0x00000000},
     {"kernel_mul_mv_f32", emu_product::glue_kernel_mul_mv_f32, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_f16", emu_product::glue_kernel_mul_mv_f16, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_bf16", emu_product::glue_kernel_mul_mv_bf16, 0x0000000f, 0x00000000},

@@ -67,7 +67,7 @@ func matmulKernelTests() []kernelTest {
 			testMulMVFused(t, typ, s, rng)
 		}})
 	}
-	return ts
+	return append(ts, kernelTest{kernels.MulMVFusedMixed, testMulMVFusedMixed})
 }
 
 // matmulShape is one case: ne00 is an index into the type's row lengths

@@ -48,20 +48,50 @@ func (fc fusedCase) String() string {
 	return fmt.Sprintf("%s rows=%v ne00=%d pad=%v", [...]string{"store", "add", "swiglu"}[fc.op], fc.rows, fc.ne00, fc.pad)
 }
 
+// mixedTypes are the parts' types of kernel_mul_mv_fused_mixed's cases:
+// Q4_K_M's and Q5_K_M's layers with V in Q6_K, and mixes of every other
+// type; their rows have a length every type can hold.
+var mixedTypes = [][]gguf.GGMLType{
+	{gguf.TypeQ4_K, gguf.TypeQ4_K, gguf.TypeQ6_K},
+	{gguf.TypeQ5_K, gguf.TypeQ6_K},
+	{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ8_0},
+	{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16},
+	{gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0},
+	{gguf.TypeQ5_1, gguf.TypeQ8_0, gguf.TypeQ4_K},
+}
+
+func testMulMVFusedMixed(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, types := range mixedTypes {
+		t.Run(fmt.Sprint(types), func(t *testing.T) { testFused(t, kernels.MulMVFusedMixed, types, s, rng) })
+	}
+}
+
 func testMulMVFused(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
+	testFused(t, weightKernels(t, typ).MulMVFused, []gguf.GGMLType{typ}, s, rng)
+}
+
+// testFused runs fusedCases on kernel, part i of a case of type
+// types[i % len(types)] (the mixed kernel's cases skip SwiGLU).
+func testFused(t *testing.T, kernel string, types []gguf.GGMLType, s Schedule, rng *rand.Rand) {
 	if asanBuild && (s.Order == Reverse || s.Workers > 1) {
 		t.Skip("ASan build: forward and random schedules only")
 	}
-	names := weightKernels(t, typ)
+	mixed := kernel == kernels.MulMVFusedMixed
 	worst := 0.0
 	for _, fc := range fusedCases {
-		ne00 := rowLengths(typ)[fc.ne00]
+		if mixed && fc.op == kernels.MVSwiGLU {
+			continue
+		}
+		ne00 := rowLengths(types[0])[fc.ne00]
+		if mixed {
+			ne00 = 256 * (1 + fc.ne00) // whole blocks of every type
+		}
 		x := randF32(rng, ne00)
 		parts := make([]*matmulCase, len(fc.rows))
 		dsts := make([][]byte, len(fc.rows))
 		before := make([][]float32, len(fc.rows))
 		for i, n := range fc.rows {
-			parts[i] = newMatmulCase(t, typ, ne00, n, 1, fc.pad, rng)
+			parts[i] = newMatmulCase(t, types[i%len(types)], ne00, n, 1, fc.pad, rng)
 			parts[i].setX(x)
 			dsts[i] = nanBuffer(n)
 			if fc.op == kernels.MVAdd {
@@ -69,7 +99,7 @@ func testMulMVFused(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand)
 				dsts[i] = f32Bytes(before[i])
 			}
 		}
-		d := fusedDispatch(names, fc.op, parts, x, dsts)
+		d := fusedDispatch(kernel, fc.op, parts, x, dsts)
 		if err := Run(d, s); err != nil {
 			t.Fatalf("%v: %v", fc, err)
 		}
@@ -109,21 +139,23 @@ func testMulMVFused(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand)
 }
 
 // fusedDispatch is the record internal/metal makes for parts of one
-// activation row x: part i's weights and dst at buffers 2+2i and 3+2i, part
-// 0's bound again for absent parts; for SwiGLU, part 1 is the up weight,
-// whose rows the threadgroups of part 0 compute too.
-func fusedDispatch(names kernels.WeightKernels, op int32, parts []*matmulCase, x []float32, dsts [][]byte) Dispatch {
-	per := names.MulMVRows * kernels.MVSG
+// activation row x: part i's weights and dst at buffers 2+2i and 3+2i, the
+// last part's bound again for absent parts; for SwiGLU, part 1 is the up
+// weight, whose rows the threadgroups of part 0 compute too.
+func fusedDispatch(kernel string, op int32, parts []*matmulCase, x []float32, dsts [][]byte) Dispatch {
 	args := kernels.FusedMVArgs{Ne00: int32(parts[0].ne00), Op: op}
 	bufs := map[int]Binding{1: {Data: f32Bytes(x)}}
 	tgs := [3]int{}
+	types := [3]*int32{&args.Type_0, &args.Type_1, &args.Type_2}
 	total := 0
 	for i := range 3 {
 		p := min(i, len(parts)-1)
 		bufs[2+2*i], bufs[3+2*i] = Binding{Data: parts[p].w}, Binding{Data: dsts[p]}
+		*types[i] = int32(parts[p].typ)
 		tgs[i] = total // an absent part starts at the grid's end
 		if i < len(parts) && (op != kernels.MVSwiGLU || i == 0) {
-			total += ceilDiv(parts[i].ne01, per)
+			names, _ := kernels.ForWeight(parts[i].typ)
+			total += ceilDiv(parts[i].ne01, names.MulMVRows*kernels.MVSG)
 		}
 	}
 	args.Ne01_0, args.Nb01_0 = int32(parts[0].ne01), uint32(parts[0].nb01)
@@ -135,7 +167,7 @@ func fusedDispatch(names kernels.WeightKernels, op int32, parts []*matmulCase, x
 		args.Ne01_2, args.Nb01_2 = int32(parts[2].ne01), uint32(parts[2].nb01)
 	}
 	return Dispatch{
-		Kernel:  names.MulMVFused,
+		Kernel:  kernel,
 		Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
 		Buffers: bufs,
 		Grid:    [3]int{total, 1, 1},
