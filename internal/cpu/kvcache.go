@@ -22,7 +22,7 @@ type kvCache struct {
 	kRow, vRow   int  // bytes of one position's keys and values
 	flash        bool // values by position, attended with flash attention
 	k, v         [][]byte
-	vConv        []byte    // one converted V row, reused by StoreKV
+	vConv        []byte    // one converted V row, reused by storeKV
 	scratch      sync.Pool // *attnScratch for Attend's workers
 }
 
