@@ -174,3 +174,53 @@ func fusedDispatch(kernel string, op int32, parts []*matmulCase, x []float32, ds
 		Group:   [3]int{kernels.MVThreads, 1, 1},
 	}
 }
+
+// TestMulMVFusedReadsWeightsOnce: the fused mat-vec fetches every byte of
+// each part's weights once (for SwiGLU, the gate's and the up's from one
+// pass over the activations), for every type and for mixed types.
+func TestMulMVFusedReadsWeightsOnce(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
+	type run struct {
+		kernel string
+		types  []gguf.GGMLType
+	}
+	var runs []run
+	for _, typ := range weightTypes() {
+		runs = append(runs, run{weightKernels(t, typ).MulMVFused, []gguf.GGMLType{typ}})
+	}
+	for _, types := range mixedTypes {
+		runs = append(runs, run{kernels.MulMVFusedMixed, types})
+	}
+	rng := newRand(t)
+	for _, r := range runs {
+		for _, fc := range []fusedCase{
+			{kernels.MVStore, []int{13, 5, 7}, 0, false},
+			{kernels.MVAdd, []int{9}, 0, false},
+			{kernels.MVSwiGLU, []int{11, 11}, 0, false},
+		} {
+			if r.kernel == kernels.MulMVFusedMixed && fc.op == kernels.MVSwiGLU {
+				continue
+			}
+			const ne00 = 512
+			parts := make([]*matmulCase, len(fc.rows))
+			dsts := make([][]byte, len(fc.rows))
+			for i, n := range fc.rows {
+				parts[i] = newMatmulCase(t, r.types[i%len(r.types)], ne00, n, 1, false, rng)
+				dsts[i] = nanBuffer(n)
+			}
+			loads, err := CountLoads(fusedDispatch(r.kernel, fc.op, parts, randF32(rng, ne00), dsts))
+			if err != nil {
+				t.Fatalf("%s %v: %v", r.kernel, fc, err)
+			}
+			for i, c := range parts {
+				w := loads[2+2*i]
+				if w.Unique != len(c.w) || w.MaxReads > 1 {
+					t.Errorf("%s %v: part %d (%s): %d of %d weight bytes read, one of them %d times",
+						r.kernel, fc, i, c.typ, w.Unique, len(c.w), w.MaxReads)
+				}
+			}
+		}
+	}
+}
