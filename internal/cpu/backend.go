@@ -17,6 +17,9 @@ type Backend struct {
 	vectors map[*engine.Weight][]float32
 	// act holds activations converted to a weight type's vec-dot format.
 	act []byte
+	// tmp holds the second operand of the fused operations (GateUp's up
+	// projection, MatMulAdd's product), grown as needed.
+	tmp buffer
 }
 
 // buffer is the CPU's engine.Buffer.
@@ -103,7 +106,9 @@ func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
 	}
 }
 
-func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
+// rope rotates each head of x (heads of headDim values); row r holds
+// position pos+r.
+func (b *Backend) rope(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 	heads := x.Cols / headDim
 	var ff []float32
 	if rp.FreqFactors != nil {
@@ -126,19 +131,42 @@ func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, rp *engine.Rope) {
 	})
 }
 
-func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
+// The fused operations run their steps one after the other, with the
+// results of separate operations.
+
+func (b *Backend) QKV(q, k, v engine.Tensor, wq, wk, wv *engine.Weight, x engine.Tensor) {
+	b.MatMul(q, wq, x)
+	b.MatMul(k, wk, x)
+	b.MatMul(v, wv, x)
+}
+
+func (b *Backend) GateUp(dst engine.Tensor, gate, up *engine.Weight, x engine.Tensor) {
+	u := b.temp(dst.Rows, dst.Cols)
+	b.MatMul(dst, gate, x)
+	b.MatMul(u, up, x)
 	b.pool.parallelFor(dst.Rows, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			SwiGLU(row(dst, r), row(gate, r), row(up, r))
+			SwiGLU(row(dst, r), row(dst, r), row(u, r))
 		}
 	})
 }
 
-func (b *Backend) Add(dst, x engine.Tensor) {
-	d, s := data(dst), data(x)
+func (b *Backend) MatMulAdd(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+	p := b.temp(dst.Rows, dst.Cols)
+	b.MatMul(p, w, x)
+	d, s := data(dst), data(p)
 	for i := range d {
 		d[i] += s[i]
 	}
+}
+
+// temp returns b.tmp as a rows x cols tensor.
+func (b *Backend) temp(rows, cols int) engine.Tensor {
+	if cap(b.tmp.data) < rows*cols {
+		b.tmp.data = make([]float32, rows*cols)
+	}
+	b.tmp.data = b.tmp.data[:rows*cols]
+	return engine.Tensor{Buf: &b.tmp, Rows: rows, Cols: cols}
 }
 
 func (b *Backend) Sync() error { return nil }

@@ -22,7 +22,7 @@ type kvCache struct {
 	kRow, vRow   int  // bytes of one position's keys and values
 	flash        bool // values by position, attended with flash attention
 	k, v         [][]byte
-	vConv        []byte    // one converted V row, reused by StoreKV
+	vConv        []byte    // one converted V row, reused by storeKV
 	scratch      sync.Pool // *attnScratch for Attend's workers
 }
 
@@ -95,7 +95,20 @@ func encodeCacheRow(t gguf.GGMLType, x []float32, dst []byte) []byte {
 	return out
 }
 
-func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
+// RoPEStoreKV normalises, rotates and stores as separate steps, as
+// llama.cpp's CPU graph does.
+func (b *Backend) RoPEStoreKV(c engine.KVCache, layer int, q, k, v engine.Tensor, pos int, a *engine.Attention, r *engine.Rope, n *engine.HeadNorm) {
+	if n != nil {
+		b.RMSNorm(q, q, n.Q, n.Eps)
+		b.RMSNorm(k, k, n.K, n.Eps)
+	}
+	b.rope(q, a.HeadDim, pos, r)
+	b.rope(k, a.HeadDim, pos, r)
+	b.storeKV(c, layer, k, v, pos)
+}
+
+// storeKV writes k and v (row r at position pos+r) into the cache.
+func (b *Backend) storeKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
 	c := cache.(*kvCache)
 	for r := range k.Rows {
 		t := pos + r

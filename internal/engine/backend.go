@@ -120,6 +120,13 @@ type Attention struct {
 	Flash bool
 }
 
+// HeadNorm is an RMSNorm of each head of the queries and of the keys
+// (Qwen3's attn_q_norm and attn_k_norm), before their rotation.
+type HeadNorm struct {
+	Q, K *Weight
+	Eps  float32
+}
+
 // CheckCacheType says why a KV cache of type t cannot hold these heads, or
 // returns nil: each head must be whole blocks of t, as llama.cpp requires
 // (stories260K's heads of 8 values cannot hold a 32-value block).
@@ -156,18 +163,25 @@ type Backend interface {
 	MatMul(dst Tensor, w *Weight, x Tensor)
 	// AddBias adds the vector b to every row of x.
 	AddBias(x Tensor, b *Weight)
-	// RoPE rotates each head of x (heads of headDim values); row r holds
-	// position pos+r.
-	RoPE(x Tensor, headDim, pos int, r *Rope)
-	// StoreKV writes k and v (row r at position pos+r) into the cache.
-	StoreKV(c KVCache, layer int, k, v Tensor, pos int)
+	// QKV sets q = wq·x, k = wk·x and v = wv·x: the projections of one
+	// input that start an attention layer, which a backend may compute in
+	// one pass over x.
+	QKV(q, k, v Tensor, wq, wk, wv *Weight, x Tensor)
+	// RoPEStoreKV readies a layer's queries and keys and appends its keys
+	// and values to the cache: each head of q and k (a.HeadDim values; row
+	// r at position pos+r) is RMS-normalised with n's weights when n is
+	// set, then rotated in place by r; then k and v are written into the
+	// layer's cache.
+	RoPEStoreKV(c KVCache, layer int, q, k, v Tensor, pos int, a *Attention, r *Rope, n *HeadNorm)
 	// Attend computes causal attention of q (row r at position pos+r) over
 	// cache positions [0, pos+r] into dst.
 	Attend(dst, q Tensor, c KVCache, layer, pos int, a *Attention)
-	// SwiGLU sets dst = silu(gate) * up.
-	SwiGLU(dst, gate, up Tensor)
-	// Add sets dst += x.
-	Add(dst, x Tensor)
+	// GateUp sets dst = silu(gate·x) * (up·x): the first half of a SwiGLU
+	// feed-forward block.
+	GateUp(dst Tensor, gate, up *Weight, x Tensor)
+	// MatMulAdd sets dst[r][o] += sum_i w[o][i] * x[r][i]: a block's output
+	// projection added into the residual stream.
+	MatMulAdd(dst Tensor, w *Weight, x Tensor)
 
 	// SplitHeads undoes a per-head interleaving: src rows hold, for each
 	// head h, width values for a then width values for b; a and b get

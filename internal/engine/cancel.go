@@ -97,15 +97,15 @@ func (b *interruptible) AddBias(x Tensor, bias *Weight) {
 	}
 }
 
-func (b *interruptible) RoPE(x Tensor, headDim, pos int, r *Rope) {
+func (b *interruptible) QKV(q, k, v Tensor, wq, wk, wv *Weight, x Tensor) {
 	if !b.stopped() {
-		b.Backend.RoPE(x, headDim, pos, r)
+		b.Backend.QKV(q, k, v, wq, wk, wv, x)
 	}
 }
 
-func (b *interruptible) StoreKV(c KVCache, layer int, k, v Tensor, pos int) {
+func (b *interruptible) RoPEStoreKV(c KVCache, layer int, q, k, v Tensor, pos int, a *Attention, r *Rope, n *HeadNorm) {
 	if !b.stopped() {
-		b.Backend.StoreKV(c, layer, k, v, pos)
+		b.Backend.RoPEStoreKV(c, layer, q, k, v, pos, a, r, n)
 	}
 }
 
@@ -115,15 +115,15 @@ func (b *interruptible) Attend(dst, q Tensor, c KVCache, layer, pos int, a *Atte
 	}
 }
 
-func (b *interruptible) SwiGLU(dst, gate, up Tensor) {
+func (b *interruptible) GateUp(dst Tensor, gate, up *Weight, x Tensor) {
 	if !b.stopped() {
-		b.Backend.SwiGLU(dst, gate, up)
+		b.Backend.GateUp(dst, gate, up, x)
 	}
 }
 
-func (b *interruptible) Add(dst, x Tensor) {
+func (b *interruptible) MatMulAdd(dst Tensor, w *Weight, x Tensor) {
 	if !b.stopped() {
-		b.Backend.Add(dst, x)
+		b.Backend.MatMulAdd(dst, w, x)
 	}
 }
 

@@ -49,8 +49,8 @@ type Runner struct {
 // activations are the forward pass's scratch tensors, one row per token of
 // a batch. Those a model's layers do not use stay empty.
 type activations struct {
-	x, h     Tensor // the residual stream; a block's normalised input and output
-	gate, up Tensor // feed-forward
+	x, h Tensor // the residual stream; a block's normalised input
+	gate Tensor // feed-forward: silu(Gate·h) * Up·h
 	// attention: projections and output; gated attention's Q projection
 	// (queries and gates interleaved per head) and gates.
 	q, k, v, att   Tensor
@@ -62,7 +62,7 @@ type activations struct {
 // rows returns the views of the first n rows.
 func (a *activations) rows(n int) activations {
 	v := *a
-	for _, t := range []*Tensor{&v.x, &v.h, &v.gate, &v.up, &v.q, &v.k, &v.v, &v.att, &v.qGate, &v.attGate,
+	for _, t := range []*Tensor{&v.x, &v.h, &v.gate, &v.q, &v.k, &v.v, &v.att, &v.qGate, &v.attGate,
 		&v.qkv, &v.z, &v.beta, &v.alpha, &v.conv, &v.delta} {
 		if t.Buf != nil {
 			*t = t.RowRange(0, n)
@@ -101,7 +101,6 @@ func NewRunner(m *Model, b Backend, opts Options) (*Runner, error) {
 	alloc(&a.x, n, c.Embd)
 	alloc(&a.h, n, c.Embd)
 	alloc(&a.gate, n, c.FFN)
-	alloc(&a.up, n, c.FFN)
 	kinds := map[string]bool{}
 	for _, l := range m.Layers {
 		kinds[l.Mixer.Kind()] = true
@@ -216,24 +215,20 @@ func (r *Runner) encode(tokens []int32, pos int) {
 	for i := range m.Layers {
 		l := &m.Layers[i]
 
-		// Token mixing: x += mixer(norm(x)).
+		// Token mixing: x += mixer(norm(x)), the mixer's output projection
+		// adding into x.
 		b.RMSNorm(a.h, a.x, l.AttnNorm, m.NormEps)
 		l.Mixer.forward(r, a, pos)
 		if i == len(m.Layers)-1 && !r.opts.AllLogits {
 			// Only the last token's logits are wanted: as llama.cpp does,
 			// finish the last layer for that row alone.
-			a.x, a.h = a.x.RowRange(n-1, 1), a.h.RowRange(n-1, 1)
-			a.gate, a.up = a.gate.RowRange(0, 1), a.up.RowRange(0, 1)
+			a.x, a.h, a.gate = a.x.RowRange(n-1, 1), a.h.RowRange(n-1, 1), a.gate.RowRange(0, 1)
 		}
-		b.Add(a.x, a.h)
 
 		// Feed-forward block: x += Down · (silu(Gate·h) * Up·h).
 		b.RMSNorm(a.h, a.x, l.FFNNorm, m.NormEps)
-		b.MatMul(a.gate, l.Gate, a.h)
-		b.MatMul(a.up, l.Up, a.h)
-		b.SwiGLU(a.gate, a.gate, a.up)
-		b.MatMul(a.h, l.Down, a.gate)
-		b.Add(a.x, a.h)
+		b.GateUp(a.gate, l.Gate, l.Up, a.h)
+		b.MatMulAdd(a.x, l.Down, a.gate)
 	}
 
 	// Logits: of the rows left (every position, or the last).

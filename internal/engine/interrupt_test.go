@@ -14,19 +14,39 @@ import (
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
-// cancelAt counts matrix products and cancels a context at the n-th.
+// cancelAt counts the operations that multiply by weight matrices and
+// cancels a context at the n-th.
 type cancelAt struct {
 	engine.Backend
 	n, calls int
 	cancel   context.CancelFunc
 }
 
-func (c *cancelAt) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+func (c *cancelAt) count() {
 	c.calls++
 	if c.calls == c.n {
 		c.cancel()
 	}
+}
+
+func (c *cancelAt) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+	c.count()
 	c.Backend.MatMul(dst, w, x)
+}
+
+func (c *cancelAt) QKV(q, k, v engine.Tensor, wq, wk, wv *engine.Weight, x engine.Tensor) {
+	c.count()
+	c.Backend.QKV(q, k, v, wq, wk, wv, x)
+}
+
+func (c *cancelAt) GateUp(dst engine.Tensor, gate, up *engine.Weight, x engine.Tensor) {
+	c.count()
+	c.Backend.GateUp(dst, gate, up, x)
+}
+
+func (c *cancelAt) MatMulAdd(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+	c.count()
+	c.Backend.MatMulAdd(dst, w, x)
 }
 
 // TestInterruptWithinALayer: cancelling a prompt's evaluation stops it at
@@ -49,7 +69,8 @@ func TestInterruptWithinALayer(t *testing.T) {
 			}
 			s := engine.NewSession(r)
 			// The first batch of 64 completes; the second is cancelled
-			// at its third matrix product, inside the first layer.
+			// at its third operation with weight matrices, inside the
+			// first layer.
 			full := countMatMuls(t, m, prompt[:64])
 			ctx, cancel := context.WithCancel(context.Background())
 			counter.n, counter.cancel = full+3, cancel

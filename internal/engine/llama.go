@@ -36,6 +36,7 @@ func llamaFamily(t llamaTraits) architecture {
 			if t.qkNorm {
 				a.QNorm = b.need(p+"attn_q_norm.weight", 1, c.HeadDim)
 				a.KNorm = b.need(p+"attn_k_norm.weight", 1, c.HeadDim)
+				a.norm = &HeadNorm{Q: a.QNorm, K: a.KNorm, Eps: c.NormEps}
 			}
 			return a
 		},
@@ -49,7 +50,8 @@ type attention struct {
 	Q, K, V, O          *Weight
 	QBias, KBias, VBias *Weight
 	QNorm, KNorm        *Weight
-	cache               int // this layer's index in the KV cache
+	norm                *HeadNorm // of QNorm and KNorm, when set
+	cache               int       // this layer's index in the KV cache
 }
 
 func (l *attention) Kind() string { return "attention" }
@@ -59,31 +61,24 @@ func (l *attention) weights() []WeightUse {
 		uses(RoleVector, l.QBias, l.KBias, l.VBias, l.QNorm, l.KNorm)...)
 }
 
-// forward: h = O · attend(rope(Q·h), rope(K·h), V·h).
+// forward: x += O · attend(rope(Q·h), rope(K·h), V·h).
 func (l *attention) forward(r *Runner, a *activations, pos int) {
-	b, c := r.b, &r.m.Config
-	b.MatMul(a.q, l.Q, a.h)
-	b.MatMul(a.k, l.K, a.h)
-	b.MatMul(a.v, l.V, a.h)
+	b := r.b
+	b.QKV(a.q, a.k, a.v, l.Q, l.K, l.V, a.h)
 	if l.QBias != nil {
 		b.AddBias(a.q, l.QBias)
 		b.AddBias(a.k, l.KBias)
 		b.AddBias(a.v, l.VBias)
 	}
-	if l.QNorm != nil {
-		b.RMSNorm(a.q, a.q, l.QNorm, c.NormEps)
-		b.RMSNorm(a.k, a.k, l.KNorm, c.NormEps)
-	}
-	attendRotated(r, a, l.cache, pos)
-	b.MatMul(a.h, l.O, a.att)
+	attendRotated(r, a, l.cache, pos, l.norm)
+	b.MatMulAdd(a.x, l.O, a.att)
 }
 
-// attendRotated is the core both attention kinds share: rotate a.q and a.k,
-// append a.k and a.v to the layer's cache entry, attend into a.att.
-func attendRotated(r *Runner, a *activations, cache, pos int) {
+// attendRotated is the core both attention kinds share: normalise (when n
+// is set) and rotate the heads of a.q and a.k, append a.k and a.v to the
+// layer's cache entry, attend into a.att.
+func attendRotated(r *Runner, a *activations, cache, pos int, n *HeadNorm) {
 	b, c := r.b, &r.m.Config
-	b.RoPE(a.q, c.HeadDim, pos, &c.Rope)
-	b.RoPE(a.k, c.HeadDim, pos, &c.Rope)
-	b.StoreKV(r.cache, cache, a.k, a.v, pos)
+	b.RoPEStoreKV(r.cache, cache, a.q, a.k, a.v, pos, &r.attn, &c.Rope, n)
 	b.Attend(a.att, a.q, r.cache, cache, pos, &r.attn)
 }

@@ -52,8 +52,9 @@ type Layer struct {
 // Each kind is written as its own block of Backend calls (llama.go,
 // qwen35.go).
 type Mixer interface {
-	// forward records the mixer on the normalised rows in a.h and leaves
-	// its output there; row r is at position pos+r.
+	// forward records the mixer on the normalised rows in a.h and adds
+	// its output into the residual stream a.x (its output projection's
+	// MatMulAdd); row r is at position pos+r.
 	forward(r *Runner, a *activations, pos int)
 	// weights lists the mixer's weights with their roles.
 	weights() []WeightUse

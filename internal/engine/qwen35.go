@@ -129,7 +129,7 @@ func (l *deltaNet) weights() []WeightUse {
 		uses(RoleVector, l.Conv, l.A, l.DtBias, l.Norm)...)
 }
 
-// forward: h = Out · (norm(deltarule(silu(conv(QKV·h)))) * silu(Z·h)).
+// forward: x += Out · (norm(deltarule(silu(conv(QKV·h)))) * silu(Z·h)).
 func (l *deltaNet) forward(r *Runner, a *activations, pos int) {
 	b, d := r.b, &r.m.DeltaNet
 	b.MatMul(a.qkv, l.QKV, a.h)
@@ -139,7 +139,7 @@ func (l *deltaNet) forward(r *Runner, a *activations, pos int) {
 	b.ConvSiLU(a.conv, a.qkv, r.state, l.state, l.Conv, d)
 	b.GatedDeltaRule(a.delta, a.conv, a.beta, a.alpha, r.state, l.state, l.A, l.DtBias, d)
 	b.GatedRMSNorm(a.delta, a.delta, a.z, l.Norm, r.m.NormEps)
-	b.MatMul(a.h, l.Out, a.delta)
+	b.MatMulAdd(a.x, l.Out, a.delta)
 }
 
 // gatedAttention is Qwen3.5's attention: per-head Q/K norms, partial
@@ -149,13 +149,14 @@ type gatedAttention struct {
 	Q            *Weight // per head: HeadDim query values, then HeadDim gate values
 	K, V, O      *Weight
 	QNorm, KNorm *Weight
+	norm         HeadNorm // of QNorm and KNorm
 	cache        int
 }
 
 func bindGatedAttention(b *binder, c *Config, i int) *gatedAttention {
 	p := fmt.Sprintf("blk.%d.", i)
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	return &gatedAttention{
+	l := &gatedAttention{
 		Q:     b.need(p+"attn_q.weight", 2*qDim, c.Embd),
 		K:     b.need(p+"attn_k.weight", kvDim, c.Embd),
 		V:     b.need(p+"attn_v.weight", kvDim, c.Embd),
@@ -164,6 +165,8 @@ func bindGatedAttention(b *binder, c *Config, i int) *gatedAttention {
 		KNorm: b.need(p+"attn_k_norm.weight", 1, c.HeadDim),
 		cache: b.nextAttention(),
 	}
+	l.norm = HeadNorm{Q: l.QNorm, K: l.KNorm, Eps: c.NormEps}
+	return l
 }
 
 func (l *gatedAttention) Kind() string { return "gated attention" }
@@ -172,17 +175,13 @@ func (l *gatedAttention) weights() []WeightUse {
 	return append(uses(RoleMatMul, l.Q, l.K, l.V, l.O), uses(RoleVector, l.QNorm, l.KNorm)...)
 }
 
-// forward: h = O · (attend(rope(norm(q)), rope(norm(K·h)), V·h) * sigmoid(gate)),
+// forward: x += O · (attend(rope(norm(q)), rope(norm(K·h)), V·h) * sigmoid(gate)),
 // with q and gate from Q·h.
 func (l *gatedAttention) forward(r *Runner, a *activations, pos int) {
 	b, c := r.b, &r.m.Config
-	b.MatMul(a.qGate, l.Q, a.h)
+	b.QKV(a.qGate, a.k, a.v, l.Q, l.K, l.V, a.h)
 	b.SplitHeads(a.q, a.attGate, a.qGate, c.HeadDim)
-	b.MatMul(a.k, l.K, a.h)
-	b.MatMul(a.v, l.V, a.h)
-	b.RMSNorm(a.q, a.q, l.QNorm, c.NormEps)
-	b.RMSNorm(a.k, a.k, l.KNorm, c.NormEps)
-	attendRotated(r, a, l.cache, pos)
+	attendRotated(r, a, l.cache, pos, &l.norm)
 	b.SigmoidMul(a.att, a.attGate)
-	b.MatMul(a.h, l.O, a.att)
+	b.MatMulAdd(a.x, l.O, a.att)
 }

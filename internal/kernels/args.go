@@ -39,19 +39,24 @@ type RMSNormArgs struct {
 	Eps float32
 }
 
-// RopeArgs: rotary embedding of every head of every row, in place.
-type RopeArgs struct {
-	Ne0       int32 // values per row
+// RopeStoreArgs: the rotation (after a per-head RMSNorm when HasNorm) of
+// every head of q and k, and the store of k and v into the KV cache.
+type RopeStoreArgs struct {
 	HeadDim   int32
 	NDims     int32 // rotated dimensions per head
+	NHeads    int32 // of q
+	NKVHeads  int32 // of k and v
 	Pos0      int32 // position of row 0
 	FreqBase  float32
 	FreqScale float32
 	NeoX      int32
-	HasFF     int32 // buffer 2 holds frequency factors
+	HasFF     int32 // buffer 4 holds frequency factors
 	// Sections of interleaved multimodal RoPE (all 0 otherwise): pairs
 	// whose sector reads the e component do not rotate (engine.Rope.Rotates).
 	Sec0, Sec1, Sec2, Sec3 int32
+	HasNorm                int32 // buffers 5 and 6 hold the q and k heads' norm weights
+	Eps                    float32
+	KType, VType           int32 // the caches' ggml types
 }
 
 // MatMulArgs: dst[r][o] = sum_i w[o][i] * x[r][i], whichever kernel
@@ -61,6 +66,30 @@ type MatMulArgs struct {
 	Ne01 int32  // weight rows
 	Nb01 uint32 // bytes per weight row
 	Ne11 int32  // activation rows
+}
+
+// The epilogues of the fused mat-vec (FusedMVArgs.Op).
+const (
+	MVStore  = 0 // QUANT_MV_STORE: dst = w.x
+	MVAdd    = 1 // QUANT_MV_ADD: dst += w.x
+	MVSwiGLU = 2 // QUANT_MV_SWIGLU: dst = silu(w0.x) * (w1.x)
+)
+
+// FusedMVArgs: one activation row times up to three weights of one type
+// (parts), with an epilogue; part p's threadgroups start at TgP.
+type FusedMVArgs struct {
+	Ne00   int32
+	Op     int32
+	Ne01_0 int32
+	Nb01_0 uint32
+	Ne01_1 int32
+	Nb01_1 uint32
+	Tg_1   int32
+	Ne01_2 int32
+	Nb01_2 uint32
+	Tg_2   int32
+	// The parts' ggml types, read by kernel_mul_mv_fused_mixed.
+	Type_0, Type_1, Type_2 int32
 }
 
 // ElementwiseArgs: N values, one thread each.
@@ -122,7 +151,7 @@ type DeltaArgs struct {
 
 // Args is any of the argument structs.
 type Args interface {
-	GetRowsArgs | RMSNormArgs | RopeArgs | MatMulArgs | ElementwiseArgs | BiasArgs |
+	GetRowsArgs | RMSNormArgs | RopeStoreArgs | MatMulArgs | FusedMVArgs | ElementwiseArgs | BiasArgs |
 		CacheStoreArgs | AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
 }
 

@@ -63,9 +63,12 @@ func mirrorErrors(header string) []string {
 		"QUANT_MM_TILE":          MMTile,
 		"QUANT_MM_THREADS":       MMThreads,
 		"QUANT_ATTN_CHUNK":       AttnChunk,
+		"QUANT_MV_STORE":         MVStore,
+		"QUANT_MV_ADD":           MVAdd,
+		"QUANT_MV_SWIGLU":        MVSwiGLU,
 	}
 	headerStructs := []any{
-		GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MatMulArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},
+		GetRowsArgs{}, RMSNormArgs{}, RopeStoreArgs{}, MatMulArgs{}, FusedMVArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},
 		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{}, CacheStoreArgs{},
 	}
 	var errs []string

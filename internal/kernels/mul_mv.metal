@@ -131,8 +131,39 @@ inline float  mv_x1(float y, device const ushort *) { return act_bf16(y); }
 
 // Whether rows of W can be read four values at a time.
 template <typename W>
-inline bool mv_vec4(constant MatMulArgs & args) {
-    return args.ne00 % 4 == 0 && args.nb01 % (4 * sizeof(W)) == 0;
+inline bool mv_vec4(int ne00, uint nb01) {
+    return ne00 % 4 == 0 && nb01 % (4 * sizeof(W)) == 0;
+}
+
+// mv_float_dots adds the lane's part of the dot products of nr weight rows
+// at w (ws values apart) with y into sum, and, when two, those of the rows
+// at w2 (the same shape) into sum2: the activations are read once for both.
+template <typename W>
+inline void mv_float_dots(device const W * w, device const W * w2, bool two, int ws, short nr,
+                          device const float * y, int ne00, bool vec4, ushort tiisg,
+                          thread float * sum, thread float * sum2) {
+    if (vec4) {
+        device const float4 * y4 = (device const float4 *) y;
+        for (int c = tiisg; c < ne00 / 4; c += 32) {
+            const float4 yv = mv_x4(y4[c], w);
+            for (short r = 0; r < nr; ++r) {
+                sum[r] += dot(mv_w4(w + r * ws + 4 * c), yv);
+                if (two) {
+                    sum2[r] += dot(mv_w4(w2 + r * ws + 4 * c), yv);
+                }
+            }
+        }
+    } else {
+        for (int c = tiisg; c < ne00; c += 32) {
+            const float yv = mv_x1(y[c], w);
+            for (short r = 0; r < nr; ++r) {
+                sum[r] += mv_w1(w + r * ws + c) * yv;
+                if (two) {
+                    sum2[r] += mv_w1(w2 + r * ws + c) * yv;
+                }
+            }
+        }
+    }
 }
 
 template <typename W>
@@ -154,25 +185,9 @@ kernel void kernel_mul_mv_float(
     const short nr = min(QUANT_MV_ROWS_PER_SG, ne01 - r0);
     device const float * y = x + (ulong) tgpig.y * ne00;
     device const W * wr = (device const W *) (w + (ulong) r0 * args.nb01);
-    const int ws = args.nb01 / sizeof(W);  // values between rows
 
     float sum[QUANT_MV_ROWS_PER_SG] = { 0.0f };
-    if (mv_vec4<W>(args)) {
-        device const float4 * y4 = (device const float4 *) y;
-        for (int c = tiisg; c < ne00 / 4; c += 32) {
-            const float4 yv = mv_x4(y4[c], wr);
-            for (short r = 0; r < nr; ++r) {
-                sum[r] += dot(mv_w4(wr + r * ws + 4 * c), yv);
-            }
-        }
-    } else {
-        for (int c = tiisg; c < ne00; c += 32) {
-            const float yv = mv_x1(y[c], wr);
-            for (short r = 0; r < nr; ++r) {
-                sum[r] += mv_w1(wr + r * ws + c) * yv;
-            }
-        }
-    }
+    mv_float_dots(wr, wr, false, args.nb01 / sizeof(W), nr, y, ne00, mv_vec4<W>(args.ne00, args.nb01), tiisg, sum, sum);
     device float * d = dst + (ulong) tgpig.y * ne01 + r0;
     for (short r = 0; r < nr; ++r) {
         const float s = simd_sum(sum[r]);
@@ -203,7 +218,7 @@ kernel void kernel_mul_mv_batch_float(
     device const W * wr = (device const W *) (w + (ulong) row * args.nb01);
 
     float sum[QUANT_MV_BATCH] = { 0.0f };
-    if (mv_vec4<W>(args)) {
+    if (mv_vec4<W>(args.ne00, args.nb01)) {
         for (int c = tiisg; c < ne00 / 4; c += 32) {
             const float4 wv = mv_w4(wr + 4 * c);
             for (short j = 0; j < nj; ++j) {
@@ -228,6 +243,28 @@ kernel void kernel_mul_mv_batch_float(
 
 // ---- quantized weights
 
+// mv_q_dots adds the lane's part of the dot products of nr weight rows at w
+// (nb01 bytes apart) with y (nb blocks) into sum, and, when two, those of
+// the rows at w2 (the same shape) into sum2: each block of activations is
+// read once for every row.
+template <typename Q>
+inline void mv_q_dots(device const uchar * w, device const uchar * w2, bool two, uint nb01, short nr,
+                      device const float * y, int nb, ushort tiisg, thread float * sum, thread float * sum2) {
+    const short ix = tiisg / Q::NL;  // first block of this lane
+    const short il = tiisg % Q::NL;  // its share of the block
+    float4 yl[Q::NY];
+    float ys[4];
+    for (int ib = ix; ib < nb; ib += 32 / Q::NL) {
+        Q::load_y(y + ib * Q::QK, il, yl, ys);
+        for (short r = 0; r < nr; ++r) {
+            sum[r] += Q::dot(Q::load_w(w + r * nb01 + ib * Q::BYTES, il), il, yl, ys);
+            if (two) {
+                sum2[r] += Q::dot(Q::load_w(w2 + r * nb01 + ib * Q::BYTES, il), il, yl, ys);
+            }
+        }
+    }
+}
+
 template <typename Q>
 kernel void kernel_mul_mv_q(
         constant     MatMulArgs & args [[buffer(0)]],
@@ -239,26 +276,16 @@ kernel void kernel_mul_mv_q(
         ushort tiisg [[thread_index_in_simdgroup]],
         ushort nsg   [[simdgroups_per_threadgroup]]) {
     const int ne01 = args.ne01;
-    const int nb = args.ne00 / Q::QK;
     const int r0 = (tgpig.x * nsg + sgitg) * Q::NR;
     if (r0 >= ne01 || (int) tgpig.y >= args.ne11) {
         return;  // uniform across the simdgroup
     }
     const short nr = min((int) Q::NR, ne01 - r0);
-    const short ix = tiisg / Q::NL;  // first block of this lane
-    const short il = tiisg % Q::NL;  // its share of the block
     device const float * y = x + (ulong) tgpig.y * args.ne00;
     device const uchar * w0 = (device const uchar *) w + (ulong) r0 * args.nb01;
 
-    float4 yl[Q::NY];
-    float ys[4];
     float sum[Q::NR] = { 0.0f };
-    for (int ib = ix; ib < nb; ib += 32 / Q::NL) {
-        Q::load_y(y + ib * Q::QK, il, yl, ys);
-        for (short r = 0; r < nr; ++r) {
-            sum[r] += Q::dot(Q::load_w(w0 + r * args.nb01 + ib * Q::BYTES, il), il, yl, ys);
-        }
-    }
+    mv_q_dots<Q>(w0, w0, false, args.nb01, nr, y, args.ne00 / Q::QK, tiisg, sum, sum);
     device float * d = dst + (ulong) tgpig.y * ne01 + r0;
     for (short r = 0; r < nr; ++r) {
         const float s = simd_sum(sum[r]);
@@ -571,9 +598,162 @@ struct mv_q5_K {
     }
 };
 
+// ---- fused mat-vec (kernel_mul_mv_fused_<type>, FusedMVArgs): one
+// activation row times the parts' weights, the part chosen by the
+// threadgroup (uniform), the rows of a simdgroup computed as mul_mv's, then
+// the epilogue. In QUANT_MV_SWIGLU the simdgroup computes its rows of w_0
+// (gate) and of w_1 (up) from one read of the activations.
+
+// mv_part is the part a threadgroup works on: its weight rows, where they
+// go, and the part's first threadgroup.
+struct mv_part {
+    device const char * w;
+    device float * dst;
+    int ne01;
+    uint nb01;
+    int tg0;
+};
+
+inline mv_part mv_fused_part(constant FusedMVArgs & args, int tg,
+                             device const char * w0, device float * d0,
+                             device const char * w1, device float * d1,
+                             device const char * w2, device float * d2) {
+    if (tg >= args.tg_2) {
+        return mv_part{ w2, d2, args.ne01_2, args.nb01_2, args.tg_2 };
+    }
+    if (tg >= args.tg_1) {
+        return mv_part{ w1, d1, args.ne01_1, args.nb01_1, args.tg_1 };
+    }
+    return mv_part{ w0, d0, args.ne01_0, args.nb01_0, 0 };
+}
+
+// mv_fused_store finishes nr rows at d: the lanes' sums (and, for SwiGLU,
+// those of the up rows) reduced, then stored or added by lane 0.
+inline void mv_fused_store(int op, device float * d, short nr, thread const float * sum, thread const float * up,
+                           ushort tiisg) {
+    for (short r = 0; r < nr; ++r) {
+        float s = simd_sum(sum[r]);
+        if (op == QUANT_MV_SWIGLU) {  // uniform: an argument
+            s = s / (1.0f + exp(-s)) * simd_sum(up[r]);
+        }
+        if (tiisg == 0) {
+            d[r] = op == QUANT_MV_ADD ? d[r] + s : s;
+        }
+    }
+}
+
+// The rows of part p that simdgroup sgitg of threadgroup tg computes, for
+// the float and the quantized types.
+template <typename W>
+inline void mv_fused_float(constant FusedMVArgs & args, mv_part p, device const float * x, device const char * w1,
+                           int tg, ushort sgitg, ushort tiisg, ushort nsg) {
+    const int r0 = ((tg - p.tg0) * nsg + sgitg) * QUANT_MV_ROWS_PER_SG;
+    if (r0 >= p.ne01) {
+        return;  // uniform across the simdgroup
+    }
+    const short nr = min(QUANT_MV_ROWS_PER_SG, p.ne01 - r0);
+    const bool glu = args.op == QUANT_MV_SWIGLU;
+    float sum[QUANT_MV_ROWS_PER_SG] = { 0.0f };
+    float up[QUANT_MV_ROWS_PER_SG]  = { 0.0f };
+    mv_float_dots((device const W *) (p.w + (ulong) r0 * p.nb01), (device const W *) (w1 + (ulong) r0 * p.nb01), glu,
+                  p.nb01 / sizeof(W), nr, x, args.ne00, mv_vec4<W>(args.ne00, p.nb01), tiisg, sum, up);
+    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
+}
+
+template <typename Q>
+inline void mv_fused_q(constant FusedMVArgs & args, mv_part p, device const float * x, device const char * w1,
+                       int tg, ushort sgitg, ushort tiisg, ushort nsg) {
+    const int r0 = ((tg - p.tg0) * nsg + sgitg) * Q::NR;
+    if (r0 >= p.ne01) {
+        return;  // uniform across the simdgroup
+    }
+    const short nr = min((int) Q::NR, p.ne01 - r0);
+    const bool glu = args.op == QUANT_MV_SWIGLU;
+    float sum[Q::NR] = { 0.0f };
+    float up[Q::NR]  = { 0.0f };
+    mv_q_dots<Q>((device const uchar *) p.w + (ulong) r0 * p.nb01, (device const uchar *) w1 + (ulong) r0 * p.nb01, glu,
+                 p.nb01, nr, x, args.ne00 / Q::QK, tiisg, sum, up);
+    mv_fused_store(args.op, p.dst + r0, nr, sum, up, tiisg);
+}
+
+template <typename W>
+kernel void kernel_mul_mv_fused_float(
+        constant     FusedMVArgs & args [[buffer(0)]],
+        device const float       * x    [[buffer(1)]],
+        device const char        * w0   [[buffer(2)]],
+        device       float       * d0   [[buffer(3)]],
+        device const char        * w1   [[buffer(4)]],
+        device       float       * d1   [[buffer(5)]],
+        device const char        * w2   [[buffer(6)]],
+        device       float       * d2   [[buffer(7)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
+    mv_fused_float<W>(args, mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2), x, w1, tgpig.x, sgitg, tiisg, nsg);
+}
+
+template <typename Q>
+kernel void kernel_mul_mv_fused_q(
+        constant     FusedMVArgs & args [[buffer(0)]],
+        device const float       * x    [[buffer(1)]],
+        device const char        * w0   [[buffer(2)]],
+        device       float       * d0   [[buffer(3)]],
+        device const char        * w1   [[buffer(4)]],
+        device       float       * d1   [[buffer(5)]],
+        device const char        * w2   [[buffer(6)]],
+        device       float       * d2   [[buffer(7)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
+    mv_fused_q<Q>(args, mv_fused_part(args, tgpig.x, w0, d0, w1, d1, w2, d2), x, w1, tgpig.x, sgitg, tiisg, nsg);
+}
+
+// kernel_mul_mv_fused_mixed: parts of different weight types (type_p, ggml
+// type ids), for the layers whose Q, K and V are not all of one type (a
+// Q4_K_M file's V is Q6_K in some layers): the part's type, the same for
+// the whole threadgroup, picks the loop. Every type's code is in the
+// kernel, so it takes the registers of the largest; the backend uses it
+// only where the types differ. QUANT_MV_SWIGLU is not supported (gate and
+// up share a type).
+kernel void kernel_mul_mv_fused_mixed(
+        constant     FusedMVArgs & args [[buffer(0)]],
+        device const float       * x    [[buffer(1)]],
+        device const char        * w0   [[buffer(2)]],
+        device       float       * d0   [[buffer(3)]],
+        device const char        * w1   [[buffer(4)]],
+        device       float       * d1   [[buffer(5)]],
+        device const char        * w2   [[buffer(6)]],
+        device       float       * d2   [[buffer(7)]],
+        uint3  tgpig [[threadgroup_position_in_grid]],
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort nsg   [[simdgroups_per_threadgroup]]) {
+    const int tg = tgpig.x;
+    const mv_part p = mv_fused_part(args, tg, w0, d0, w1, d1, w2, d2);
+    const int type = tg >= args.tg_2 ? args.type_2 : (tg >= args.tg_1 ? args.type_1 : args.type_0);
+    switch (type) {  // ggml's type ids
+        case 0:  mv_fused_float<float>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 1:  mv_fused_float<half>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 30: mv_fused_float<ushort>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 2:  mv_fused_q<mv_q4_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 3:  mv_fused_q<mv_q4_1>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 6:  mv_fused_q<mv_q5_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 7:  mv_fused_q<mv_q5_1>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 8:  mv_fused_q<mv_q8_0>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 10: mv_fused_q<mv_q2_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 11: mv_fused_q<mv_q3_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 12: mv_fused_q<mv_q4_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 13: mv_fused_q<mv_q5_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+        case 14: mv_fused_q<mv_q6_K>(args, p, x, w1, tg, sgitg, tiisg, nsg); break;
+    }
+}
+
 // ---- host names
 
 typedef decltype(kernel_mul_mv_float<float>) mul_mv_t;
+typedef decltype(kernel_mul_mv_fused_float<float>) mul_mv_fused_t;
 
 // C++ allows no attributes on an explicit instantiation: the emulator skips
 // these and instantiates the kernels through its glue instead.
@@ -605,4 +785,18 @@ template [[host_name("kernel_mul_mv_batch_q3_K")]] kernel mul_mv_t kernel_mul_mv
 template [[host_name("kernel_mul_mv_batch_q4_K")]] kernel mul_mv_t kernel_mul_mv_batch_q<mv_q4_K>;
 template [[host_name("kernel_mul_mv_batch_q5_K")]] kernel mul_mv_t kernel_mul_mv_batch_q<mv_q5_K>;
 template [[host_name("kernel_mul_mv_batch_q6_K")]] kernel mul_mv_t kernel_mul_mv_batch_q<mv_q6_K>;
+
+template [[host_name("kernel_mul_mv_fused_f32")]]  kernel mul_mv_fused_t kernel_mul_mv_fused_float<float>;
+template [[host_name("kernel_mul_mv_fused_f16")]]  kernel mul_mv_fused_t kernel_mul_mv_fused_float<half>;
+template [[host_name("kernel_mul_mv_fused_bf16")]] kernel mul_mv_fused_t kernel_mul_mv_fused_float<ushort>;
+template [[host_name("kernel_mul_mv_fused_q4_0")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_0>;
+template [[host_name("kernel_mul_mv_fused_q4_1")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_1>;
+template [[host_name("kernel_mul_mv_fused_q5_0")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_0>;
+template [[host_name("kernel_mul_mv_fused_q5_1")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_1>;
+template [[host_name("kernel_mul_mv_fused_q8_0")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q8_0>;
+template [[host_name("kernel_mul_mv_fused_q2_K")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q2_K>;
+template [[host_name("kernel_mul_mv_fused_q3_K")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q3_K>;
+template [[host_name("kernel_mul_mv_fused_q4_K")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_K>;
+template [[host_name("kernel_mul_mv_fused_q5_K")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_K>;
+template [[host_name("kernel_mul_mv_fused_q6_K")]] kernel mul_mv_fused_t kernel_mul_mv_fused_q<mv_q6_K>;
 #endif

@@ -23,7 +23,7 @@ func TestNamedKernelsExist(t *testing.T) {
 	for typ := gguf.GGMLType(0); typ < 64; typ++ { // ggml's type ids
 		var names []string
 		if w, ok := kernels.ForWeight(typ); ok {
-			names = append(names, w.GetRows, w.MulMV, w.MulMVBatch, w.MulMM)
+			names = append(names, w.GetRows, w.MulMV, w.MulMVBatch, w.MulMM, w.MulMVFused)
 			weights++
 		}
 		for v := gguf.GGMLType(0); v < 64; v++ {

@@ -37,19 +37,32 @@ struct RMSNormArgs {
     float   eps;
 };
 
-// kernel_rope: rotate every head of every row in place; row r is at
-// position pos0 + r. Pair i (i < n_dims/2) of a head is (x[2i], x[2i+1]), or
-// (x[i], x[i + n_dims/2]) when neox; theta = (pos / ff[i]) * freq_scale *
-// freq_base^(-2i/n_dims) (ff = 1 unless has_ff). Dimensions >= n_dims untouched.
-// Interleaved multimodal RoPE (any sec* non-zero, text positions): pair i
-// does not rotate when its sector s = i % (sec0+sec1+sec2+sec3) has
-// s >= 3*sec[s % 3] (it reads the e position component, 0 for text).
-// buffers: 1 x (float*, in/out), 2 ff (const float*, n_dims/2 values).
-// grid (rows, heads, 1), threadgroup (min(64, n_dims/2), 1, 1).
-struct RopeArgs {
-    int32_t ne0;       // values per row
+// kernel_rope_store: the step between a layer's Q/K/V projections and its
+// attention, for n_rows rows (row r at position pos0 + r). Every head of q
+// (n_heads per row) and of k (n_kv_heads) is RMS-normalised with the
+// head_dim weights qn / kn when has_norm (Qwen3's per-head norms:
+// x / sqrt(mean(x^2) + eps) * w), then rotated in place: pair i (i <
+// n_dims/2) of a head is (x[2i], x[2i+1]), or (x[i], x[i + n_dims/2]) when
+// neox; theta = (pos / ff[i]) * freq_scale * freq_base^(-2i/n_dims) (ff = 1
+// unless has_ff); dimensions >= n_dims are not rotated. Interleaved
+// multimodal RoPE (any sec* non-zero, text positions): pair i does not
+// rotate when its sector s = i % (sec0+sec1+sec2+sec3) has s >= 3*sec[s % 3]
+// (it reads the e position component, 0 for text). Then each rotated k row
+// and each v row is written at row pos0 + r of the layer's caches, in the
+// block layout of k_type and v_type (ggml type ids: f32, f16, bf16, q8_0,
+// q4_0, q4_1, q5_0, q5_1; a head is whole blocks; a cache row holds
+// n_kv_heads*head_dim values).
+// buffers: 1 q, 2 k (float*, in/out), 3 v (const float*), 4 ff, 5 qn, 6 kn
+// (const float*; bind any buffer when unused), 7 k cache, 8 v cache (char*,
+// the layer's first row).
+// grid (n_rows, n_heads + 2*n_kv_heads, 1): threadgroup (r, h) handles q
+// head h, k head h - n_heads or v head h - n_heads - n_kv_heads of row r;
+// threadgroup (32, 1, 1).
+struct RopeStoreArgs {
     int32_t head_dim;
     int32_t n_dims;
+    int32_t n_heads;
+    int32_t n_kv_heads;
     int32_t pos0;
     float   freq_base;
     float   freq_scale;
@@ -59,6 +72,10 @@ struct RopeArgs {
     int32_t sec1;
     int32_t sec2;
     int32_t sec3;
+    int32_t has_norm;
+    float   eps;
+    int32_t k_type;
+    int32_t v_type;
 };
 
 // A weight type's matrix products (kernel_mul_mv_<type>,
@@ -85,6 +102,41 @@ struct MatMulArgs {
     int32_t  ne01;
     uint32_t nb01;
     int32_t  ne11;
+};
+
+// kernel_mul_mv_fused_<type>: one activation row x (ne00 floats) times up to
+// three weights of the type (parts: a layer's Q, K and V), in one dispatch,
+// with an epilogue:
+//   QUANT_MV_STORE:  dst_p[o] = w_p[o] . x
+//   QUANT_MV_ADD:    dst_p[o] += w_p[o] . x         (a projection into the residual)
+//   QUANT_MV_SWIGLU: dst_0[o] = silu(w_0[o] . x) * (w_1[o] . x), silu(g) = g / (1 + exp(-g))
+//                    (the feed-forward's gate and up, which have the same shape; one part)
+// Part p has ne01_p rows of nb01_p bytes. Its threadgroups start at tg_p
+// (tg_0 = 0; an absent part starts at the grid's end); each computes
+// NR*QUANT_MV_SG rows of it, NR as mul_mv's.
+// buffers: 1 x (const float*), 2 w_0, 3 dst_0, 4 w_1, 5 dst_1, 6 w_2, 7 dst_2
+// (bind another part's for an absent part's); weights bound as mul_mv's.
+// grid (tg_1 + ... + the last part's threadgroups, 1, 1), threadgroup
+// (32*QUANT_MV_SG, 1, 1).
+// kernel_mul_mv_fused_mixed: the same for parts of different types, part
+// p's type_p (ggml's type id) choosing its kernel; not QUANT_MV_SWIGLU.
+#define QUANT_MV_STORE  0
+#define QUANT_MV_ADD    1
+#define QUANT_MV_SWIGLU 2
+struct FusedMVArgs {
+    int32_t  ne00;
+    int32_t  op;
+    int32_t  ne01_0;
+    uint32_t nb01_0;
+    int32_t  ne01_1;
+    uint32_t nb01_1;
+    int32_t  tg_1;
+    int32_t  ne01_2;
+    uint32_t nb01_2;
+    int32_t  tg_2;
+    int32_t  type_0;
+    int32_t  type_1;
+    int32_t  type_2;
 };
 
 // Kernels over n values, one thread per value: grid (ceil(n/T), 1, 1),

@@ -51,6 +51,10 @@ type Backend struct {
 	// written and read since the last barrier, for hazard tracking: a
 	// handful of buffers, so slices beat maps.
 	written, read []Buffer
+	// scratch holds the product of a fused operation that a batch runs as
+	// separate kernels (MatMulAdd, GateUp): as large as the largest
+	// activation tensor.
+	scratch tensorBuf
 
 	gpuTime    time.Duration
 	commits    int
@@ -66,15 +70,15 @@ type passSlot struct {
 // weightRef is a prepared weight: where it lies, and the pipelines of
 // its type's kernels for the roles it has (nil for the others).
 type weightRef struct {
-	bind                              Binding
-	getRows, mulMV, mulMVBatch, mulMM Pipeline
-	mulMVRows                         int // mulMV's weight rows per simdgroup
+	bind                                          Binding
+	getRows, mulMV, mulMVBatch, mulMM, mulMVFused Pipeline
+	mulMVRows                                     int // mulMV's and mulMVFused's weight rows per simdgroup
 }
 
 // commonKernels are the pipelines of the kernels any model may use, made
 // at load.
 type commonKernels struct {
-	rmsNorm, gatedRMSNorm, add, addBias, rope, swiglu, splitHeads, sigmoidMul, argmax Pipeline
+	rmsNorm, gatedRMSNorm, add, addBias, ropeStore, swiglu, splitHeads, sigmoidMul, argmax, mulMVMixed Pipeline
 }
 
 // fileView is a no-copy buffer over [start, start+len(buffer)) of the file.
@@ -103,7 +107,6 @@ type kvCache struct {
 type cacheBuf struct {
 	buf        Buffer
 	typ        gguf.GGMLType
-	store      Pipeline // the kernel writing F32 rows into it
 	layerBytes int
 }
 
@@ -142,8 +145,9 @@ func New(dev Device, f *gguf.File) (*Backend, error) {
 		kernel string
 	}{
 		{&k.rmsNorm, "kernel_rms_norm"}, {&k.gatedRMSNorm, "kernel_gated_rms_norm"}, {&k.add, "kernel_add"},
-		{&k.addBias, "kernel_add_bias"}, {&k.rope, "kernel_rope"}, {&k.swiglu, "kernel_swiglu"},
+		{&k.addBias, "kernel_add_bias"}, {&k.ropeStore, "kernel_rope_store"}, {&k.swiglu, "kernel_swiglu"},
 		{&k.splitHeads, "kernel_split_heads"}, {&k.sigmoidMul, "kernel_sigmoid_mul"}, {&k.argmax, "kernel_argmax"},
+		{&k.mulMVMixed, kernels.MulMVFusedMixed},
 	} {
 		if err == nil {
 			*p.pipe, err = dev.Pipeline(p.kernel)
@@ -202,6 +206,7 @@ func (b *Backend) PrepareWeight(w *engine.Weight, role engine.Role) error {
 		need(&ref.mulMV, names.MulMV)
 		need(&ref.mulMVBatch, names.MulMVBatch)
 		need(&ref.mulMM, names.MulMM)
+		need(&ref.mulMVFused, names.MulMVFused)
 		ref.mulMVRows = names.MulMVRows
 	}
 	if err != nil {
@@ -235,6 +240,11 @@ func (b *Backend) NewTensor(rows, cols int) (engine.Tensor, error) {
 	buf, err := b.dev.NewBuffer(4 * rows * cols)
 	if err != nil {
 		return engine.Tensor{}, fmt.Errorf("metal: activation buffer of %d x %d: %w", rows, cols, err)
+	}
+	if s := &b.scratch; s.buf == nil || len(s.buf.Contents()) < 4*rows*cols {
+		if s.buf, err = b.dev.NewBuffer(4 * rows * cols); err != nil {
+			return engine.Tensor{}, fmt.Errorf("metal: scratch of %d x %d: %w", rows, cols, err)
+		}
 	}
 	for i := range b.slots {
 		if s := &b.slots[i]; s.ids == nil || len(s.ids.Contents()) < 4*rows {
@@ -283,19 +293,15 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 		buf, err = b.dev.NewBuffer(size)
 		return buf
 	}
-	part := func(t gguf.GGMLType, kernel string) cacheBuf {
-		store, perr := b.dev.Pipeline(kernel)
-		if err == nil {
-			err = perr
-		}
+	part := func(t gguf.GGMLType) cacheBuf {
 		row, _ := t.RowBytes(a.KVHeads * a.HeadDim) // whole blocks: checked above
 		// Layers start at multiples of 16 bytes, as binding offsets must
 		// (rows of an odd number of blocks are 2-byte multiples only).
-		p := cacheBuf{typ: t, store: store, layerBytes: ceilDiv(ctx*row, 16) * 16}
+		p := cacheBuf{typ: t, layerBytes: ceilDiv(ctx*row, 16) * 16}
 		p.buf = alloc(layers * p.layerBytes)
 		return p
 	}
-	c.k, c.v = part(kType, names.StoreK), part(vType, names.StoreV)
+	c.k, c.v = part(kType), part(vType)
 	c.partials = alloc(4 * a.Heads * ceilDiv(ctx, kernels.AttnChunk) * (a.HeadDim + 2))
 	if err != nil {
 		return nil, fmt.Errorf("metal: KV cache for %d positions: %w", ctx, err)
@@ -434,40 +440,32 @@ func (b *Backend) AddBias(x engine.Tensor, bias *engine.Weight) {
 	})
 }
 
-func (b *Backend) RoPE(x engine.Tensor, headDim, pos int, r *engine.Rope) {
-	args := kernels.RopeArgs{Ne0: int32(x.Cols), HeadDim: int32(headDim), NDims: int32(r.Dims), Pos0: int32(pos),
-		FreqBase: r.Base, FreqScale: r.FreqScale,
-		Sec0: int32(r.Sections[0]), Sec1: int32(r.Sections[1]), Sec2: int32(r.Sections[2]), Sec3: int32(r.Sections[3])}
+func (b *Backend) RoPEStoreKV(cache engine.KVCache, layer int, q, k, v engine.Tensor, pos int, a *engine.Attention, r *engine.Rope, n *engine.HeadNorm) {
+	c := cache.(*kvCache)
+	args := kernels.RopeStoreArgs{HeadDim: int32(a.HeadDim), NDims: int32(r.Dims), NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads),
+		Pos0: int32(pos), FreqBase: r.Base, FreqScale: r.FreqScale,
+		Sec0: int32(r.Sections[0]), Sec1: int32(r.Sections[1]), Sec2: int32(r.Sections[2]), Sec3: int32(r.Sections[3]),
+		KType: int32(c.k.typ), VType: int32(c.v.typ)}
 	if r.NeoX {
 		args.NeoX = 1
 	}
-	ff := bind(x) // unused unless HasFF, but every buffer index must be bound
+	// Every buffer index must be bound: q stands in for the unused ones.
+	ff, qn, kn := bind(q), bind(q), bind(q)
 	if r.FreqFactors != nil {
 		args.HasFF = 1
 		ff = b.prepared(r.FreqFactors).bind
 	}
-	b.record(b.k.rope, op{
-		args: kernels.Bytes(&args), buffers: []Binding{bind(x), ff},
-		grid: grid(x.Rows, x.Cols/headDim, 1), group: grid(min(64, r.Dims/2), 1, 1),
-		written: out(0),
-	})
-}
-
-func (b *Backend) StoreKV(cache engine.KVCache, layer int, k, v engine.Tensor, pos int) {
-	c := cache.(*kvCache)
-	n := k.Rows * k.Cols
-	for _, kv := range [2]struct {
-		src engine.Tensor
-		dst *cacheBuf
-	}{{k, &c.k}, {v, &c.v}} {
-		qk := kv.dst.typ.BlockElems()
-		args := kernels.CacheStoreArgs{N: int32(n), Block0: int32(pos * k.Cols / qk)}
-		b.record(kv.dst.store, op{
-			args: kernels.Bytes(&args), buffers: []Binding{bind(kv.src), {kv.dst.buf, layer * kv.dst.layerBytes}},
-			grid: grid(ceilDiv(n/qk, eltThreads), 1, 1), group: grid(eltThreads, 1, 1), // a thread per block
-			written: out(1),
-		})
+	if n != nil {
+		args.HasNorm, args.Eps = 1, n.Eps
+		qn, kn = b.prepared(n.Q).bind, b.prepared(n.K).bind
 	}
+	b.record(b.k.ropeStore, op{
+		args: kernels.Bytes(&args),
+		buffers: []Binding{bind(q), bind(k), bind(v), ff, qn, kn,
+			{c.k.buf, layer * c.k.layerBytes}, {c.v.buf, layer * c.v.layerBytes}},
+		grid: grid(q.Rows, a.Heads+2*a.KVHeads, 1), group: grid(simdWidth, 1, 1),
+		written: out(0) | out(1) | out(6) | out(7),
+	})
 }
 
 func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos int, a *engine.Attention) {
@@ -500,18 +498,101 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	})
 }
 
-func (b *Backend) SwiGLU(dst, gate, up engine.Tensor) {
+// mvPart is a weight of a fused mat-vec and the tensor its rows go to.
+type mvPart struct {
+	w   *engine.Weight
+	dst engine.Tensor
+}
+
+// fusedMV records kernel_mul_mv_fused for one activation row x and parts
+// of one weight type, or kernel_mul_mv_fused_mixed for parts of several:
+// QKV's projections (MVStore), MatMulAdd's (MVAdd), or GateUp's gate and
+// up (MVSwiGLU, one type, whose threadgroups cover the gate rows and
+// compute the up rows alongside).
+func (b *Backend) fusedMV(opcode int32, x engine.Tensor, parts []mvPart) {
+	pipe := b.prepared(parts[0].w).mulMVFused
+	args := kernels.FusedMVArgs{Ne00: int32(x.Cols), Op: opcode}
+	ne01 := [3]*int32{&args.Ne01_0, &args.Ne01_1, &args.Ne01_2}
+	nb01 := [3]*uint32{&args.Nb01_0, &args.Nb01_1, &args.Nb01_2}
+	tg := [3]*int32{nil, &args.Tg_1, &args.Tg_2}
+	types := [3]*int32{&args.Type_0, &args.Type_1, &args.Type_2}
+	buffers := [7]Binding{bind(x)}
+	groups := 0
+	for i := range 3 {
+		p := parts[min(i, len(parts)-1)] // an absent part binds the last one again
+		ref := b.prepared(p.w)
+		buffers[1+2*i], buffers[2+2*i] = ref.bind, bind(p.dst)
+		*types[i] = int32(p.w.Type)
+		if tg[i] != nil {
+			*tg[i] = int32(groups) // an absent part starts at the grid's end
+		}
+		if i < len(parts) {
+			*ne01[i], *nb01[i] = int32(p.w.Rows), uint32(len(p.w.Data)/p.w.Rows)
+			if opcode != kernels.MVSwiGLU || i == 0 {
+				groups += ceilDiv(p.w.Rows, ref.mulMVRows*kernels.MVSG)
+			}
+			if p.w.Type != parts[0].w.Type {
+				pipe = b.k.mulMVMixed
+			}
+		}
+	}
+	b.record(pipe, op{
+		args: kernels.Bytes(&args), buffers: buffers[:],
+		grid: grid(groups, 1, 1), group: grid(kernels.MVThreads, 1, 1),
+		written: out(2) | out(4) | out(6),
+	})
+}
+
+// QKV runs a decode row's three projections as one dispatch (with the
+// mixed-type kernel when their types differ), a batch's as matrix
+// products.
+func (b *Backend) QKV(q, k, v engine.Tensor, wq, wk, wv *engine.Weight, x engine.Tensor) {
+	parts := [3]mvPart{{wq, q}, {wk, k}, {wv, v}}
+	if x.Rows > 1 {
+		for _, p := range parts {
+			b.MatMul(p.dst, p.w, x)
+		}
+		return
+	}
+	b.fusedMV(kernels.MVStore, x, parts[:])
+}
+
+// GateUp computes a decode row's gate and up rows in one dispatch when
+// the two weights are alike (type and shape), as gate and up of every
+// quantization mix are; otherwise the products and SwiGLU run apart,
+// through the scratch buffer.
+func (b *Backend) GateUp(dst engine.Tensor, gate, up *engine.Weight, x engine.Tensor) {
+	if x.Rows == 1 && gate.Type == up.Type && gate.Rows == up.Rows && len(gate.Data) == len(up.Data) {
+		b.fusedMV(kernels.MVSwiGLU, x, []mvPart{{gate, dst}, {up, dst}})
+		return
+	}
+	u := b.scratchTensor(dst.Rows, dst.Cols)
+	b.MatMul(dst, gate, x)
+	b.MatMul(u, up, x)
 	n := dst.Rows * dst.Cols
 	args := kernels.ElementwiseArgs{N: int32(n)}
 	b.record(b.k.swiglu, op{
-		args: kernels.Bytes(&args), buffers: []Binding{bind(gate), bind(up), bind(dst)},
+		args: kernels.Bytes(&args), buffers: []Binding{bind(dst), bind(u), bind(dst)},
 		grid: grid(ceilDiv(n, eltThreads), 1, 1), group: grid(eltThreads, 1, 1),
 		written: out(2),
 	})
 }
 
-func (b *Backend) Add(dst, x engine.Tensor) {
-	b.elementwise(b.k.add, dst, x)
+// MatMulAdd adds a decode row's product in the mat-vec's epilogue, a
+// batch's through the scratch buffer.
+func (b *Backend) MatMulAdd(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
+	if x.Rows == 1 {
+		b.fusedMV(kernels.MVAdd, x, []mvPart{{w, dst}})
+		return
+	}
+	p := b.scratchTensor(dst.Rows, dst.Cols)
+	b.MatMul(p, w, x)
+	b.elementwise(b.k.add, dst, p)
+}
+
+// scratchTensor views the scratch buffer as a rows x cols tensor.
+func (b *Backend) scratchTensor(rows, cols int) engine.Tensor {
+	return engine.Tensor{Buf: &b.scratch, Rows: rows, Cols: cols}
 }
 
 // elementwise records an in-place elementwise kernel: buffers 1 dst (in/out), 2 x.

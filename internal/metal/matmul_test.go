@@ -1,6 +1,7 @@
 package metal
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,9 +10,10 @@ import (
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
-// TestMatMulKernels: MatMul multiplies one activation row with mul_mv, 2 to
-// mulMMMinRows-1 rows with mul_mv_batch (each weight read once for all of
-// them) and more with mul_mm.
+// TestMatMulKernels: MatMul multiplies one activation row with mul_mv (or
+// the fused mat-vec of QKV, GateUp and MatMulAdd), 2 to mulMMMinRows-1 rows
+// with mul_mv_batch (each weight read once for all of them) and more with
+// mul_mm.
 func TestMatMulKernels(t *testing.T) {
 	dev := &countingDevice{maxLen: 1 << 30}
 	m := enginetest.Open(t, testdata.Path(t, "models", "tiny-llama-q4_k_m.gguf"))
@@ -20,19 +22,19 @@ func TestMatMulKernels(t *testing.T) {
 		if _, err := r.Forward(make([]int32, n), 0); err != nil {
 			t.Fatal(err)
 		}
-		want := "kernel_mul_mm_"
+		want := []string{"kernel_mul_mm_"}
 		switch {
 		case n == 1:
-			want = "kernel_mul_mv_q"
+			want = []string{"kernel_mul_mv_q", "kernel_mul_mv_fused_q", "kernel_mul_mv_fused_mixed"}
 		case n < mulMMMinRows:
-			want = "kernel_mul_mv_batch_"
+			want = []string{"kernel_mul_mv_batch_"}
 		}
 		matmuls := 0
 		for _, d := range dev.dispatches {
-			if strings.HasPrefix(d.Pipeline.Kernel(), "kernel_mul_") {
+			if k := d.Pipeline.Kernel(); strings.HasPrefix(k, "kernel_mul_") {
 				matmuls++
-				if !strings.HasPrefix(d.Pipeline.Kernel(), want) {
-					t.Errorf("%d rows: %s, want %s...", n, d.Pipeline.Kernel(), want)
+				if !slices.ContainsFunc(want, func(p string) bool { return strings.HasPrefix(k, p) }) {
+					t.Errorf("%d rows: %s, want %s...", n, k, want)
 				}
 			}
 		}

@@ -63,8 +63,11 @@ func matmulKernelTests() []kernelTest {
 				testMatMul(t, k, typ, s, rng)
 			}})
 		}
+		ts = append(ts, kernelTest{names.MulMVFused, func(t *testing.T, s Schedule, rng *rand.Rand) {
+			testMulMVFused(t, typ, s, rng)
+		}})
 	}
-	return ts
+	return append(ts, kernelTest{kernels.MulMVFusedMixed, testMulMVFusedMixed})
 }
 
 // matmulShape is one case: ne00 is an index into the type's row lengths
@@ -181,8 +184,15 @@ func (c *matmulCase) reshaped(ne00, ne11 int, rng *rand.Rand) *matmulCase {
 
 // setActivations draws ne11 rows of activations and computes the reference.
 func (c *matmulCase) setActivations(ne11 int, rng *rand.Rand) {
+	c.setX(randF32(rng, ne11*c.ne00))
+}
+
+// setX makes x (whole rows of ne00 values) the activations and computes the
+// reference.
+func (c *matmulCase) setX(x []float32) {
+	ne11 := len(x) / c.ne00
 	c.ne11 = ne11
-	c.x = randF32(rng, ne11*c.ne00)
+	c.x = x
 	// The kernels round activations to the precision of F16 and BF16
 	// weights, as the CPU backend does; so does the reference.
 	xr := make([]float32, len(c.x))

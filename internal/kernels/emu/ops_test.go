@@ -3,6 +3,7 @@
 package emu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -21,14 +22,15 @@ import (
 //
 // Tolerances:
 //   - get_rows: exact up to a fused multiply-add, 1e-6 of the row's largest value.
-//   - rope: the kernel computes freq_base^(-2i/n_dims) directly, the
+//   - rope_store: the kernel computes freq_base^(-2i/n_dims) directly, the
 //     reference by i repeated float32 multiplications, so angles may differ
-//     by about (i+4) * 2^-23 relative; see ropeTol.
+//     by about (i+4) * 2^-23 relative; see ropeTol (and normTol for the
+//     per-head norms). The cache rows are exact.
 //   - swiglu: 1e-6 relative; add, add_bias, argmax: exact.
 
 func opsKernelTests() []kernelTest {
 	tests := []kernelTest{
-		{"kernel_rope", testRope},
+		{"kernel_rope_store", testRopeStore},
 		{"kernel_swiglu", testSwiGLU},
 		{"kernel_add_bias", testAddBias},
 		{"kernel_argmax", testArgmax},
@@ -129,14 +131,14 @@ func testGetRows(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
 	}
 }
 
-// ---- kernel_rope
+// ---- kernel_rope_store
 
 type ropeCase struct {
-	heads, headDim, nDims, pos0, rows int
-	base, scale                       float32
-	neox, ff                          bool
-	group                             int    // 0: min(64, nDims/2) as the backend does
-	sections                          [4]int // interleaved multimodal RoPE
+	heads, kvHeads, headDim, nDims, pos0, rows int
+	base, scale                                float32
+	neox, ff, norm                             bool
+	sections                                   [4]int // interleaved multimodal RoPE
+	kType, vType                               gguf.GGMLType
 }
 
 // ropeTol bounds the difference from the reference for a pair of inputs
@@ -149,115 +151,210 @@ func ropeTol(x0, x1 float32, theta float64, i int) float64 {
 	return mag*(theta*float64(i+4)*0x1p-23+4*0x1p-24) + 1e-30
 }
 
-func testRope(t *testing.T, s Schedule, rng *rand.Rand) {
-	for _, tc := range []ropeCase{
-		{heads: 3, headDim: 64, nDims: 64, pos0: 0, rows: 3, base: 10000, scale: 1},
-		{heads: 2, headDim: 128, nDims: 128, pos0: 7, rows: 2, base: 100000, scale: 1, neox: true},
-		{heads: 2, headDim: 256, nDims: 64, pos0: 1000, rows: 2, base: 1e7, scale: 1, neox: true, ff: true},
-		{heads: 3, headDim: 32, nDims: 16, pos0: 3000, rows: 2, base: 10000, scale: 0.25},
-		{heads: 1, headDim: 80, nDims: 80, pos0: 4090, rows: 3, base: 130000, scale: 1, ff: true, group: 7},
-		{heads: 5, headDim: 64, nDims: 32, pos0: 17, rows: 1, base: 500000, scale: 0.5, neox: true, group: 32},
+// normTol is the room a per-head RMSNorm adds to a value of magnitude v:
+// the kernel sums the squares in its own order and rounds x*scale*w in
+// float, as the CPU does in another order.
+func normTol(v float32) float64 { return 1e-6 * math.Abs(float64(v)) }
+
+// ropeRef is the reference of kernel_rope_store for the heads of x (rows of
+// heads*headDim values): each head normalised with nw (when set) by
+// cpu.RMSNorm, then rotated by cpu.Rope, with the tolerance of each value
+// and the float64 rotation (for the log).
+func ropeRef(tc ropeCase, x []float32, heads int, ff, nw []float32) (want []float32, tol, exact []float64) {
+	rp := engine.Rope{Sections: tc.sections}
+	ne0 := heads * tc.headDim
+	want = append([]float32(nil), x...)
+	tol = make([]float64, len(want))
+	exact = make([]float64, len(want))
+	cos, sin := make([]float32, tc.nDims/2), make([]float32, tc.nDims/2)
+	for r := 0; r < tc.rows; r++ {
+		pos := tc.pos0 + r
+		cpu.RopeAngles(cos, sin, pos, tc.nDims, tc.base, tc.scale, ff)
+		for i := range cos {
+			if !rp.Rotates(i) {
+				cos[i], sin[i] = 1, 0
+			}
+		}
+		for h := 0; h < heads; h++ {
+			o := r*ne0 + h*tc.headDim
+			head := want[o : o+tc.headDim]
+			if nw != nil {
+				cpu.RMSNorm(head, head, nw, 1e-6)
+			}
+			x0 := append([]float32(nil), head...)
+			for d, v := range x0 {
+				exact[o+d] = float64(v)
+				if nw != nil {
+					tol[o+d] = normTol(v)
+				}
+			}
+			cpu.Rope(head, cos, sin, tc.neox)
+			for i := range cos {
+				a, b := 2*i, 2*i+1
+				if tc.neox {
+					a, b = i, i+tc.nDims/2
+				}
+				theta := float64(pos) * math.Pow(float64(tc.base), -2*float64(i)/float64(tc.nDims)) * float64(tc.scale)
+				if ff != nil {
+					theta /= float64(ff[i])
+				}
+				if !rp.Rotates(i) {
+					theta = 0
+				}
+				e := ropeTol(x0[a], x0[b], theta, i)
+				if !rp.Rotates(i) {
+					e = 0 // the pair must stay as it is (up to the norm)
+				}
+				tol[o+a] += e
+				tol[o+b] += e
+				c, s := math.Cos(theta), math.Sin(theta)
+				exact[o+a] = float64(x0[a])*c - float64(x0[b])*s
+				exact[o+b] = float64(x0[a])*s + float64(x0[b])*c
+			}
+		}
+	}
+	return want, tol, exact
+}
+
+// cacheTypes are the KV cache's types (kernels.ForCache).
+var cacheTypes = []gguf.GGMLType{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1}
+
+// ropeCases: the rotations of every model family (plain and NeoX pairs,
+// partial rotation, frequency factors, scaling, multimodal sections, late
+// positions), with and without per-head norms, head dims 64 and 128 with
+// every cache type for keys and values, odd head counts and dims for the
+// float caches.
+func ropeCases() []ropeCase {
+	cases := []ropeCase{
+		{heads: 3, kvHeads: 1, headDim: 64, nDims: 64, pos0: 0, rows: 3, base: 10000, scale: 1},
+		{heads: 2, kvHeads: 2, headDim: 128, nDims: 128, pos0: 7, rows: 2, base: 100000, scale: 1, neox: true, norm: true},
+		{heads: 2, kvHeads: 1, headDim: 256, nDims: 64, pos0: 1000, rows: 2, base: 1e7, scale: 1, neox: true, ff: true, norm: true},
+		{heads: 3, kvHeads: 3, headDim: 32, nDims: 16, pos0: 3000, rows: 2, base: 10000, scale: 0.25},
+		{heads: 1, kvHeads: 1, headDim: 80, nDims: 80, pos0: 4090, rows: 3, base: 130000, scale: 1, ff: true},
+		{heads: 5, kvHeads: 1, headDim: 64, nDims: 32, pos0: 17, rows: 1, base: 500000, scale: 0.5, neox: true, norm: true},
 		// Qwen3.5's sections (every pair turns) and sections whose e sectors do not.
-		{heads: 2, headDim: 256, nDims: 64, pos0: 5, rows: 3, base: 1e7, scale: 1, neox: true, sections: [4]int{11, 11, 10, 0}},
-		{heads: 3, headDim: 40, nDims: 40, pos0: 300, rows: 2, base: 10000, scale: 1, neox: true, sections: [4]int{2, 3, 1, 4}, group: 7},
-		{heads: 2, headDim: 24, nDims: 24, pos0: 9, rows: 2, base: 10000, scale: 1, sections: [4]int{1, 1, 1, 2}},
-	} {
-		rp := engine.Rope{Sections: tc.sections}
-		ne0 := tc.heads * tc.headDim
-		x := randF32(rng, tc.rows*ne0)
-		var ff []float32
+		{heads: 2, kvHeads: 1, headDim: 256, nDims: 64, pos0: 5, rows: 3, base: 1e7, scale: 1, neox: true, norm: true, sections: [4]int{11, 11, 10, 0}},
+		{heads: 3, kvHeads: 3, headDim: 40, nDims: 40, pos0: 300, rows: 2, base: 10000, scale: 1, neox: true, sections: [4]int{2, 3, 1, 4}},
+		{heads: 2, kvHeads: 2, headDim: 24, nDims: 24, pos0: 9, rows: 2, base: 10000, scale: 1, sections: [4]int{1, 1, 1, 2}},
+	}
+	for i := range cases {
+		if cases[i].headDim%32 == 0 {
+			cases[i].kType, cases[i].vType = cacheTypes[(i+3)%8], cacheTypes[(i+6)%8]
+		} else {
+			cases[i].kType, cases[i].vType = cacheTypes[i%3], cacheTypes[(i+1)%3]
+		}
+	}
+	// Every type as keys and as values, at head dims 64 and 128 (SmolLM2
+	// and Qwen3 shapes, the decode row of a deep position and a batch).
+	for i, typ := range cacheTypes {
+		cases = append(cases,
+			ropeCase{heads: 4, kvHeads: 2, headDim: 64, nDims: 64, pos0: 700, rows: 1, base: 130000, scale: 1, kType: typ, vType: cacheTypes[(i+1)%8]},
+			ropeCase{heads: 4, kvHeads: 1, headDim: 128, nDims: 128, pos0: 33, rows: 3, base: 1e6, scale: 1, neox: true, norm: true,
+				kType: cacheTypes[(i+5)%8], vType: typ})
+	}
+	return cases
+}
+
+// testRopeStore checks the rotated q and k against the reference with
+// ropeTol, and the cache rows byte for byte against gguf.Quantize of the
+// kernel's own rotated keys and of the values; the rest of the caches must
+// stay as they were.
+func testRopeStore(t *testing.T, s Schedule, rng *rand.Rand) {
+	for _, tc := range ropeCases() {
+		name := fmt.Sprintf("%+v", tc)
+		qDim, kvDim := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
+		q, k, v := randF32(rng, tc.rows*qDim), randF32(rng, tc.rows*kvDim), randF32(rng, tc.rows*kvDim)
+		var ff, qn, kn []float32
 		if tc.ff {
 			ff = make([]float32, tc.nDims/2)
 			for i := range ff {
 				ff[i] = 1 + 40*rng.Float32()
 			}
 		}
-		want := append([]float32(nil), x...)
-		tol := make([]float64, len(want))
-		exact := make([]float64, len(want)) // float64 angles and rotation, for the log
-		for i, v := range x {
-			exact[i] = float64(v)
+		if tc.norm {
+			qn, kn = randF32(rng, tc.headDim), randF32(rng, tc.headDim)
 		}
-		cos, sin := make([]float32, tc.nDims/2), make([]float32, tc.nDims/2)
-		for r := 0; r < tc.rows; r++ {
-			pos := tc.pos0 + r
-			cpu.RopeAngles(cos, sin, pos, tc.nDims, tc.base, tc.scale, ff)
-			for i := range cos {
-				if !rp.Rotates(i) {
-					cos[i], sin[i] = 1, 0
-				}
-			}
-			for h := 0; h < tc.heads; h++ {
-				head := want[r*ne0+h*tc.headDim : r*ne0+(h+1)*tc.headDim]
-				x0 := append([]float32(nil), head...)
-				cpu.Rope(head, cos, sin, tc.neox)
-				for i := range cos {
-					a, b := 2*i, 2*i+1
-					if tc.neox {
-						a, b = i, i+tc.nDims/2
-					}
-					theta := float64(pos) * math.Pow(float64(tc.base), -2*float64(i)/float64(tc.nDims)) * float64(tc.scale)
-					if ff != nil {
-						theta /= float64(ff[i])
-					}
-					if !rp.Rotates(i) {
-						theta = 0
-					}
-					e := ropeTol(x0[a], x0[b], theta, i)
-					if !rp.Rotates(i) {
-						e = 0 // the pair must stay exactly as it is
-					}
-					o := r*ne0 + h*tc.headDim
-					tol[o+a], tol[o+b] = e, e
-					c, s := math.Cos(theta), math.Sin(theta)
-					exact[o+a] = float64(x0[a])*c - float64(x0[b])*s
-					exact[o+b] = float64(x0[a])*s + float64(x0[b])*c
-				}
-			}
-		}
-		args := kernels.RopeArgs{Ne0: int32(ne0), HeadDim: int32(tc.headDim), NDims: int32(tc.nDims), Pos0: int32(tc.pos0),
-			FreqBase: tc.base, FreqScale: tc.scale, Sec0: int32(tc.sections[0]), Sec1: int32(tc.sections[1]),
-			Sec2: int32(tc.sections[2]), Sec3: int32(tc.sections[3])}
+		wantQ, tolQ, exactQ := ropeRef(tc, q, tc.heads, ff, qn)
+		wantK, tolK, _ := ropeRef(tc, k, tc.kvHeads, ff, kn)
+
+		args := kernels.RopeStoreArgs{HeadDim: int32(tc.headDim), NDims: int32(tc.nDims), NHeads: int32(tc.heads),
+			NKVHeads: int32(tc.kvHeads), Pos0: int32(tc.pos0), FreqBase: tc.base, FreqScale: tc.scale,
+			Sec0: int32(tc.sections[0]), Sec1: int32(tc.sections[1]), Sec2: int32(tc.sections[2]), Sec3: int32(tc.sections[3]),
+			Eps: 1e-6, KType: int32(tc.kType), VType: int32(tc.vType)}
 		if tc.neox {
 			args.NeoX = 1
 		}
+		qb, kb := f32Bytes(q), f32Bytes(k)
+		// Unused inputs are bound to q, as the backend binds them.
+		bufs := map[int]Binding{1: {Data: qb}, 2: {Data: kb}, 3: {Data: f32Bytes(v)}, 4: {Data: qb}, 5: {Data: qb}, 6: {Data: qb}}
 		if tc.ff {
 			args.HasFF = 1
+			bufs[4] = Binding{Data: f32Bytes(ff)}
 		}
-		group := tc.group
-		if group == 0 {
-			group = min(64, tc.nDims/2)
+		if tc.norm {
+			args.HasNorm = 1
+			bufs[5], bufs[6] = Binding{Data: f32Bytes(qn)}, Binding{Data: f32Bytes(kn)}
 		}
-		inout := f32Bytes(x)
-		bufs := map[int]Binding{1: {Data: inout}, 2: {Data: inout}} // x again without factors, as the backend binds it
-		if tc.ff {
-			bufs[2] = Binding{Data: f32Bytes(ff)}
+		// The caches: 16 bytes before the layer's first row, pos0+rows+2 rows.
+		const pad = 16
+		caches := [2][]byte{}
+		rowBytes := [2]int{}
+		for i, typ := range []gguf.GGMLType{tc.kType, tc.vType} {
+			rb, err := typ.RowBytes(kvDim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rowBytes[i] = rb
+			caches[i] = make([]byte, pad+rb*(tc.pos0+tc.rows+2))
+			for j := range caches[i] {
+				caches[i][j] = byte(j*7 + 1)
+			}
+			bufs[7+i] = Binding{Data: caches[i], Offset: pad}
 		}
+		orig := [2][]byte{append([]byte(nil), caches[0]...), append([]byte(nil), caches[1]...)}
 		err := Run(Dispatch{
-			Kernel:  "kernel_rope",
+			Kernel:  "kernel_rope_store",
 			Bytes:   map[int][]byte{0: kernels.Bytes(&args)},
 			Buffers: bufs,
-			Grid:    [3]int{tc.rows, tc.heads, 1},
-			Group:   [3]int{group, 1, 1},
+			Grid:    [3]int{tc.rows, tc.heads + 2*tc.kvHeads, 1},
+			Group:   [3]int{32, 1, 1},
 		}, s)
-		name := fmt.Sprintf("%+v", tc)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		got := f32s(inout)
-		if m := mismatch(got, want, func(i int) float64 { return tol[i] }); m != "" {
-			t.Errorf("%s: %s", name, m)
+		gotQ, gotK := f32s(qb), f32s(kb)
+		if m := mismatch(gotQ, wantQ, func(i int) float64 { return tolQ[i] }); m != "" {
+			t.Errorf("%s: q: %s", name, m)
 		}
-		worst, gotExact, wantExact := 0.0, 0.0, 0.0 // error as a fraction of the tolerance; errors from float64
-		for i := range got {
-			if tol[i] > 1e-30 {
-				worst = max(worst, math.Abs(float64(got[i])-float64(want[i]))/tol[i])
+		if m := mismatch(gotK, wantK, func(i int) float64 { return tolK[i] }); m != "" {
+			t.Errorf("%s: k: %s", name, m)
+		}
+		for i, rows := range [2][]float32{gotK, v} {
+			typ := []gguf.GGMLType{tc.kType, tc.vType}[i]
+			want, err := gguf.Quantize(typ, rows, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			gotExact = max(gotExact, math.Abs(float64(got[i])-exact[i]))
-			wantExact = max(wantExact, math.Abs(float64(want[i])-exact[i]))
+			start := pad + tc.pos0*rowBytes[i]
+			end := start + tc.rows*rowBytes[i]
+			if got := caches[i][start:end]; !bytes.Equal(got, want) {
+				t.Errorf("%s: %s cache (%s) rows differ from gguf.Quantize of the rows", name, []string{"key", "value"}[i], typ)
+			}
+			if !bytes.Equal(caches[i][:start], orig[i][:start]) || !bytes.Equal(caches[i][end:], orig[i][end:]) {
+				t.Errorf("%s: %s cache: wrote outside the rows", name, []string{"key", "value"}[i])
+			}
 		}
-		t.Logf("%s: max difference from the reference %.3g (%.2f of the tolerance); from float64: kernel %.3g, reference %.3g",
-			name, maxErr(got, want), worst, gotExact, wantExact)
+		worst, gotExact := 0.0, 0.0
+		for i := range gotQ {
+			if tolQ[i] > 1e-30 {
+				worst = max(worst, math.Abs(float64(gotQ[i])-float64(wantQ[i]))/tolQ[i])
+			}
+			if !tc.norm {
+				gotExact = max(gotExact, math.Abs(float64(gotQ[i])-exactQ[i]))
+			}
+		}
+		t.Logf("%s: max difference from the reference %.3g (%.2f of the tolerance); from float64 %.3g",
+			name, maxErr(gotQ, wantQ), worst, gotExact)
 	}
 }
 

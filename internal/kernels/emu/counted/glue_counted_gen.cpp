@@ -2384,6 +2384,23 @@ static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
+static void glue_kernel_mul_mv_fused_mixed(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_mixed(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 template mul_mv_t kernel_mul_mv_float<float>;
 
 static void glue_kernel_mul_mv_f32(const emu_ctx* c) {
@@ -2774,6 +2791,253 @@ static void glue_kernel_mul_mv_batch_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
+template mul_mv_fused_t kernel_mul_mv_fused_float<float>;
+
+static void glue_kernel_mul_mv_fused_f32(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_float<float>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_float<half>;
+
+static void glue_kernel_mul_mv_fused_f16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_float<half>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_float<ushort>;
+
+static void glue_kernel_mul_mv_fused_bf16(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_float<ushort>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_0>;
+
+static void glue_kernel_mul_mv_fused_q4_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q4_0>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_1>;
+
+static void glue_kernel_mul_mv_fused_q4_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q4_1>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_0>;
+
+static void glue_kernel_mul_mv_fused_q5_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q5_0>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_1>;
+
+static void glue_kernel_mul_mv_fused_q5_1(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q5_1>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q8_0>;
+
+static void glue_kernel_mul_mv_fused_q8_0(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q8_0>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q2_K>;
+
+static void glue_kernel_mul_mv_fused_q2_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q2_K>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q3_K>;
+
+static void glue_kernel_mul_mv_fused_q3_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q3_K>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q4_K>;
+
+static void glue_kernel_mul_mv_fused_q4_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q4_K>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q5_K>;
+
+static void glue_kernel_mul_mv_fused_q5_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q5_K>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
+template mul_mv_fused_t kernel_mul_mv_fused_q<mv_q6_K>;
+
+static void glue_kernel_mul_mv_fused_q6_K(const emu_ctx* c) {
+  (void)c;
+  kernel_mul_mv_fused_q<mv_q6_K>(
+      *(constant FusedMVArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device const char *)c->buf[2],
+      (device float *)c->buf[3],
+      (device const char *)c->buf[4],
+      (device float *)c->buf[5],
+      (device const char *)c->buf[6],
+      (device float *)c->buf[7],
+      emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_NSG]));
+}
+
 static void glue_kernel_rms_norm(const emu_ctx* c) {
   (void)c;
   kernel_rms_norm(
@@ -2807,15 +3071,20 @@ static void glue_kernel_gated_rms_norm(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NSG]));
 }
 
-static void glue_kernel_rope(const emu_ctx* c) {
+static void glue_kernel_rope_store(const emu_ctx* c) {
   (void)c;
-  kernel_rope(
-      *(constant RopeArgs*)c->buf[0],
+  kernel_rope_store(
+      *(constant RopeStoreArgs*)c->buf[0],
       (device float *)c->buf[1],
-      (device const float *)c->buf[2],
+      (device float *)c->buf[2],
+      (device const float *)c->buf[3],
+      (device const float *)c->buf[4],
+      (device const float *)c->buf[5],
+      (device const float *)c->buf[6],
+      (device char *)c->buf[7],
+      (device char *)c->buf[8],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
-      emu_bi<ushort3>(c->bi[EMU_BI_NTG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 }  // namespace emu_counted
 
@@ -2993,6 +3262,7 @@ extern "C" const emu_kernel emu_kernels_counted[] = {
     {"kernel_mul_mm_q4_K", emu_counted::glue_kernel_mul_mm_q4_K, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_q5_K", emu_counted::glue_kernel_mul_mm_q5_K, 0x0000000f, 0x00000003},
     {"kernel_mul_mm_q6_K", emu_counted::glue_kernel_mul_mm_q6_K, 0x0000000f, 0x00000003},
+    {"kernel_mul_mv_fused_mixed", emu_counted::glue_kernel_mul_mv_fused_mixed, 0x000000ff, 0x00000000},
     {"kernel_mul_mv_f32", emu_counted::glue_kernel_mul_mv_f32, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_f16", emu_counted::glue_kernel_mul_mv_f16, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_bf16", emu_counted::glue_kernel_mul_mv_bf16, 0x0000000f, 0x00000000},
@@ -3019,8 +3289,21 @@ extern "C" const emu_kernel emu_kernels_counted[] = {
     {"kernel_mul_mv_batch_q4_K", emu_counted::glue_kernel_mul_mv_batch_q4_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_batch_q5_K", emu_counted::glue_kernel_mul_mv_batch_q5_K, 0x0000000f, 0x00000000},
     {"kernel_mul_mv_batch_q6_K", emu_counted::glue_kernel_mul_mv_batch_q6_K, 0x0000000f, 0x00000000},
+    {"kernel_mul_mv_fused_f32", emu_counted::glue_kernel_mul_mv_fused_f32, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_f16", emu_counted::glue_kernel_mul_mv_fused_f16, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_bf16", emu_counted::glue_kernel_mul_mv_fused_bf16, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q4_0", emu_counted::glue_kernel_mul_mv_fused_q4_0, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q4_1", emu_counted::glue_kernel_mul_mv_fused_q4_1, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q5_0", emu_counted::glue_kernel_mul_mv_fused_q5_0, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q5_1", emu_counted::glue_kernel_mul_mv_fused_q5_1, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q8_0", emu_counted::glue_kernel_mul_mv_fused_q8_0, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q2_K", emu_counted::glue_kernel_mul_mv_fused_q2_K, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q3_K", emu_counted::glue_kernel_mul_mv_fused_q3_K, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q4_K", emu_counted::glue_kernel_mul_mv_fused_q4_K, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q5_K", emu_counted::glue_kernel_mul_mv_fused_q5_K, 0x000000ff, 0x00000000},
+    {"kernel_mul_mv_fused_q6_K", emu_counted::glue_kernel_mul_mv_fused_q6_K, 0x000000ff, 0x00000000},
     {"kernel_rms_norm", emu_counted::glue_kernel_rms_norm, 0x0000000f, 0x00000001},
     {"kernel_gated_rms_norm", emu_counted::glue_kernel_gated_rms_norm, 0x0000001f, 0x00000001},
-    {"kernel_rope", emu_counted::glue_kernel_rope, 0x00000007, 0x00000000},
+    {"kernel_rope_store", emu_counted::glue_kernel_rope_store, 0x000001ff, 0x00000000},
     {nullptr, nullptr, 0, 0},
 };
