@@ -51,6 +51,12 @@
 // nearest even above, as VCVTDQ2PS).
 #define SCVTF4S(d, n) WORD $(0x4e21d800 | (n)<<5 | (d))
 
+// MOVI Vd.2D, #0: Vd = 0.
+#define ZEROV(d) WORD $(0x6f00e400 | (d))
+
+// SUB Vd.4S, Vn.4S, Vm.4S: d = n - m, int32.
+#define SUB4S(d, n, m) WORD $(0x6ea08400 | (m)<<16 | (n)<<5 | (d))
+
 // FADD Vd.4S, Vn.4S, Vm.4S.
 #define FADD4S(d, n, m) WORD $(0x4e20d400 | (m)<<16 | (n)<<5 | (d))
 

@@ -48,6 +48,40 @@
 	MOVD out+32(FP), R4 \
 	MOVD rows+40(FP), R5
 
+// ARGSX4 loads the arguments of the four-row (X4) kernels:
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// as ARGS does, with aStride in R14 and the bytes between output rows in
+// R15.
+#define ARGSX4 \
+	MOVD w+0(FP), R0 \
+	MOVD wStride+8(FP), R1 \
+	MOVD rows+16(FP), R5 \
+	MOVD a+24(FP), R2 \
+	MOVD aStride+32(FP), R14 \
+	MOVD nb+40(FP), R3 \
+	MOVD out+48(FP), R4 \
+	MOVD outStride+56(FP), R15 \
+	LSL  $2, R15
+
+// X4ROW_START and X4ROW_END bracket the X4 kernels' row loop: R7 and
+// R19-R21 are the four activation rows' blocks.
+#define X4ROW_START \
+	MOVD R0, R6 \
+	MOVD R2, R7 \
+	ADD  R14, R7, R19 \
+	ADD  R14, R19, R20 \
+	ADD  R14, R20, R21 \
+	MOVD R3, R8
+
+#define X4ROW_END(label) \
+	ADD  $4, R4 \
+	ADD  R1, R0 \
+	SUBS $1, R5 \
+	BNE  label \
+	RET
+
 #define ZERO(v) VEOR v.B16, v.B16, v.B16
 
 // ROW_START and ROW_END bracket each kernel's row loop.
@@ -129,27 +163,14 @@ block: \
 //	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 //
 // out[r*outStride + i] gets the product of weight row i and activation
-// row r. Registers besides Q32BODY's: R12 aStride, R7 and R19-R21 the
-// activation rows' blocks, R13 the bytes between output rows; V8, V9,
+// row r. Registers besides Q32BODY's: R14 aStride, R7 and R19-R21 the
+// activation rows' blocks, R15 the bytes between output rows; V8, V9,
 // V10, V11, V12, V13, V22, V23 the rows' float lanes.
 #define Q32X4BODY(LOADW, IDOT) \
-	MOVD w+0(FP), R0 \
-	MOVD wStride+8(FP), R1 \
-	MOVD rows+16(FP), R5 \
-	MOVD a+24(FP), R2 \
-	MOVD aStride+32(FP), R12 \
-	MOVD nb+40(FP), R3 \
-	MOVD out+48(FP), R4 \
-	MOVD outStride+56(FP), R13 \
-	LSL  $2, R13 \
+	ARGSX4 \
 	Q32CONST \
 row: \
-	MOVD R0, R6 \
-	MOVD R2, R7 \
-	ADD  R12, R7, R19 \
-	ADD  R12, R19, R20 \
-	ADD  R12, R20, R21 \
-	MOVD R3, R8 \
+	X4ROW_START \
 	ZERO(V8) \
 	ZERO(V9) \
 	ZERO(V10) \
@@ -171,17 +192,13 @@ block: \
 	HSUM8(12, 13, 24) \
 	HSUM8(22, 23, 24) \
 	FMOVS F8, (R4) \
-	ADD   R13, R4, R9 \
+	ADD   R15, R4, R9 \
 	FMOVS F10, (R9) \
-	ADD   R13, R9, R9 \
+	ADD   R15, R9, R9 \
 	FMOVS F12, (R9) \
-	ADD   R13, R9, R9 \
+	ADD   R15, R9, R9 \
 	FMOVS F22, (R9) \
-	ADD   $4, R4 \
-	ADD   R1, R0 \
-	SUBS  $1, R5 \
-	BNE   row \
-	RET
+	X4ROW_END(row)
 
 // Q8_0 (34 bytes: fp16 d, 32 int8).
 #define Q32CONST
@@ -360,15 +377,33 @@ TEXT ·dotQ5_0X4NEON(SB), NOSPLIT, $0-64
 	ANDW  $0x3f3f3f3f, R13, R13 \
 	ORR   R10<<32, R13, R13
 
-// KCHUNK(j, HIGH, KSUB): chunk j's 32 nibble bytes at R10 and 64
-// activations at R12 (both stepped on), sub-blocks 2j and 2j+1.
-#define KCHUNK(j, HIGH, KSUB) \
+// KNIBBLES(HIGH) loads a chunk's 32 nibble bytes at R10 (stepped on) as
+// 64 values: V4, V5 the low nibbles, V6, V7 the high ones, and HIGH adds
+// Q5_K's fifth bits.
+#define KNIBBLES(HIGH) \
 	VLD1.P 32(R10), [V4.B16, V5.B16] \
 	VUSHR  $4, V4.B16, V6.B16 \
 	VUSHR  $4, V5.B16, V7.B16 \
 	VAND   V28.B16, V4.B16, V4.B16 \
 	VAND   V28.B16, V5.B16, V5.B16 \
-	HIGH \
+	HIGH
+
+// KMSUM(ra, Va, Vb, a, b, c, mins, d): the msum lanes of the activation
+// block at ra into Vd: min_2k*bp_2k + min_2k+1*bp_2k+1 for the eight
+// int16 mins in Vmins, bp_k = bsums[2k]+bsums[2k+1], using Va, Vb (the
+// same registers as a, b) and Vc.
+#define KMSUM(ra, Va, Vb, a, b, c, mins, d) \
+	ADD  $260, ra, R9 \
+	VLD1 (R9), [Va.H8, Vb.H8] \
+	ADDP8H(a, a, b) \
+	SMULL4S(b, a, mins) \
+	SMULL24S(c, a, mins) \
+	ADDP4S(d, b, c)
+
+// KCHUNK(j, HIGH, KSUB): chunk j's 32 nibble bytes at R10 and 64
+// activations at R12 (both stepped on), sub-blocks 2j and 2j+1.
+#define KCHUNK(j, HIGH, KSUB) \
+	KNIBBLES(HIGH) \
 	VLD1.P 64(R12), [V0.B16, V1.B16, V2.B16, V3.B16] \
 	KSUB(18, 19, 4, 5, 0, 1, 2*(j), 2*(j)) \
 	KSUB(18, 19, 6, 7, 2, 3, 2*(j)+1, 2*(j)+1)
@@ -389,12 +424,7 @@ block: \
 	SCALES \
 	VMOV     R13, V20.D[0] \
 	VUXTL    V20.B8, V20.H8 \
-	ADD      $260, R7, R9 \
-	VLD1     (R9), [V21.H8, V22.H8] \
-	ADDP8H(21, 21, 22) \
-	SMULL4S(22, 21, 20) \
-	SMULL24S(23, 21, 20) \
-	ADDP4S(20, 22, 23) \
+	KMSUM(R7, V21, V22, 21, 22, 23, 20, 20) \
 	ZERO(V18) \
 	ZERO(V19) \
 	QH \
@@ -451,21 +481,23 @@ TEXT ·dotQ4KNEON(SB), NOSPLIT, $0-48
 	ADD  $16, R6, R9 \
 	VLD1 (R9), [V13.B16, V14.B16]
 
-#define Q5K_HIGH \
-	VSHL  $4, V13.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V4.B16, V4.B16 \
-	VSHL  $4, V14.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V5.B16, V5.B16 \
-	VSHL  $3, V13.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V6.B16, V6.B16 \
-	VSHL  $3, V14.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V7.B16, V7.B16 \
-	VUSHR $2, V13.B16, V13.B16 \
-	VUSHR $2, V14.B16, V14.B16
+// ORBIT(s, q, t, m, v) ORs (q << s) & m into v's bytes, using t.
+#define ORBIT(s, q, t, m, v) \
+	VSHL $s, q.B16, t.B16 \
+	VAND m.B16, t.B16, t.B16 \
+	VORR t.B16, v.B16, v.B16
+
+// Q5K_HIGHR(qa, qb, t, m) ORs the chunk's fifth bits into V4-V7, with
+// qh in qa, qb, the 0x10 mask in m and t a temporary.
+#define Q5K_HIGHR(qa, qb, t, m) \
+	ORBIT(4, qa, t, m, V4) \
+	ORBIT(4, qb, t, m, V5) \
+	ORBIT(3, qa, t, m, V6) \
+	ORBIT(3, qb, t, m, V7) \
+	VUSHR $2, qa.B16, qa.B16 \
+	VUSHR $2, qb.B16, qb.B16
+
+#define Q5K_HIGH Q5K_HIGHR(V13, V14, V15, V27)
 
 #define Q5K_MINS \
 	VADDV  V20.S4, V20 \
@@ -477,6 +509,183 @@ TEXT ·dotQ5KDotProd(SB), NOSPLIT, $0-48
 
 TEXT ·dotQ5KNEON(SB), NOSPLIT, $0-48
 	KBODY(SCALES_NEON, KSUB_NEON, 48, Q5K_HIGH, Q5K_QH, Q5K_MINS, KNONE, 176)
+
+// Q4_K and Q5_K x Q8_K for four activation rows at once (the prompt's
+// matrix products): each weight block's scales are unpacked and its
+// nibbles (and fifth bits) decoded once, then multiplied with the four
+// rows' activation blocks; each row's lanes get exactly the operations
+// KBODY gives them.
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// out[r*outStride + i] gets the product of weight row i and activation
+// row r.
+//
+// General registers besides KBODY's: R14 aStride, R15 the bytes between
+// output rows, R7 and R19-R21 the four rows' activation blocks, R12 and
+// R22-R24 their chunks (stepped on).
+// Vector registers besides those of KSUB and KCHUNK (V0, V1 hold 32
+// activations at a time):
+//	V2, V3 / V13, V14 / V15, V26 / I3A, I3B  the rows' isum lanes (I3A,
+//	        I3B are V10, V11 for DotProd, V16, V17 for NEON)
+//	V18-V25  the rows' float lanes (row r: V18+2r, V19+2r)
+//	V27, V29-V31  Q4_K's four rows' mins lanes
+//	V27      Q5_K's four rows' mins sums (lane r: row r)
+//	V29, V30 Q5_K's qh; V31 0x10 in every byte
+// Once a block's chunks are done, V0, V1, V4-V9 and V12 are temporaries
+// (V4 d and dmin, V5 the mins, V6 yd, V7 d*yd, V9 dmin).
+
+// KX4ROW(ra, ia, ib, j, KSUB): chunk j of the activation block at ra
+// (stepped on) times the chunk's values in V4-V7, into lanes Via, Vib.
+#define KX4ROW(ra, ia, ib, j, KSUB) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 4, 5, 0, 1, 2*(j), 2*(j)) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 6, 7, 0, 1, 2*(j)+1, 2*(j)+1)
+
+// KX4CHUNK(j, HIGH, KSUB, i3a, i3b): chunk j's nibbles at R10 (stepped
+// on) for the four rows.
+#define KX4CHUNK(j, HIGH, KSUB, i3a, i3b) \
+	KNIBBLES(HIGH) \
+	KX4ROW(R12, 2, 3, j, KSUB) \
+	KX4ROW(R22, 13, 14, j, KSUB) \
+	KX4ROW(R23, 15, 26, j, KSUB) \
+	KX4ROW(R24, i3a, i3b, j, KSUB)
+
+// KX4FINISH(ra, ia, ib, fa, fb, MINS): F += float(isum) * (d*yd) for the
+// activation block at ra, then its msum lanes (V0) to MINS with dmin*yd
+// in lane 0 of V6.
+#define KX4FINISH(ra, ia, ib, fa, fb, MINS) \
+	FMOVS (ra), F6 \
+	FMULS F6, F4, F7 \
+	SCVTF4S(ia, ia) \
+	SCVTF4S(ib, ib) \
+	FMLAS(fa, ia, 7, 0) \
+	FMLAS(fb, ib, 7, 0) \
+	KMSUM(ra, V0, V1, 0, 1, 0, 5, 0) \
+	FMULS F6, F9, F6 \
+	MINS
+
+// KX4STORE(fa, fb, Ffa, ROWMINS, Fm, dst): the row's result, HSUM8 of
+// its float lanes plus its mins' sum (which ROWMINS leaves in Fm), to dst.
+#define KX4STORE(fa, fb, Ffa, ROWMINS, Fm, dst) \
+	HSUM8(fa, fb, 0) \
+	ROWMINS \
+	FADDS Fm, Ffa, Ffa \
+	FMOVS Ffa, dst
+
+#define KX4BODY(SCALES, KSUB, qoff, HIGH, QH, CONST, MINS0, MINS1, MINS2, MINS3, BLOCKMINS, ROWMINS0, ROWMINS1, ROWMINS2, ROWMINS3, FM0, FM1, FM2, FM3, ZEROMINS, blen, i3a, i3b) \
+	ARGSX4 \
+	VMOVI $15, V28.B16 \
+	CONST \
+row: \
+	X4ROW_START \
+	ZERO(V18) \
+	ZERO(V19) \
+	ZERO(V20) \
+	ZERO(V21) \
+	ZERO(V22) \
+	ZERO(V23) \
+	ZERO(V24) \
+	ZERO(V25) \
+	ZEROMINS \
+block: \
+	Q4K_UNPACK \
+	SCALES \
+	ZERO(V2) \
+	ZERO(V3) \
+	ZERO(V13) \
+	ZERO(V14) \
+	ZERO(V15) \
+	ZERO(V26) \
+	ZEROV(i3a) \
+	ZEROV(i3b) \
+	QH \
+	ADD $qoff, R6, R10 \
+	ADD $4, R7, R12 \
+	ADD $4, R19, R22 \
+	ADD $4, R20, R23 \
+	ADD $4, R21, R24 \
+	KX4CHUNK(0, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(1, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(2, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(3, HIGH, KSUB, i3a, i3b) \
+	MOVWU (R6), R9 \
+	VMOV  R9, V4.S[0] \
+	FCVTL4S(4, 4) \
+	VDUP  V4.S[1], V9.S4 \
+	VMOV  R13, V5.D[0] \
+	VUXTL V5.B8, V5.H8 \
+	KX4FINISH(R7, 2, 3, 18, 19, MINS0) \
+	KX4FINISH(R19, 13, 14, 20, 21, MINS1) \
+	KX4FINISH(R20, 15, 26, 22, 23, MINS2) \
+	KX4FINISH(R21, i3a, i3b, 24, 25, MINS3) \
+	BLOCKMINS \
+	ADD  $blen, R6 \
+	ADD  $292, R7 \
+	ADD  $292, R19 \
+	ADD  $292, R20 \
+	ADD  $292, R21 \
+	SUBS $1, R8 \
+	BNE  block \
+	KX4STORE(18, 19, F18, ROWMINS0, FM0, (R4)) \
+	ADD  R15, R4, R9 \
+	KX4STORE(20, 21, F20, ROWMINS1, FM1, (R9)) \
+	ADD  R15, R9, R9 \
+	KX4STORE(22, 23, F22, ROWMINS2, FM2, (R9)) \
+	ADD  R15, R9, R9 \
+	KX4STORE(24, 25, F24, ROWMINS3, FM3, (R9)) \
+	X4ROW_END(row)
+
+// Q4_K's mins: row r's four float lanes in V27, V29, V30, V31, as
+// Q4K_MINS and Q4K_ROWMINS.
+#define Q4KX4_MINS(m) \
+	SCVTF4S(0, 0) \
+	FMLSS(m, 0, 6, 0)
+
+#define Q4KX4_ZEROMINS \
+	ZERO(V27) \
+	ZERO(V29) \
+	ZERO(V30) \
+	ZERO(V31)
+
+#define Q4KX4(SCALES, KSUB, i3a, i3b) \
+	KX4BODY(SCALES, KSUB, 16, KNONE, KNONE, KNONE, Q4KX4_MINS(27), Q4KX4_MINS(29), Q4KX4_MINS(30), Q4KX4_MINS(31), KNONE, HSUM4(27, 0), HSUM4(29, 0), HSUM4(30, 0), HSUM4(31, 0), F27, F29, F30, F31, Q4KX4_ZEROMINS, 144, i3a, i3b)
+
+TEXT ·dotQ4KX4DotProd(SB), NOSPLIT, $0-64
+	Q4KX4(SCALES_DP, KSUB_DP, 10, 11)
+
+TEXT ·dotQ4KX4NEON(SB), NOSPLIT, $0-64
+	Q4KX4(SCALES_NEON, KSUB_NEON, 16, 17)
+
+// Q5_K's mins: each row's block integer (VADDV) and dmin*yd go to lane r
+// of V12 and V8, and once per block V27 -= float(V12) * V8, fused lane by
+// lane: Q5K_MINS's one rounding for each row.
+#define Q5KX4_MINS(r) \
+	VADDV V0.S4, V0 \
+	VMOV  V0.S[0], V12.S[r] \
+	VMOV  V6.S[0], V8.S[r]
+
+#define Q5KX4_BLOCKMINS \
+	SCVTF4S(12, 12) \
+	VFMLS V12.S4, V8.S4, V27.S4
+
+#define Q5KX4_ROWMINS(r) VDUP V27.S[r], V1.S4
+
+#define Q5KX4_CONST VMOVI $0x10, V31.B16
+
+#define Q5KX4_QH \
+	ADD  $16, R6, R9 \
+	VLD1 (R9), [V29.B16, V30.B16]
+
+#define Q5KX4(SCALES, KSUB, i3a, i3b) \
+	KX4BODY(SCALES, KSUB, 48, Q5K_HIGHR(V29, V30, V8, V31), Q5KX4_QH, Q5KX4_CONST, Q5KX4_MINS(0), Q5KX4_MINS(1), Q5KX4_MINS(2), Q5KX4_MINS(3), Q5KX4_BLOCKMINS, Q5KX4_ROWMINS(0), Q5KX4_ROWMINS(1), Q5KX4_ROWMINS(2), Q5KX4_ROWMINS(3), F1, F1, F1, F1, ZERO(V27), 176, i3a, i3b)
+
+TEXT ·dotQ5KX4DotProd(SB), NOSPLIT, $0-64
+	Q5KX4(SCALES_DP, KSUB_DP, 10, 11)
+
+TEXT ·dotQ5KX4NEON(SB), NOSPLIT, $0-64
+	Q5KX4(SCALES_NEON, KSUB_NEON, 16, 17)
 
 // Q6_K x Q8_K. Weight block (210 bytes): 128 bytes of low nibbles (ql),
 // 64 bytes of high 2-bit pairs (qh), 16 int8 scales, fp16 d. In half h
