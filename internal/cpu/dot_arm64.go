@@ -76,6 +76,12 @@ func dotQ5KX4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *
 func dotQ5KX4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
+func dotQ6KX4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ6KX4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ8_0X4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
@@ -173,6 +179,10 @@ func dotX4(dp bool, t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStrid
 		dotQ5KX4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
 	case t == gguf.TypeQ5_K:
 		dotQ5KX4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ6_K && dp:
+		dotQ6KX4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ6_K:
+		dotQ6KX4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
 	case t == gguf.TypeQ8_0 && dp:
 		dotQ8_0X4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
 	case t == gguf.TypeQ8_0:

@@ -82,6 +82,17 @@
 	BNE  label \
 	RET
 
+// X4BLOCK_END(blen, label) steps to the next weight block (blen bytes)
+// and the four rows' next Q8_K blocks, and loops while blocks are left.
+#define X4BLOCK_END(blen, label) \
+	ADD  $blen, R6 \
+	ADD  $292, R7 \
+	ADD  $292, R19 \
+	ADD  $292, R20 \
+	ADD  $292, R21 \
+	SUBS $1, R8 \
+	BNE  label
+
 #define ZERO(v) VEOR v.B16, v.B16, v.B16
 
 // ROW_START and ROW_END bracket each kernel's row loop.
@@ -621,13 +632,7 @@ block: \
 	KX4FINISH(R20, 15, 26, 22, 23, MINS2) \
 	KX4FINISH(R21, i3a, i3b, 24, 25, MINS3) \
 	BLOCKMINS \
-	ADD  $blen, R6 \
-	ADD  $292, R7 \
-	ADD  $292, R19 \
-	ADD  $292, R20 \
-	ADD  $292, R21 \
-	SUBS $1, R8 \
-	BNE  block \
+	X4BLOCK_END(blen, block) \
 	KX4STORE(18, 19, F18, ROWMINS0, FM0, (R4)) \
 	ADD  R15, R4, R9 \
 	KX4STORE(20, 21, F20, ROWMINS1, FM1, (R9)) \
@@ -708,51 +713,85 @@ TEXT ·dotQ5KX4NEON(SB), NOSPLIT, $0-64
 	SXTL4S(18, 13) \
 	SXTL24S(19, 13)
 
-// Q6K_GROUP(h, g, KSUB): the group's weights in V2, V3 are built; this
-// loads its activations and adds its products.
-#define Q6K_GROUP(h, g, KSUB) \
-	VLD1.P 32(R12), [V0.B16, V1.B16] \
-	KSUB(20, 21, 2, 3, 0, 1, 8*(h)+2*(g), 8*(h)+2*(g)+1)
+// The groups' weights: Q6K_GROUPn(la, lb, qa, qb, ta, tb) builds group
+// n's 32 weights in V2, V3 from the ql bytes in Vla, Vlb (ql[0:32] of the
+// half for groups 0 and 2, ql[32:64] for 1 and 3; la, lb may be V2, V3)
+// and the half's qh in Vqa, Vqb, using Vta, Vtb.
+#define Q6K_LOW(s, la, lb, qa, qb, ta, tb) \
+	VAND V28.B16, la.B16, V2.B16 \
+	VAND V28.B16, lb.B16, V3.B16 \
+	VSHL $s, qa.B16, ta.B16 \
+	VSHL $s, qb.B16, tb.B16 \
+	VAND V27.B16, ta.B16, ta.B16 \
+	VAND V27.B16, tb.B16, tb.B16 \
+	VORR ta.B16, V2.B16, V2.B16 \
+	VORR tb.B16, V3.B16, V3.B16
+
+// Q6K_HIGHNIB(la, lb, ta, tb): the high nibbles of Vla, Vlb with the
+// qh bits (at bits 4-5) of Vta, Vtb.
+#define Q6K_HIGHNIB(la, lb, ta, tb) \
+	VUSHR $4, la.B16, V2.B16 \
+	VUSHR $4, lb.B16, V3.B16 \
+	VORR  ta.B16, V2.B16, V2.B16 \
+	VORR  tb.B16, V3.B16, V3.B16
+
+#define Q6K_GROUP0(la, lb, qa, qb, ta, tb) Q6K_LOW(4, la, lb, qa, qb, ta, tb)
+#define Q6K_GROUP1(la, lb, qa, qb, ta, tb) Q6K_LOW(2, la, lb, qa, qb, ta, tb)
+
+#define Q6K_GROUP2(la, lb, qa, qb, ta, tb) \
+	VAND V27.B16, qa.B16, ta.B16 \
+	VAND V27.B16, qb.B16, tb.B16 \
+	Q6K_HIGHNIB(la, lb, ta, tb)
+
+#define Q6K_GROUP3(la, lb, qa, qb, ta, tb) \
+	VUSHR $2, qa.B16, ta.B16 \
+	VUSHR $2, qb.B16, tb.B16 \
+	VAND  V27.B16, ta.B16, ta.B16 \
+	VAND  V27.B16, tb.B16, tb.B16 \
+	Q6K_HIGHNIB(la, lb, ta, tb)
+
+// Q6K_MUL(ra, ia, ib, h, g, KSUB): group g of half h, its weights in V2,
+// V3, times the 32 activations at ra (stepped on), into lanes Via, Vib.
+#define Q6K_MUL(ra, ia, ib, h, g, KSUB) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 2, 3, 0, 1, 8*(h)+2*(g), 8*(h)+2*(g)+1)
 
 // Q6K_HALF(h, KSUB): the 128 values of half h; R10 and R11 step through
 // ql and qh.
 #define Q6K_HALF(h, KSUB) \
 	VLD1.P 64(R10), [V4.B16, V5.B16, V6.B16, V7.B16] \
 	VLD1.P 32(R11), [V22.B16, V23.B16] \
-	VAND   V28.B16, V4.B16, V2.B16 \
-	VAND   V28.B16, V5.B16, V3.B16 \
-	VSHL   $4, V22.B16, V14.B16 \
-	VSHL   $4, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 0, KSUB) \
-	VAND   V28.B16, V6.B16, V2.B16 \
-	VAND   V28.B16, V7.B16, V3.B16 \
-	VSHL   $2, V22.B16, V14.B16 \
-	VSHL   $2, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 1, KSUB) \
-	VUSHR  $4, V4.B16, V2.B16 \
-	VUSHR  $4, V5.B16, V3.B16 \
-	VAND   V27.B16, V22.B16, V14.B16 \
-	VAND   V27.B16, V23.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 2, KSUB) \
-	VUSHR  $4, V6.B16, V2.B16 \
-	VUSHR  $4, V7.B16, V3.B16 \
-	VUSHR  $2, V22.B16, V14.B16 \
-	VUSHR  $2, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 3, KSUB)
+	Q6K_GROUP0(V4, V5, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 0, KSUB) \
+	Q6K_GROUP1(V6, V7, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 1, KSUB) \
+	Q6K_GROUP2(V4, V5, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 2, KSUB) \
+	Q6K_GROUP3(V6, V7, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 3, KSUB)
+
+// Q6K_BSUMS(ra, Va, Vb, a, b, sa, sb, t0, t1, t2): the products of the
+// bsums of the activation block at ra (loaded into Va, Vb, the registers
+// a, b) and the int16 scales in Vsa, Vsb, adjacent pairs summed: lanes
+// 0-3 in Vt0, 4-7 in Vt1 (as the isum lanes), using Vt2.
+#define Q6K_BSUMS(ra, Va, Vb, a, b, sa, sb, t0, t1, t2) \
+	ADD  $260, ra, R9 \
+	VLD1 (R9), [Va.H8, Vb.H8] \
+	SMULL4S(t0, a, sa) \
+	SMULL24S(t1, a, sa) \
+	ADDP4S(t0, t0, t1) \
+	SMULL4S(t1, b, sb) \
+	SMULL24S(t2, b, sb) \
+	ADDP4S(t1, t1, t2)
+
+// Q6K_SCALES(SCALES) loads the block's 16 scales into V12, V13 (int16);
+// SCALES widens them for KSUB_DP.
+#define Q6K_SCALES(SCALES) \
+	ADD  $192, R6, R9 \
+	VLD1 (R9), [V12.B16] \
+	SXTL28H(13, 12) \
+	SXTL8H(12, 12) \
+	SCALES
 
 #define Q6KBODY(SCALES, KSUB) \
 	ARGS \
@@ -763,11 +802,7 @@ row: \
 	ZERO(V24) \
 	ZERO(V25) \
 block: \
-	ADD    $192, R6, R9 \
-	VLD1   (R9), [V12.B16] \
-	SXTL28H(13, 12) \
-	SXTL8H(12, 12) \
-	SCALES \
+	Q6K_SCALES(SCALES) \
 	ZERO(V20) \
 	ZERO(V21) \
 	MOVD   R6, R10 \
@@ -775,14 +810,7 @@ block: \
 	ADD    $4, R7, R12 \
 	Q6K_HALF(0, KSUB) \
 	Q6K_HALF(1, KSUB) \
-	ADD    $260, R7, R9 \
-	VLD1   (R9), [V22.H8, V23.H8] \
-	SMULL4S(14, 22, 12) \
-	SMULL24S(15, 22, 12) \
-	ADDP4S(14, 14, 15) \
-	SMULL4S(15, 23, 13) \
-	SMULL24S(22, 23, 13) \
-	ADDP4S(15, 15, 22) \
+	Q6K_BSUMS(R7, V22, V23, 22, 23, 12, 13, 14, 15, 22) \
 	VSHL   $5, V14.S4, V14.S4 \
 	VSHL   $5, V15.S4, V15.S4 \
 	VSUB   V14.S4, V20.S4, V20.S4 \
@@ -808,6 +836,121 @@ TEXT ·dotQ6KDotProd(SB), NOSPLIT, $0-48
 
 TEXT ·dotQ6KNEON(SB), NOSPLIT, $0-48
 	Q6KBODY(KNONE, KSUB_NEON)
+
+// Q6_K x Q8_K for four activation rows at once: each group's 32 weights
+// are built once and multiplied with the four rows' activations; each
+// row's lanes get Q6KBODY's operations, but for the bsums' term: the
+// scales are multiplied by 32 before it (32*sc*bsum equals
+// (sc*bsum) << 5 in int32, and 32*sc fits int16), once for the four rows.
+// The group's ql bytes are loaded where they are needed (no register is
+// left to keep the half's).
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// General registers as KX4BODY's. Vector registers besides those of KSUB
+// (V12, V13 the int16 scales also for DotProd: it widens them first):
+//	V0, V1 32 activations      V2, V3 a group's weights
+//	V4, V5 the half's qh       V6, V7 temporaries
+//	V14, V15 / V30, V31 / i2a, i2b / i3a, i3b  the rows' isum lanes (rows
+//	        2 and 3: V10-V13 for DotProd, V16-V19 for NEON)
+//	V20, V21 / V22, V23 / V24, V25 / V26, V29  the rows' float lanes
+// Once the block's groups are done, V0-V9 are temporaries (V5 d, V6, V7
+// the scales times 32).
+
+// Q6KX4_GROUP(h, g, GROUP, off, KSUB, i2a, i2b, i3a, i3b): group g of
+// half h, its ql bytes at off in the block.
+#define Q6KX4_GROUP(h, g, GROUP, off, KSUB, i2a, i2b, i3a, i3b) \
+	ADD    $(off), R6, R9 \
+	VLD1   (R9), [V2.B16, V3.B16] \
+	GROUP(V2, V3, V4, V5, V6, V7) \
+	Q6K_MUL(R12, 14, 15, h, g, KSUB) \
+	Q6K_MUL(R22, 30, 31, h, g, KSUB) \
+	Q6K_MUL(R23, i2a, i2b, h, g, KSUB) \
+	Q6K_MUL(R24, i3a, i3b, h, g, KSUB)
+
+#define Q6KX4_HALF(h, KSUB, i2a, i2b, i3a, i3b) \
+	ADD  $(128+32*(h)), R6, R9 \
+	VLD1 (R9), [V4.B16, V5.B16] \
+	Q6KX4_GROUP(h, 0, Q6K_GROUP0, 64*(h), KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 1, Q6K_GROUP1, 64*(h)+32, KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 2, Q6K_GROUP2, 64*(h), KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 3, Q6K_GROUP3, 64*(h)+32, KSUB, i2a, i2b, i3a, i3b)
+
+// Q6KX4_FINISH(ra, ia, ib, fa, fb): isum -= sum 32*sc*bsums, then
+// F += float(isum) * (d*yd) for the activation block at ra.
+#define Q6KX4_FINISH(ra, ia, ib, fa, fb) \
+	Q6K_BSUMS(ra, V0, V1, 0, 1, 6, 7, 2, 3, 4) \
+	SUB4S(ia, ia, 2) \
+	SUB4S(ib, ib, 3) \
+	SCVTF4S(ia, ia) \
+	SCVTF4S(ib, ib) \
+	FMOVS (ra), F8 \
+	FMULS F8, F5, F9 \
+	FMLAS(fa, ia, 9, 0) \
+	FMLAS(fb, ib, 9, 0)
+
+#define Q6KX4(SCALES, KSUB, i2a, i2b, i3a, i3b) \
+	ARGSX4 \
+	VMOVI $15, V28.B16 \
+	VMOVI $0x30, V27.B16 \
+row: \
+	X4ROW_START \
+	ZERO(V20) \
+	ZERO(V21) \
+	ZERO(V22) \
+	ZERO(V23) \
+	ZERO(V24) \
+	ZERO(V25) \
+	ZERO(V26) \
+	ZERO(V29) \
+block: \
+	Q6K_SCALES(SCALES) \
+	ZERO(V14) \
+	ZERO(V15) \
+	ZERO(V30) \
+	ZERO(V31) \
+	ZEROV(i2a) \
+	ZEROV(i2b) \
+	ZEROV(i3a) \
+	ZEROV(i3b) \
+	ADD $4, R7, R12 \
+	ADD $4, R19, R22 \
+	ADD $4, R20, R23 \
+	ADD $4, R21, R24 \
+	Q6KX4_HALF(0, KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_HALF(1, KSUB, i2a, i2b, i3a, i3b) \
+	ADD    $192, R6, R9 \
+	VLD1   (R9), [V6.B16] \
+	SXTL28H(7, 6) \
+	SXTL8H(6, 6) \
+	VSHL   $5, V6.H8, V6.H8 \
+	VSHL   $5, V7.H8, V7.H8 \
+	MOVHU  208(R6), R9 \
+	FMOVS  R9, F5 \
+	FCVTHS F5, F5 \
+	Q6KX4_FINISH(R7, 14, 15, 20, 21) \
+	Q6KX4_FINISH(R19, 30, 31, 22, 23) \
+	Q6KX4_FINISH(R20, i2a, i2b, 24, 25) \
+	Q6KX4_FINISH(R21, i3a, i3b, 26, 29) \
+	X4BLOCK_END(210, block) \
+	HSUM8(20, 21, 0) \
+	FMOVS F20, (R4) \
+	ADD   R15, R4, R9 \
+	HSUM8(22, 23, 0) \
+	FMOVS F22, (R9) \
+	ADD   R15, R9, R9 \
+	HSUM8(24, 25, 0) \
+	FMOVS F24, (R9) \
+	ADD   R15, R9, R9 \
+	HSUM8(26, 29, 0) \
+	FMOVS F26, (R9) \
+	X4ROW_END(row)
+
+TEXT ·dotQ6KX4DotProd(SB), NOSPLIT, $0-64
+	Q6KX4(SCALES6_DP, KSUB_DP, 10, 11, 12, 13)
+
+TEXT ·dotQ6KX4NEON(SB), NOSPLIT, $0-64
+	Q6KX4(KNONE, KSUB_NEON, 16, 17, 18, 19)
 
 // ---------------------------------------------------------------------
 // F32, F16 and BF16: nb values, summed in the orders of SumOrder (see
