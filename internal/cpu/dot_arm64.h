@@ -44,8 +44,10 @@
 #define FMLAS(d, n, m, i) WORD $(0x4f801000 | ELEMS(m, i) | (n)<<5 | (d))
 #define FMLSS(d, n, m, i) WORD $(0x4f805000 | ELEMS(m, i) | (n)<<5 | (d))
 
-// FMUL Sd, Sn, Vm.S[i]: lane 0 of n times word i of m.
+// FMUL Sd, Sn, Vm.S[i]: lane 0 of n times word i of m; FMUL Vd.4S,
+// Vn.4S, Vm.S[i]: each lane of n times word i of m.
 #define FMULSE(d, n, m, i) WORD $(0x5f809000 | ELEMS(m, i) | (n)<<5 | (d))
+#define FMULE(d, n, m, i) WORD $(0x4f809000 | ELEMS(m, i) | (n)<<5 | (d))
 
 // SCVTF Vd.4S, Vn.4S: int32 to float32 (exact below 2^24, rounded to
 // nearest even above, as VCVTDQ2PS).

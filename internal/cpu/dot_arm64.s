@@ -131,18 +131,24 @@
 //	lanes = the int32 sums of w.a over each 4 values (V4, V5)
 //	F += float(lanes) * (dw*da)    (fused, in V24, V25)
 
-// Q32ROW(ra, lo, hi, IDOT) multiplies the weight block in V2, V3 (scale
-// in R10) with the activation block at ra (stepped on) into the float
-// lanes Vlo, Vhi, using V0, V1, V4, V5, V29, V31, R9 and R11.
-#define Q32ROW(ra, lo, hi, IDOT) \
-	MOVHU.P 2(ra), R9 \
+// Q32LANES(ra, IDOT): the float lanes (V4, V5) of the products of the
+// weights in V2, V3 and the 32 activations at ra (stepped on), using V0,
+// V1.
+#define Q32LANES(ra, IDOT) \
 	VLD1.P  32(ra), [V0.B16, V1.B16] \
 	ZERO(V4) \
 	ZERO(V5) \
 	IDOT(4, 2, 0) \
 	IDOT(5, 3, 1) \
 	SCVTF4S(4, 4) \
-	SCVTF4S(5, 5) \
+	SCVTF4S(5, 5)
+
+// Q32ROW(ra, lo, hi, IDOT) multiplies the weight block in V2, V3 (scale
+// in R10) with the activation block at ra (stepped on) into the float
+// lanes Vlo, Vhi, using V0, V1, V4, V5, V29, V31, R9 and R11.
+#define Q32ROW(ra, lo, hi, IDOT) \
+	MOVHU.P 2(ra), R9 \
+	Q32LANES(ra, IDOT) \
 	ORR     R9<<16, R10, R11 \
 	FMOVS   R11, F29 \
 	FCVTL4S(29, 29) \
@@ -169,14 +175,15 @@ block: \
 // Q32X4BODY(LOADW, IDOT) is Q32BODY for four activation rows at once
 // (the prompt's matrix products): each weight block is loaded (and its
 // nibbles and fifth bits decoded) once for the four rows, whose lanes get
-// exactly the operations Q32BODY would give them.
+// exactly the operations Q32BODY would give them. The four rows' scales
+// da go to halfwords 0-3 of V30 and dw to halfword 4, converted together;
+// lane r of V31 is then dw*da of row r (one product, as FMULSE's).
 //
 //	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 //
 // out[r*outStride + i] gets the product of weight row i and activation
-// row r. Registers besides Q32BODY's: R14 aStride, R7 and R19-R21 the
-// activation rows' blocks, R15 the bytes between output rows; V8, V9,
-// V10, V11, V12, V13, V22, V23 the rows' float lanes.
+// row r. Registers besides Q32BODY's: see ARGSX4 and X4ROW_START; V8,
+// V9, V10, V11, V12, V13, V22, V23 the rows' float lanes.
 #define Q32X4BODY(LOADW, IDOT) \
 	ARGSX4 \
 	Q32CONST \
@@ -192,10 +199,26 @@ row: \
 	ZERO(V23) \
 block: \
 	LOADW \
-	Q32ROW(R7, 8, 9, IDOT) \
-	Q32ROW(R19, 10, 11, IDOT) \
-	Q32ROW(R20, 12, 13, IDOT) \
-	Q32ROW(R21, 22, 23, IDOT) \
+	VLD1.P 2(R7), V30.H[0] \
+	VLD1.P 2(R19), V30.H[1] \
+	VLD1.P 2(R20), V30.H[2] \
+	VLD1.P 2(R21), V30.H[3] \
+	VMOV   R10, V30.H[4] \
+	FCVTL4S(31, 30) \
+	FCVTL24S(29, 30) \
+	FMULE(31, 31, 29, 0) \
+	Q32LANES(R7, IDOT) \
+	FMLAS(8, 4, 31, 0) \
+	FMLAS(9, 5, 31, 0) \
+	Q32LANES(R19, IDOT) \
+	FMLAS(10, 4, 31, 1) \
+	FMLAS(11, 5, 31, 1) \
+	Q32LANES(R20, IDOT) \
+	FMLAS(12, 4, 31, 2) \
+	FMLAS(13, 5, 31, 2) \
+	Q32LANES(R21, IDOT) \
+	FMLAS(22, 4, 31, 3) \
+	FMLAS(23, 5, 31, 3) \
 	SUBS $1, R8 \
 	BNE  block \
 	HSUM8(8, 9, 24) \
