@@ -560,14 +560,14 @@ TEXT ·dotQ5KNEON(SB), NOSPLIT, $0-48
 // R22-R24 their chunks (stepped on).
 // Vector registers besides those of KSUB and KCHUNK (V0, V1 hold 32
 // activations at a time):
-//	V2, V3 / V13, V14 / V15, V26 / I3A, I3B  the rows' isum lanes (I3A,
-//	        I3B are V10, V11 for DotProd, V16, V17 for NEON)
+//	V2, V3 / V13, V14 / V15, V26 / i3a, i3b  the rows' isum lanes (row
+//	        3: V10, V11 for DotProd, V16, V17 for NEON)
 //	V18-V25  the rows' float lanes (row r: V18+2r, V19+2r)
 //	V27, V29-V31  Q4_K's four rows' mins lanes
 //	V27      Q5_K's four rows' mins sums (lane r: row r)
 //	V29, V30 Q5_K's qh; V31 0x10 in every byte
 // Once a block's chunks are done, V0, V1, V4-V9 and V12 are temporaries
-// (V4 d and dmin, V5 the mins, V6 yd, V7 d*yd, V9 dmin).
+// (V4 d and dmin, V5 the mins, V6 yd then dmin*yd, V7 d*yd, V9 dmin).
 
 // KX4ROW(ra, ia, ib, j, KSUB): chunk j of the activation block at ra
 // (stepped on) times the chunk's values in V4-V7, into lanes Via, Vib.
