@@ -12,7 +12,10 @@
 # Prompt: the difference between -r 1 and -r 2 is one N-token prompt from
 # an empty cache (in batches of bench's default size), divided by N.
 # LEVELS (default "max:dotprod cortex-a57:neon max:generic") picks the
-# qemu CPUs and QUANT_CPU levels. Needs qemu-user and a C compiler.
+# qemu CPUs and QUANT_CPU levels. TOP=N adds, under each level's line, the
+# N functions that executed the most instructions in its longer run (all
+# of it: loading and warm-up too), as shares of that run.
+# Needs qemu-user and a C compiler.
 set -euo pipefail
 model=${1:?usage: $0 MODEL.gguf [-p N]}
 prompt=0
@@ -31,7 +34,7 @@ CGO_ENABLED=0 GOARCH=arm64 go build -o "$tmp/quant" ./cmd/quant
 count() { # QEMU_CPU QUANT_CPU bench-flags...
 	local cpu=$1 level=$2
 	shift 2
-	QUANT_CPU=$level qemu-aarch64 -cpu "$cpu" -plugin "$tmp/insncount.so" -d plugin -D "$tmp/log" \
+	QUANT_CPU=$level qemu-aarch64 -cpu "$cpu" -plugin "$tmp/insncount.so${TOP:+,tbs=on}" -d plugin -D "$tmp/log" \
 		"$tmp/quant" bench "$model" "$@" -t 1 -o csv >/dev/null 2>"$tmp/err" ||
 		{ cat "$tmp/err" >&2; return 1; }
 	sed -n 's/^insns: //p' "$tmp/log"
@@ -53,5 +56,8 @@ for c in ${LEVELS:-max:dotprod cortex-a57:neon max:generic}; do
 		short=$(count "$cpu" "$level" -p 0 -n 8 -r 1)
 		long=$(count "$cpu" "$level" -p 0 -n 24 -r 1)
 		printf '%-8s %-10s %d\n' "$level" "$cpu" $(((long - short) / 16))
+	fi
+	if [ -n "${TOP:-}" ]; then
+		go run ./scripts/arm64insn/tbprof -n "$TOP" "$tmp/quant" "$tmp/log"
 	fi
 done
