@@ -64,6 +64,24 @@ func dotQ5_0DotProd(w *byte, wStride int, a *byte, nb int, out *float32, rows in
 func dotQ5_0NEON(w *byte, wStride int, a *byte, nb int, out *float32, rows int)
 
 //go:noescape
+func dotQ4KX4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ4KX4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5KX4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ5KX4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ6KX4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
+func dotQ6KX4NEON(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+
+//go:noescape
 func dotQ8_0X4DotProd(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 
 //go:noescape
@@ -153,6 +171,18 @@ func dotSIMD(lv level, t gguf.GGMLType, order SumOrder, n int, w []byte, wStride
 // reports whether t has one.
 func dotX4(dp bool, t gguf.GGMLType, w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int) bool {
 	switch {
+	case t == gguf.TypeQ4_K && dp:
+		dotQ4KX4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ4_K:
+		dotQ4KX4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ5_K && dp:
+		dotQ5KX4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ5_K:
+		dotQ5KX4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ6_K && dp:
+		dotQ6KX4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
+	case t == gguf.TypeQ6_K:
+		dotQ6KX4NEON(w, wStride, rows, a, aStride, nb, out, outStride)
 	case t == gguf.TypeQ8_0 && dp:
 		dotQ8_0X4DotProd(w, wStride, rows, a, aStride, nb, out, outStride)
 	case t == gguf.TypeQ8_0:

@@ -44,12 +44,20 @@
 #define FMLAS(d, n, m, i) WORD $(0x4f801000 | ELEMS(m, i) | (n)<<5 | (d))
 #define FMLSS(d, n, m, i) WORD $(0x4f805000 | ELEMS(m, i) | (n)<<5 | (d))
 
-// FMUL Sd, Sn, Vm.S[i]: lane 0 of n times word i of m.
+// FMUL Sd, Sn, Vm.S[i]: lane 0 of n times word i of m; FMUL Vd.4S,
+// Vn.4S, Vm.S[i]: each lane of n times word i of m.
 #define FMULSE(d, n, m, i) WORD $(0x5f809000 | ELEMS(m, i) | (n)<<5 | (d))
+#define FMULE(d, n, m, i) WORD $(0x4f809000 | ELEMS(m, i) | (n)<<5 | (d))
 
 // SCVTF Vd.4S, Vn.4S: int32 to float32 (exact below 2^24, rounded to
 // nearest even above, as VCVTDQ2PS).
 #define SCVTF4S(d, n) WORD $(0x4e21d800 | (n)<<5 | (d))
+
+// MOVI Vd.2D, #0: Vd = 0.
+#define ZEROV(d) WORD $(0x6f00e400 | (d))
+
+// SUB Vd.4S, Vn.4S, Vm.4S: d = n - m, int32.
+#define SUB4S(d, n, m) WORD $(0x6ea08400 | (m)<<16 | (n)<<5 | (d))
 
 // FADD Vd.4S, Vn.4S, Vm.4S.
 #define FADD4S(d, n, m) WORD $(0x4e20d400 | (m)<<16 | (n)<<5 | (d))

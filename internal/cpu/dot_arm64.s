@@ -48,6 +48,51 @@
 	MOVD out+32(FP), R4 \
 	MOVD rows+40(FP), R5
 
+// ARGSX4 loads the arguments of the four-row (X4) kernels:
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// as ARGS does, with aStride in R14 and the bytes between output rows in
+// R15.
+#define ARGSX4 \
+	MOVD w+0(FP), R0 \
+	MOVD wStride+8(FP), R1 \
+	MOVD rows+16(FP), R5 \
+	MOVD a+24(FP), R2 \
+	MOVD aStride+32(FP), R14 \
+	MOVD nb+40(FP), R3 \
+	MOVD out+48(FP), R4 \
+	MOVD outStride+56(FP), R15 \
+	LSL  $2, R15
+
+// X4ROW_START and X4ROW_END bracket the X4 kernels' row loop: R7 and
+// R19-R21 are the four activation rows' blocks.
+#define X4ROW_START \
+	MOVD R0, R6 \
+	MOVD R2, R7 \
+	ADD  R14, R7, R19 \
+	ADD  R14, R19, R20 \
+	ADD  R14, R20, R21 \
+	MOVD R3, R8
+
+#define X4ROW_END(label) \
+	ADD  $4, R4 \
+	ADD  R1, R0 \
+	SUBS $1, R5 \
+	BNE  label \
+	RET
+
+// X4BLOCK_END(blen, label) steps to the next weight block (blen bytes)
+// and the four rows' next Q8_K blocks, and loops while blocks are left.
+#define X4BLOCK_END(blen, label) \
+	ADD  $blen, R6 \
+	ADD  $292, R7 \
+	ADD  $292, R19 \
+	ADD  $292, R20 \
+	ADD  $292, R21 \
+	SUBS $1, R8 \
+	BNE  label
+
 #define ZERO(v) VEOR v.B16, v.B16, v.B16
 
 // ROW_START and ROW_END bracket each kernel's row loop.
@@ -86,18 +131,24 @@
 //	lanes = the int32 sums of w.a over each 4 values (V4, V5)
 //	F += float(lanes) * (dw*da)    (fused, in V24, V25)
 
-// Q32ROW(ra, lo, hi, IDOT) multiplies the weight block in V2, V3 (scale
-// in R10) with the activation block at ra (stepped on) into the float
-// lanes Vlo, Vhi, using V0, V1, V4, V5, V29, V31, R9 and R11.
-#define Q32ROW(ra, lo, hi, IDOT) \
-	MOVHU.P 2(ra), R9 \
+// Q32LANES(ra, IDOT): the float lanes (V4, V5) of the products of the
+// weights in V2, V3 and the 32 activations at ra (stepped on), using V0,
+// V1.
+#define Q32LANES(ra, IDOT) \
 	VLD1.P  32(ra), [V0.B16, V1.B16] \
 	ZERO(V4) \
 	ZERO(V5) \
 	IDOT(4, 2, 0) \
 	IDOT(5, 3, 1) \
 	SCVTF4S(4, 4) \
-	SCVTF4S(5, 5) \
+	SCVTF4S(5, 5)
+
+// Q32ROW(ra, lo, hi, IDOT) multiplies the weight block in V2, V3 (scale
+// in R10) with the activation block at ra (stepped on) into the float
+// lanes Vlo, Vhi, using V0, V1, V4, V5, V29, V31, R9 and R11.
+#define Q32ROW(ra, lo, hi, IDOT) \
+	MOVHU.P 2(ra), R9 \
+	Q32LANES(ra, IDOT) \
 	ORR     R9<<16, R10, R11 \
 	FMOVS   R11, F29 \
 	FCVTL4S(29, 29) \
@@ -124,32 +175,20 @@ block: \
 // Q32X4BODY(LOADW, IDOT) is Q32BODY for four activation rows at once
 // (the prompt's matrix products): each weight block is loaded (and its
 // nibbles and fifth bits decoded) once for the four rows, whose lanes get
-// exactly the operations Q32BODY would give them.
+// exactly the operations Q32BODY would give them. The four rows' scales
+// da go to halfwords 0-3 of V30 and dw to halfword 4, converted together;
+// lane r of V31 is then dw*da of row r (one product, as FMULSE's).
 //
 //	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
 //
 // out[r*outStride + i] gets the product of weight row i and activation
-// row r. Registers besides Q32BODY's: R12 aStride, R7 and R19-R21 the
-// activation rows' blocks, R13 the bytes between output rows; V8, V9,
-// V10, V11, V12, V13, V22, V23 the rows' float lanes.
+// row r. Registers besides Q32BODY's: see ARGSX4 and X4ROW_START; V8,
+// V9, V10, V11, V12, V13, V22, V23 the rows' float lanes.
 #define Q32X4BODY(LOADW, IDOT) \
-	MOVD w+0(FP), R0 \
-	MOVD wStride+8(FP), R1 \
-	MOVD rows+16(FP), R5 \
-	MOVD a+24(FP), R2 \
-	MOVD aStride+32(FP), R12 \
-	MOVD nb+40(FP), R3 \
-	MOVD out+48(FP), R4 \
-	MOVD outStride+56(FP), R13 \
-	LSL  $2, R13 \
+	ARGSX4 \
 	Q32CONST \
 row: \
-	MOVD R0, R6 \
-	MOVD R2, R7 \
-	ADD  R12, R7, R19 \
-	ADD  R12, R19, R20 \
-	ADD  R12, R20, R21 \
-	MOVD R3, R8 \
+	X4ROW_START \
 	ZERO(V8) \
 	ZERO(V9) \
 	ZERO(V10) \
@@ -160,10 +199,26 @@ row: \
 	ZERO(V23) \
 block: \
 	LOADW \
-	Q32ROW(R7, 8, 9, IDOT) \
-	Q32ROW(R19, 10, 11, IDOT) \
-	Q32ROW(R20, 12, 13, IDOT) \
-	Q32ROW(R21, 22, 23, IDOT) \
+	VLD1.P 2(R7), V30.H[0] \
+	VLD1.P 2(R19), V30.H[1] \
+	VLD1.P 2(R20), V30.H[2] \
+	VLD1.P 2(R21), V30.H[3] \
+	VMOV   R10, V30.H[4] \
+	FCVTL4S(31, 30) \
+	FCVTL24S(29, 30) \
+	FMULE(31, 31, 29, 0) \
+	Q32LANES(R7, IDOT) \
+	FMLAS(8, 4, 31, 0) \
+	FMLAS(9, 5, 31, 0) \
+	Q32LANES(R19, IDOT) \
+	FMLAS(10, 4, 31, 1) \
+	FMLAS(11, 5, 31, 1) \
+	Q32LANES(R20, IDOT) \
+	FMLAS(12, 4, 31, 2) \
+	FMLAS(13, 5, 31, 2) \
+	Q32LANES(R21, IDOT) \
+	FMLAS(22, 4, 31, 3) \
+	FMLAS(23, 5, 31, 3) \
 	SUBS $1, R8 \
 	BNE  block \
 	HSUM8(8, 9, 24) \
@@ -171,17 +226,13 @@ block: \
 	HSUM8(12, 13, 24) \
 	HSUM8(22, 23, 24) \
 	FMOVS F8, (R4) \
-	ADD   R13, R4, R9 \
+	ADD   R15, R4, R9 \
 	FMOVS F10, (R9) \
-	ADD   R13, R9, R9 \
+	ADD   R15, R9, R9 \
 	FMOVS F12, (R9) \
-	ADD   R13, R9, R9 \
+	ADD   R15, R9, R9 \
 	FMOVS F22, (R9) \
-	ADD   $4, R4 \
-	ADD   R1, R0 \
-	SUBS  $1, R5 \
-	BNE   row \
-	RET
+	X4ROW_END(row)
 
 // Q8_0 (34 bytes: fp16 d, 32 int8).
 #define Q32CONST
@@ -360,15 +411,33 @@ TEXT ·dotQ5_0X4NEON(SB), NOSPLIT, $0-64
 	ANDW  $0x3f3f3f3f, R13, R13 \
 	ORR   R10<<32, R13, R13
 
-// KCHUNK(j, HIGH, KSUB): chunk j's 32 nibble bytes at R10 and 64
-// activations at R12 (both stepped on), sub-blocks 2j and 2j+1.
-#define KCHUNK(j, HIGH, KSUB) \
+// KNIBBLES(HIGH) loads a chunk's 32 nibble bytes at R10 (stepped on) as
+// 64 values: V4, V5 the low nibbles, V6, V7 the high ones, and HIGH adds
+// Q5_K's fifth bits.
+#define KNIBBLES(HIGH) \
 	VLD1.P 32(R10), [V4.B16, V5.B16] \
 	VUSHR  $4, V4.B16, V6.B16 \
 	VUSHR  $4, V5.B16, V7.B16 \
 	VAND   V28.B16, V4.B16, V4.B16 \
 	VAND   V28.B16, V5.B16, V5.B16 \
-	HIGH \
+	HIGH
+
+// KMSUM(ra, Va, Vb, a, b, c, mins, d): the msum lanes of the activation
+// block at ra into Vd: min_2k*bp_2k + min_2k+1*bp_2k+1 for the eight
+// int16 mins in Vmins, bp_k = bsums[2k]+bsums[2k+1], using Va, Vb (the
+// same registers as a, b) and Vc.
+#define KMSUM(ra, Va, Vb, a, b, c, mins, d) \
+	ADD  $260, ra, R9 \
+	VLD1 (R9), [Va.H8, Vb.H8] \
+	ADDP8H(a, a, b) \
+	SMULL4S(b, a, mins) \
+	SMULL24S(c, a, mins) \
+	ADDP4S(d, b, c)
+
+// KCHUNK(j, HIGH, KSUB): chunk j's 32 nibble bytes at R10 and 64
+// activations at R12 (both stepped on), sub-blocks 2j and 2j+1.
+#define KCHUNK(j, HIGH, KSUB) \
+	KNIBBLES(HIGH) \
 	VLD1.P 64(R12), [V0.B16, V1.B16, V2.B16, V3.B16] \
 	KSUB(18, 19, 4, 5, 0, 1, 2*(j), 2*(j)) \
 	KSUB(18, 19, 6, 7, 2, 3, 2*(j)+1, 2*(j)+1)
@@ -389,12 +458,7 @@ block: \
 	SCALES \
 	VMOV     R13, V20.D[0] \
 	VUXTL    V20.B8, V20.H8 \
-	ADD      $260, R7, R9 \
-	VLD1     (R9), [V21.H8, V22.H8] \
-	ADDP8H(21, 21, 22) \
-	SMULL4S(22, 21, 20) \
-	SMULL24S(23, 21, 20) \
-	ADDP4S(20, 22, 23) \
+	KMSUM(R7, V21, V22, 21, 22, 23, 20, 20) \
 	ZERO(V18) \
 	ZERO(V19) \
 	QH \
@@ -451,21 +515,23 @@ TEXT ·dotQ4KNEON(SB), NOSPLIT, $0-48
 	ADD  $16, R6, R9 \
 	VLD1 (R9), [V13.B16, V14.B16]
 
-#define Q5K_HIGH \
-	VSHL  $4, V13.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V4.B16, V4.B16 \
-	VSHL  $4, V14.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V5.B16, V5.B16 \
-	VSHL  $3, V13.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V6.B16, V6.B16 \
-	VSHL  $3, V14.B16, V15.B16 \
-	VAND  V27.B16, V15.B16, V15.B16 \
-	VORR  V15.B16, V7.B16, V7.B16 \
-	VUSHR $2, V13.B16, V13.B16 \
-	VUSHR $2, V14.B16, V14.B16
+// ORBIT(s, q, t, m, v) ORs (q << s) & m into v's bytes, using t.
+#define ORBIT(s, q, t, m, v) \
+	VSHL $s, q.B16, t.B16 \
+	VAND m.B16, t.B16, t.B16 \
+	VORR t.B16, v.B16, v.B16
+
+// Q5K_HIGHR(qa, qb, t, m) ORs the chunk's fifth bits into V4-V7, with
+// qh in qa, qb, the 0x10 mask in m and t a temporary.
+#define Q5K_HIGHR(qa, qb, t, m) \
+	ORBIT(4, qa, t, m, V4) \
+	ORBIT(4, qb, t, m, V5) \
+	ORBIT(3, qa, t, m, V6) \
+	ORBIT(3, qb, t, m, V7) \
+	VUSHR $2, qa.B16, qa.B16 \
+	VUSHR $2, qb.B16, qb.B16
+
+#define Q5K_HIGH Q5K_HIGHR(V13, V14, V15, V27)
 
 #define Q5K_MINS \
 	VADDV  V20.S4, V20 \
@@ -477,6 +543,177 @@ TEXT ·dotQ5KDotProd(SB), NOSPLIT, $0-48
 
 TEXT ·dotQ5KNEON(SB), NOSPLIT, $0-48
 	KBODY(SCALES_NEON, KSUB_NEON, 48, Q5K_HIGH, Q5K_QH, Q5K_MINS, KNONE, 176)
+
+// Q4_K and Q5_K x Q8_K for four activation rows at once (the prompt's
+// matrix products): each weight block's scales are unpacked and its
+// nibbles (and fifth bits) decoded once, then multiplied with the four
+// rows' activation blocks; each row's lanes get exactly the operations
+// KBODY gives them.
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// out[r*outStride + i] gets the product of weight row i and activation
+// row r.
+//
+// General registers besides KBODY's: R14 aStride, R15 the bytes between
+// output rows, R7 and R19-R21 the four rows' activation blocks, R12 and
+// R22-R24 their chunks (stepped on).
+// Vector registers besides those of KSUB and KCHUNK (V0, V1 hold 32
+// activations at a time):
+//	V2, V3 / V13, V14 / V15, V26 / i3a, i3b  the rows' isum lanes (row
+//	        3: V10, V11 for DotProd, V16, V17 for NEON)
+//	V18-V25  the rows' float lanes (row r: V18+2r, V19+2r)
+//	V27, V29-V31  Q4_K's four rows' mins lanes
+//	V27      Q5_K's four rows' mins sums (lane r: row r)
+//	V29, V30 Q5_K's qh; V31 0x10 in every byte
+// Once a block's chunks are done, V0, V1, V4-V9 and V12 are temporaries
+// (V4 d and dmin, V5 the mins, V6 yd then dmin*yd, V7 d*yd, V9 dmin).
+
+// KX4ROW(ra, ia, ib, j, KSUB): chunk j of the activation block at ra
+// (stepped on) times the chunk's values in V4-V7, into lanes Via, Vib.
+#define KX4ROW(ra, ia, ib, j, KSUB) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 4, 5, 0, 1, 2*(j), 2*(j)) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 6, 7, 0, 1, 2*(j)+1, 2*(j)+1)
+
+// KX4CHUNK(j, HIGH, KSUB, i3a, i3b): chunk j's nibbles at R10 (stepped
+// on) for the four rows.
+#define KX4CHUNK(j, HIGH, KSUB, i3a, i3b) \
+	KNIBBLES(HIGH) \
+	KX4ROW(R12, 2, 3, j, KSUB) \
+	KX4ROW(R22, 13, 14, j, KSUB) \
+	KX4ROW(R23, 15, 26, j, KSUB) \
+	KX4ROW(R24, i3a, i3b, j, KSUB)
+
+// KX4FINISH(ra, ia, ib, fa, fb, MINS): F += float(isum) * (d*yd) for the
+// activation block at ra, then its msum lanes (V0) to MINS with dmin*yd
+// in lane 0 of V6.
+#define KX4FINISH(ra, ia, ib, fa, fb, MINS) \
+	FMOVS (ra), F6 \
+	FMULS F6, F4, F7 \
+	SCVTF4S(ia, ia) \
+	SCVTF4S(ib, ib) \
+	FMLAS(fa, ia, 7, 0) \
+	FMLAS(fb, ib, 7, 0) \
+	KMSUM(ra, V0, V1, 0, 1, 0, 5, 0) \
+	FMULS F6, F9, F6 \
+	MINS
+
+// KX4STORE(fa, fb, Ffa, ROWMINS, Fm, dst): the row's result, HSUM8 of
+// its float lanes plus its mins' sum (which ROWMINS leaves in Fm), to dst.
+#define KX4STORE(fa, fb, Ffa, ROWMINS, Fm, dst) \
+	HSUM8(fa, fb, 0) \
+	ROWMINS \
+	FADDS Fm, Ffa, Ffa \
+	FMOVS Ffa, dst
+
+#define KX4BODY(SCALES, KSUB, qoff, HIGH, QH, CONST, MINS0, MINS1, MINS2, MINS3, BLOCKMINS, ROWMINS0, ROWMINS1, ROWMINS2, ROWMINS3, FM0, FM1, FM2, FM3, ZEROMINS, blen, i3a, i3b) \
+	ARGSX4 \
+	VMOVI $15, V28.B16 \
+	CONST \
+row: \
+	X4ROW_START \
+	ZERO(V18) \
+	ZERO(V19) \
+	ZERO(V20) \
+	ZERO(V21) \
+	ZERO(V22) \
+	ZERO(V23) \
+	ZERO(V24) \
+	ZERO(V25) \
+	ZEROMINS \
+block: \
+	Q4K_UNPACK \
+	SCALES \
+	ZERO(V2) \
+	ZERO(V3) \
+	ZERO(V13) \
+	ZERO(V14) \
+	ZERO(V15) \
+	ZERO(V26) \
+	ZEROV(i3a) \
+	ZEROV(i3b) \
+	QH \
+	ADD $qoff, R6, R10 \
+	ADD $4, R7, R12 \
+	ADD $4, R19, R22 \
+	ADD $4, R20, R23 \
+	ADD $4, R21, R24 \
+	KX4CHUNK(0, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(1, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(2, HIGH, KSUB, i3a, i3b) \
+	KX4CHUNK(3, HIGH, KSUB, i3a, i3b) \
+	MOVWU (R6), R9 \
+	VMOV  R9, V4.S[0] \
+	FCVTL4S(4, 4) \
+	VDUP  V4.S[1], V9.S4 \
+	VMOV  R13, V5.D[0] \
+	VUXTL V5.B8, V5.H8 \
+	KX4FINISH(R7, 2, 3, 18, 19, MINS0) \
+	KX4FINISH(R19, 13, 14, 20, 21, MINS1) \
+	KX4FINISH(R20, 15, 26, 22, 23, MINS2) \
+	KX4FINISH(R21, i3a, i3b, 24, 25, MINS3) \
+	BLOCKMINS \
+	X4BLOCK_END(blen, block) \
+	KX4STORE(18, 19, F18, ROWMINS0, FM0, (R4)) \
+	ADD  R15, R4, R9 \
+	KX4STORE(20, 21, F20, ROWMINS1, FM1, (R9)) \
+	ADD  R15, R9, R9 \
+	KX4STORE(22, 23, F22, ROWMINS2, FM2, (R9)) \
+	ADD  R15, R9, R9 \
+	KX4STORE(24, 25, F24, ROWMINS3, FM3, (R9)) \
+	X4ROW_END(row)
+
+// Q4_K's mins: row r's four float lanes in V27, V29, V30, V31, as
+// Q4K_MINS and Q4K_ROWMINS.
+#define Q4KX4_MINS(m) \
+	SCVTF4S(0, 0) \
+	FMLSS(m, 0, 6, 0)
+
+#define Q4KX4_ZEROMINS \
+	ZERO(V27) \
+	ZERO(V29) \
+	ZERO(V30) \
+	ZERO(V31)
+
+#define Q4KX4(SCALES, KSUB, i3a, i3b) \
+	KX4BODY(SCALES, KSUB, 16, KNONE, KNONE, KNONE, Q4KX4_MINS(27), Q4KX4_MINS(29), Q4KX4_MINS(30), Q4KX4_MINS(31), KNONE, HSUM4(27, 0), HSUM4(29, 0), HSUM4(30, 0), HSUM4(31, 0), F27, F29, F30, F31, Q4KX4_ZEROMINS, 144, i3a, i3b)
+
+TEXT ·dotQ4KX4DotProd(SB), NOSPLIT, $0-64
+	Q4KX4(SCALES_DP, KSUB_DP, 10, 11)
+
+TEXT ·dotQ4KX4NEON(SB), NOSPLIT, $0-64
+	Q4KX4(SCALES_NEON, KSUB_NEON, 16, 17)
+
+// Q5_K's mins: each row's block integer (VADDV) and dmin*yd go to lane r
+// of V12 and V8, and once per block V27 -= float(V12) * V8, fused lane by
+// lane: Q5K_MINS's one rounding for each row.
+#define Q5KX4_MINS(r) \
+	VADDV V0.S4, V0 \
+	VMOV  V0.S[0], V12.S[r] \
+	VMOV  V6.S[0], V8.S[r]
+
+#define Q5KX4_BLOCKMINS \
+	SCVTF4S(12, 12) \
+	VFMLS V12.S4, V8.S4, V27.S4
+
+#define Q5KX4_ROWMINS(r) VDUP V27.S[r], V1.S4
+
+#define Q5KX4_CONST VMOVI $0x10, V31.B16
+
+#define Q5KX4_QH \
+	ADD  $16, R6, R9 \
+	VLD1 (R9), [V29.B16, V30.B16]
+
+#define Q5KX4(SCALES, KSUB, i3a, i3b) \
+	KX4BODY(SCALES, KSUB, 48, Q5K_HIGHR(V29, V30, V8, V31), Q5KX4_QH, Q5KX4_CONST, Q5KX4_MINS(0), Q5KX4_MINS(1), Q5KX4_MINS(2), Q5KX4_MINS(3), Q5KX4_BLOCKMINS, Q5KX4_ROWMINS(0), Q5KX4_ROWMINS(1), Q5KX4_ROWMINS(2), Q5KX4_ROWMINS(3), F1, F1, F1, F1, ZERO(V27), 176, i3a, i3b)
+
+TEXT ·dotQ5KX4DotProd(SB), NOSPLIT, $0-64
+	Q5KX4(SCALES_DP, KSUB_DP, 10, 11)
+
+TEXT ·dotQ5KX4NEON(SB), NOSPLIT, $0-64
+	Q5KX4(SCALES_NEON, KSUB_NEON, 16, 17)
 
 // Q6_K x Q8_K. Weight block (210 bytes): 128 bytes of low nibbles (ql),
 // 64 bytes of high 2-bit pairs (qh), 16 int8 scales, fp16 d. In half h
@@ -499,51 +736,85 @@ TEXT ·dotQ5KNEON(SB), NOSPLIT, $0-48
 	SXTL4S(18, 13) \
 	SXTL24S(19, 13)
 
-// Q6K_GROUP(h, g, KSUB): the group's weights in V2, V3 are built; this
-// loads its activations and adds its products.
-#define Q6K_GROUP(h, g, KSUB) \
-	VLD1.P 32(R12), [V0.B16, V1.B16] \
-	KSUB(20, 21, 2, 3, 0, 1, 8*(h)+2*(g), 8*(h)+2*(g)+1)
+// The groups' weights: Q6K_GROUPn(la, lb, qa, qb, ta, tb) builds group
+// n's 32 weights in V2, V3 from the ql bytes in Vla, Vlb (ql[0:32] of the
+// half for groups 0 and 2, ql[32:64] for 1 and 3; la, lb may be V2, V3)
+// and the half's qh in Vqa, Vqb, using Vta, Vtb.
+#define Q6K_LOW(s, la, lb, qa, qb, ta, tb) \
+	VAND V28.B16, la.B16, V2.B16 \
+	VAND V28.B16, lb.B16, V3.B16 \
+	VSHL $s, qa.B16, ta.B16 \
+	VSHL $s, qb.B16, tb.B16 \
+	VAND V27.B16, ta.B16, ta.B16 \
+	VAND V27.B16, tb.B16, tb.B16 \
+	VORR ta.B16, V2.B16, V2.B16 \
+	VORR tb.B16, V3.B16, V3.B16
+
+// Q6K_HIGHNIB(la, lb, ta, tb): the high nibbles of Vla, Vlb with the
+// qh bits (at bits 4-5) of Vta, Vtb.
+#define Q6K_HIGHNIB(la, lb, ta, tb) \
+	VUSHR $4, la.B16, V2.B16 \
+	VUSHR $4, lb.B16, V3.B16 \
+	VORR  ta.B16, V2.B16, V2.B16 \
+	VORR  tb.B16, V3.B16, V3.B16
+
+#define Q6K_GROUP0(la, lb, qa, qb, ta, tb) Q6K_LOW(4, la, lb, qa, qb, ta, tb)
+#define Q6K_GROUP1(la, lb, qa, qb, ta, tb) Q6K_LOW(2, la, lb, qa, qb, ta, tb)
+
+#define Q6K_GROUP2(la, lb, qa, qb, ta, tb) \
+	VAND V27.B16, qa.B16, ta.B16 \
+	VAND V27.B16, qb.B16, tb.B16 \
+	Q6K_HIGHNIB(la, lb, ta, tb)
+
+#define Q6K_GROUP3(la, lb, qa, qb, ta, tb) \
+	VUSHR $2, qa.B16, ta.B16 \
+	VUSHR $2, qb.B16, tb.B16 \
+	VAND  V27.B16, ta.B16, ta.B16 \
+	VAND  V27.B16, tb.B16, tb.B16 \
+	Q6K_HIGHNIB(la, lb, ta, tb)
+
+// Q6K_MUL(ra, ia, ib, h, g, KSUB): group g of half h, its weights in V2,
+// V3, times the 32 activations at ra (stepped on), into lanes Via, Vib.
+#define Q6K_MUL(ra, ia, ib, h, g, KSUB) \
+	VLD1.P 32(ra), [V0.B16, V1.B16] \
+	KSUB(ia, ib, 2, 3, 0, 1, 8*(h)+2*(g), 8*(h)+2*(g)+1)
 
 // Q6K_HALF(h, KSUB): the 128 values of half h; R10 and R11 step through
 // ql and qh.
 #define Q6K_HALF(h, KSUB) \
 	VLD1.P 64(R10), [V4.B16, V5.B16, V6.B16, V7.B16] \
 	VLD1.P 32(R11), [V22.B16, V23.B16] \
-	VAND   V28.B16, V4.B16, V2.B16 \
-	VAND   V28.B16, V5.B16, V3.B16 \
-	VSHL   $4, V22.B16, V14.B16 \
-	VSHL   $4, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 0, KSUB) \
-	VAND   V28.B16, V6.B16, V2.B16 \
-	VAND   V28.B16, V7.B16, V3.B16 \
-	VSHL   $2, V22.B16, V14.B16 \
-	VSHL   $2, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 1, KSUB) \
-	VUSHR  $4, V4.B16, V2.B16 \
-	VUSHR  $4, V5.B16, V3.B16 \
-	VAND   V27.B16, V22.B16, V14.B16 \
-	VAND   V27.B16, V23.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 2, KSUB) \
-	VUSHR  $4, V6.B16, V2.B16 \
-	VUSHR  $4, V7.B16, V3.B16 \
-	VUSHR  $2, V22.B16, V14.B16 \
-	VUSHR  $2, V23.B16, V15.B16 \
-	VAND   V27.B16, V14.B16, V14.B16 \
-	VAND   V27.B16, V15.B16, V15.B16 \
-	VORR   V14.B16, V2.B16, V2.B16 \
-	VORR   V15.B16, V3.B16, V3.B16 \
-	Q6K_GROUP(h, 3, KSUB)
+	Q6K_GROUP0(V4, V5, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 0, KSUB) \
+	Q6K_GROUP1(V6, V7, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 1, KSUB) \
+	Q6K_GROUP2(V4, V5, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 2, KSUB) \
+	Q6K_GROUP3(V6, V7, V22, V23, V14, V15) \
+	Q6K_MUL(R12, 20, 21, h, 3, KSUB)
+
+// Q6K_BSUMS(ra, Va, Vb, a, b, sa, sb, t0, t1, t2): the products of the
+// bsums of the activation block at ra (loaded into Va, Vb, the registers
+// a, b) and the int16 scales in Vsa, Vsb, adjacent pairs summed: lanes
+// 0-3 in Vt0, 4-7 in Vt1 (as the isum lanes), using Vt2.
+#define Q6K_BSUMS(ra, Va, Vb, a, b, sa, sb, t0, t1, t2) \
+	ADD  $260, ra, R9 \
+	VLD1 (R9), [Va.H8, Vb.H8] \
+	SMULL4S(t0, a, sa) \
+	SMULL24S(t1, a, sa) \
+	ADDP4S(t0, t0, t1) \
+	SMULL4S(t1, b, sb) \
+	SMULL24S(t2, b, sb) \
+	ADDP4S(t1, t1, t2)
+
+// Q6K_SCALES(SCALES) loads the block's 16 scales into V12, V13 (int16);
+// SCALES widens them for KSUB_DP.
+#define Q6K_SCALES(SCALES) \
+	ADD  $192, R6, R9 \
+	VLD1 (R9), [V12.B16] \
+	SXTL28H(13, 12) \
+	SXTL8H(12, 12) \
+	SCALES
 
 #define Q6KBODY(SCALES, KSUB) \
 	ARGS \
@@ -554,11 +825,7 @@ row: \
 	ZERO(V24) \
 	ZERO(V25) \
 block: \
-	ADD    $192, R6, R9 \
-	VLD1   (R9), [V12.B16] \
-	SXTL28H(13, 12) \
-	SXTL8H(12, 12) \
-	SCALES \
+	Q6K_SCALES(SCALES) \
 	ZERO(V20) \
 	ZERO(V21) \
 	MOVD   R6, R10 \
@@ -566,14 +833,7 @@ block: \
 	ADD    $4, R7, R12 \
 	Q6K_HALF(0, KSUB) \
 	Q6K_HALF(1, KSUB) \
-	ADD    $260, R7, R9 \
-	VLD1   (R9), [V22.H8, V23.H8] \
-	SMULL4S(14, 22, 12) \
-	SMULL24S(15, 22, 12) \
-	ADDP4S(14, 14, 15) \
-	SMULL4S(15, 23, 13) \
-	SMULL24S(22, 23, 13) \
-	ADDP4S(15, 15, 22) \
+	Q6K_BSUMS(R7, V22, V23, 22, 23, 12, 13, 14, 15, 22) \
 	VSHL   $5, V14.S4, V14.S4 \
 	VSHL   $5, V15.S4, V15.S4 \
 	VSUB   V14.S4, V20.S4, V20.S4 \
@@ -599,6 +859,121 @@ TEXT ·dotQ6KDotProd(SB), NOSPLIT, $0-48
 
 TEXT ·dotQ6KNEON(SB), NOSPLIT, $0-48
 	Q6KBODY(KNONE, KSUB_NEON)
+
+// Q6_K x Q8_K for four activation rows at once: each group's 32 weights
+// are built once and multiplied with the four rows' activations; each
+// row's lanes get Q6KBODY's operations, but for the bsums' term: the
+// scales are multiplied by 32 before it (32*sc*bsum equals
+// (sc*bsum) << 5 in int32, and 32*sc fits int16), once for the four rows.
+// The group's ql bytes are loaded where they are needed (no register is
+// left to keep the half's).
+//
+//	func(w *byte, wStride, rows int, a *byte, aStride, nb int, out *float32, outStride int)
+//
+// General registers as KX4BODY's. Vector registers besides those of KSUB
+// (V12, V13 the int16 scales also for DotProd: it widens them first):
+//	V0, V1 32 activations      V2, V3 a group's weights
+//	V4, V5 the half's qh       V6, V7 temporaries
+//	V14, V15 / V30, V31 / i2a, i2b / i3a, i3b  the rows' isum lanes (rows
+//	        2 and 3: V10-V13 for DotProd, V16-V19 for NEON)
+//	V20, V21 / V22, V23 / V24, V25 / V26, V29  the rows' float lanes
+// Once the block's groups are done, V0-V9 are temporaries (V5 d, V6, V7
+// the scales times 32).
+
+// Q6KX4_GROUP(h, g, GROUP, off, KSUB, i2a, i2b, i3a, i3b): group g of
+// half h, its ql bytes at off in the block.
+#define Q6KX4_GROUP(h, g, GROUP, off, KSUB, i2a, i2b, i3a, i3b) \
+	ADD    $(off), R6, R9 \
+	VLD1   (R9), [V2.B16, V3.B16] \
+	GROUP(V2, V3, V4, V5, V6, V7) \
+	Q6K_MUL(R12, 14, 15, h, g, KSUB) \
+	Q6K_MUL(R22, 30, 31, h, g, KSUB) \
+	Q6K_MUL(R23, i2a, i2b, h, g, KSUB) \
+	Q6K_MUL(R24, i3a, i3b, h, g, KSUB)
+
+#define Q6KX4_HALF(h, KSUB, i2a, i2b, i3a, i3b) \
+	ADD  $(128+32*(h)), R6, R9 \
+	VLD1 (R9), [V4.B16, V5.B16] \
+	Q6KX4_GROUP(h, 0, Q6K_GROUP0, 64*(h), KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 1, Q6K_GROUP1, 64*(h)+32, KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 2, Q6K_GROUP2, 64*(h), KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_GROUP(h, 3, Q6K_GROUP3, 64*(h)+32, KSUB, i2a, i2b, i3a, i3b)
+
+// Q6KX4_FINISH(ra, ia, ib, fa, fb): isum -= sum 32*sc*bsums, then
+// F += float(isum) * (d*yd) for the activation block at ra.
+#define Q6KX4_FINISH(ra, ia, ib, fa, fb) \
+	Q6K_BSUMS(ra, V0, V1, 0, 1, 6, 7, 2, 3, 4) \
+	SUB4S(ia, ia, 2) \
+	SUB4S(ib, ib, 3) \
+	SCVTF4S(ia, ia) \
+	SCVTF4S(ib, ib) \
+	FMOVS (ra), F8 \
+	FMULS F8, F5, F9 \
+	FMLAS(fa, ia, 9, 0) \
+	FMLAS(fb, ib, 9, 0)
+
+#define Q6KX4(SCALES, KSUB, i2a, i2b, i3a, i3b) \
+	ARGSX4 \
+	VMOVI $15, V28.B16 \
+	VMOVI $0x30, V27.B16 \
+row: \
+	X4ROW_START \
+	ZERO(V20) \
+	ZERO(V21) \
+	ZERO(V22) \
+	ZERO(V23) \
+	ZERO(V24) \
+	ZERO(V25) \
+	ZERO(V26) \
+	ZERO(V29) \
+block: \
+	Q6K_SCALES(SCALES) \
+	ZERO(V14) \
+	ZERO(V15) \
+	ZERO(V30) \
+	ZERO(V31) \
+	ZEROV(i2a) \
+	ZEROV(i2b) \
+	ZEROV(i3a) \
+	ZEROV(i3b) \
+	ADD $4, R7, R12 \
+	ADD $4, R19, R22 \
+	ADD $4, R20, R23 \
+	ADD $4, R21, R24 \
+	Q6KX4_HALF(0, KSUB, i2a, i2b, i3a, i3b) \
+	Q6KX4_HALF(1, KSUB, i2a, i2b, i3a, i3b) \
+	ADD    $192, R6, R9 \
+	VLD1   (R9), [V6.B16] \
+	SXTL28H(7, 6) \
+	SXTL8H(6, 6) \
+	VSHL   $5, V6.H8, V6.H8 \
+	VSHL   $5, V7.H8, V7.H8 \
+	MOVHU  208(R6), R9 \
+	FMOVS  R9, F5 \
+	FCVTHS F5, F5 \
+	Q6KX4_FINISH(R7, 14, 15, 20, 21) \
+	Q6KX4_FINISH(R19, 30, 31, 22, 23) \
+	Q6KX4_FINISH(R20, i2a, i2b, 24, 25) \
+	Q6KX4_FINISH(R21, i3a, i3b, 26, 29) \
+	X4BLOCK_END(210, block) \
+	HSUM8(20, 21, 0) \
+	FMOVS F20, (R4) \
+	ADD   R15, R4, R9 \
+	HSUM8(22, 23, 0) \
+	FMOVS F22, (R9) \
+	ADD   R15, R9, R9 \
+	HSUM8(24, 25, 0) \
+	FMOVS F24, (R9) \
+	ADD   R15, R9, R9 \
+	HSUM8(26, 29, 0) \
+	FMOVS F26, (R9) \
+	X4ROW_END(row)
+
+TEXT ·dotQ6KX4DotProd(SB), NOSPLIT, $0-64
+	Q6KX4(SCALES6_DP, KSUB_DP, 10, 11, 12, 13)
+
+TEXT ·dotQ6KX4NEON(SB), NOSPLIT, $0-64
+	Q6KX4(KNONE, KSUB_NEON, 16, 17, 18, 19)
 
 // ---------------------------------------------------------------------
 // F32, F16 and BF16: nb values, summed in the orders of SumOrder (see
