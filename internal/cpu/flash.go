@@ -13,7 +13,12 @@ import (
 // for quantized caches: q is converted to the key type's dot-product format,
 // each position's score is a Dot with its key row, and the values are
 // accumulated under a running maximum (online softmax), in F16 for an F16
-// value cache and in F32 otherwise, with the C library's expf.
+// value cache and in F32 otherwise, with the C library's expf. The work is
+// reordered, not the arithmetic: every score first (one kernel call), then
+// the online softmax's factors position by position, then the values with
+// each strip of the accumulator kept in registers across all positions
+// (each dimension's sum is its own chain, so strips can go one after the
+// other).
 func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, a *engine.Attention) {
 	if c.kType == c.vType && (c.kType == gguf.TypeF32 || c.kType == gguf.TypeF16) && q.Rows >= flashTile {
 		b.attendFlashTiled(dst, q, c, layer, pos, a)
@@ -31,50 +36,35 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 			r, h := job/a.Heads, job%a.Heads
 			kv := h / group
 			qq := QuantizeRow(VecDotType(c.kType), row(q, r)[h*hd:(h+1)*hd], buf.qBytes[:0])
-			acc, acc16 := buf.acc, buf.acc16
-			clear(acc)
-			clear(acc16)
-			sum, maxScore := float32(0), float32(math.Inf(-1))
-			// Every position's K·q first (one kernel call), each as Dot
-			// would give it; then the online softmax, position by position.
 			n := pos + r + 1
-			scores := buf.scores[:n]
-			DotMatrix(c.kType, VecOrder, hd, c.k[layer][kv*kHead:], c.kRow, n, qq, 0, 1, scores, 0)
-			for t, kq := range scores {
-				s := kq * a.Scale
-				// A new maximum rescales what has been accumulated (ms);
-				// otherwise this position's weight is exp(s - max) (vs).
-				ms, vs := float32(1), float32(1)
-				if s > maxScore {
-					ms = Expf(maxScore - s)
-					maxScore = s
-					scaleAcc(acc, acc16, c.vType, ms)
-				} else {
-					vs = Expf(s - maxScore)
-				}
-				vRow := c.v[layer][t*c.vRow+kv*vHead : t*c.vRow+(kv+1)*vHead]
-				if c.vType == gguf.TypeF16 {
-					for i := madF16RowSIMD(acc16, vRow, vs); i < hd; i++ {
-						storeF16(acc16[2*i:], fma32(loadF16(vRow[2*i:]), vs, loadF16(acc16[2*i:])))
-					}
-				} else {
-					decodeV(vRow, buf.vRow)
-					for i := madRowSIMD(acc, buf.vRow, hd, vs); i < hd; i++ {
-						acc[i] = fma32(buf.vRow[i], vs, acc[i])
-					}
-				}
-				sum = float32(sum*ms) + vs
-			}
-			out := row(dst, r)[h*hd : (h+1)*hd]
+			vs, ms := buf.scores[:n], buf.ms[:n]
+			DotMatrix(c.kType, VecOrder, hd, c.k[layer][kv*kHead:], c.kRow, n, qq, 0, 1, vs, 0)
+			sum := onlineSoftmax(vs, ms, a.Scale)
+			acc := buf.acc
+			values := c.v[layer][kv*vHead:]
 			if c.vType == gguf.TypeF16 {
+				clear(buf.acc16)
+				accumulateF16(buf.acc16, values, c.vRow, ms, vs)
 				for i := range acc {
-					acc[i] = loadF16(acc16[2*i:])
+					acc[i] = loadF16(buf.acc16[2*i:])
+				}
+			} else {
+				// Decoded to F32 a run of positions at a time.
+				clear(acc)
+				for t0 := 0; t0 < n; t0 += flashRun {
+					run := min(flashRun, n-t0)
+					for t := range run {
+						at := (t0 + t) * c.vRow
+						decodeV(values[at:at+vHead], buf.vRows[t*hd:(t+1)*hd])
+					}
+					accumulateF32(acc, buf.vRows, hd, ms[t0:t0+run], vs[t0:t0+run])
 				}
 			}
 			inv := float32(0)
 			if sum != 0 {
 				inv = 1 / sum
 			}
+			out := row(dst, r)[h*hd : (h+1)*hd]
 			for i, y := range acc {
 				out[i] = y * inv
 			}
@@ -82,20 +72,67 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 	})
 }
 
-// scaleAcc multiplies flash attention's accumulator by s: the F16 one
-// (little-endian halves, each rounded back to F16) for an F16 value cache,
-// else the F32 one.
-func scaleAcc(acc []float32, acc16 []byte, vType gguf.GGMLType, s float32) {
-	if vType == gguf.TypeF16 {
-		for i := scaleF16RowSIMD(acc16, s); i < len(acc16)/2; i++ {
-			storeF16(acc16[2*i:], loadF16(acc16[2*i:])*s)
+// flashRun is how many positions' values attendFlash decodes at a time.
+const flashRun = 64
+
+// onlineSoftmax turns the scores K·q in vs into the online softmax's
+// factors, as llama.cpp computes them position by position: with s the
+// scaled score and m the maximum before it, a new maximum gives ms =
+// exp(m - s) (what has been accumulated is rescaled) and vs = 1, any other
+// score ms = 1 and vs = exp(s - m). It returns the softmax's denominator,
+// sum = sum*ms + vs over the positions.
+func onlineSoftmax(vs, ms []float32, scale float32) float32 {
+	sum, maxScore := float32(0), float32(math.Inf(-1))
+	for t, kq := range vs {
+		s := kq * scale
+		m, v := float32(1), float32(1)
+		if s > maxScore {
+			m = Expf(maxScore - s)
+			maxScore = s
+		} else {
+			v = Expf(s - maxScore)
 		}
-		return
+		ms[t], vs[t] = m, v
+		sum = float32(sum*m) + v
 	}
-	for i := scaleRowSIMD(acc, s); i < len(acc); i++ {
-		acc[i] *= s
+	return sum
+}
+
+// accumulateF16 adds len(ms) positions' value rows (vStride bytes apart in
+// v) into flash attention's F16 accumulator acc16 (little-endian halves),
+// as ggml's F16 vector ops do: at each position, acc = half(acc*ms) when ms
+// is not 1, then acc = half(fma(v, vs, acc)).
+func accumulateF16(acc16, v []byte, vStride int, ms, vs []float32) {
+	for i := flashF16SIMD(acc16, v, vStride, ms, vs); i < len(acc16)/2; i++ {
+		y := loadF16(acc16[2*i:])
+		for t, m := range ms {
+			if m != 1 {
+				y = roundF16(y * m)
+			}
+			y = roundF16(fma32(loadF16(v[t*vStride+2*i:]), vs[t], y))
+		}
+		storeF16(acc16[2*i:], y)
 	}
 }
+
+// accumulateF32 adds len(ms) positions' value rows (vStride values apart in
+// v) into flash attention's F32 accumulator: at each position, acc *= ms
+// when ms is not 1, then acc = fma(v, vs, acc).
+func accumulateF32(acc, v []float32, vStride int, ms, vs []float32) {
+	for i := flashF32SIMD(acc, v, vStride, ms, vs); i < len(acc); i++ {
+		y := acc[i]
+		for t, m := range ms {
+			if m != 1 {
+				y *= m
+			}
+			y = fma32(v[t*vStride+i], vs[t], y)
+		}
+		acc[i] = y
+	}
+}
+
+// roundF16 rounds x to the nearest half (ties to even).
+func roundF16(x float32) float32 { return gguf.FP16ToFP32(gguf.FP32ToFP16(x)) }
 
 // storeF16 encodes x as the little-endian IEEE half at b[0:2], rounding to
 // nearest even.

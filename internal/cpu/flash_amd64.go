@@ -4,32 +4,57 @@ package cpu
 
 import "github.com/quant-llm/quant/internal/gguf"
 
-//go:noescape
-func madF16AVX2(y, x *byte, n int, a float32)
+// The flash kernels accumulate a strip of 64 (or, the x8 ones, 8) of a
+// head's dimensions over n >= 1 positions; see flash_amd64.s.
 
 //go:noescape
-func scaleF16AVX2(y *byte, n int, s float32)
+func flashF16AVX2(acc, v *byte, vStride, n int, ms, vs *float32)
 
-// madF16RowSIMD sets y[i] = half(fma(x[i], a, y[i])) for the first
-// len(y)&^7 halves (little-endian bytes) and returns how many it did (none
-// without AVX2).
-func madF16RowSIMD(y, x []byte, a float32) int {
-	n := rowPrefix(len(y) / 2)
-	if n > 0 {
-		_ = x[2*n-1]
-		madF16AVX2(&y[0], &x[0], n, a)
+//go:noescape
+func flashF16x8AVX2(acc, v *byte, vStride, n int, ms, vs *float32)
+
+//go:noescape
+func flashF32AVX2(acc, v *float32, vStride, n int, ms, vs *float32)
+
+//go:noescape
+func flashF32x8AVX2(acc, v *float32, vStride, n int, ms, vs *float32)
+
+// flashF16SIMD runs accumulateF16 for the first hd&^7 of the accumulator's
+// hd dimensions and returns how many it did (none without AVX2).
+func flashF16SIMD(acc16, v []byte, vStride int, ms, vs []float32) int {
+	hd := rowPrefix(len(acc16) / 2)
+	n := len(ms)
+	if hd == 0 || n == 0 {
+		return 0
 	}
-	return n
+	_, _ = vs[n-1], v[(n-1)*vStride+2*hd-1]
+	i := 0
+	for ; i+64 <= hd; i += 64 {
+		flashF16AVX2(&acc16[2*i], &v[2*i], vStride, n, &ms[0], &vs[0])
+	}
+	for ; i < hd; i += 8 {
+		flashF16x8AVX2(&acc16[2*i], &v[2*i], vStride, n, &ms[0], &vs[0])
+	}
+	return hd
 }
 
-// scaleF16RowSIMD sets y[i] = half(y[i]*s) for the first len(y)&^7 halves
-// and returns how many it did (none without AVX2).
-func scaleF16RowSIMD(y []byte, s float32) int {
-	n := rowPrefix(len(y) / 2)
-	if n > 0 {
-		scaleF16AVX2(&y[0], n, s)
+// flashF32SIMD runs accumulateF32 for the first hd&^7 of the accumulator's
+// hd dimensions and returns how many it did (none without AVX2).
+func flashF32SIMD(acc, v []float32, vStride int, ms, vs []float32) int {
+	hd := rowPrefix(len(acc))
+	n := len(ms)
+	if hd == 0 || n == 0 {
+		return 0
 	}
-	return n
+	_, _ = vs[n-1], v[(n-1)*vStride+hd-1]
+	i := 0
+	for ; i+64 <= hd; i += 64 {
+		flashF32AVX2(&acc[i], &v[i], 4*vStride, n, &ms[0], &vs[0])
+	}
+	for ; i < hd; i += 8 {
+		flashF32x8AVX2(&acc[i], &v[i], 4*vStride, n, &ms[0], &vs[0])
+	}
+	return hd
 }
 
 //go:noescape
