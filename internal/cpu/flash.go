@@ -40,26 +40,7 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 			vs, ms := buf.scores[:n], buf.ms[:n]
 			DotMatrix(c.kType, VecOrder, hd, c.k[layer][kv*kHead:], c.kRow, n, qq, 0, 1, vs, 0)
 			sum := onlineSoftmax(vs, ms, a.Scale)
-			acc := buf.acc
-			values := c.v[layer][kv*vHead:]
-			if c.vType == gguf.TypeF16 {
-				clear(buf.acc16)
-				accumulateF16(buf.acc16, values, c.vRow, ms, vs)
-				for i := range acc {
-					acc[i] = loadF16(buf.acc16[2*i:])
-				}
-			} else {
-				// Decoded to F32 a run of positions at a time.
-				clear(acc)
-				for t0 := 0; t0 < n; t0 += flashRun {
-					run := min(flashRun, n-t0)
-					for t := range run {
-						at := (t0 + t) * c.vRow
-						decodeV(values[at:at+vHead], buf.vRows[t*hd:(t+1)*hd])
-					}
-					accumulateF32(acc, buf.vRows, hd, ms[t0:t0+run], vs[t0:t0+run])
-				}
-			}
+			acc := c.attendValues(buf, c.v[layer][kv*vHead:], ms, vs, decodeV)
 			inv := float32(0)
 			if sum != 0 {
 				inv = 1 / sum
@@ -70,6 +51,36 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 			}
 		}
 	})
+}
+
+// attendValues accumulates the values of one head (values holds its first
+// position's row) under the online softmax's factors ms and vs, in buf.acc.
+func (c *kvCache) attendValues(buf *attnScratch, values []byte, ms, vs []float32, decodeV func(src []byte, dst []float32)) []float32 {
+	acc := buf.acc
+	hd := len(acc)
+	if c.vType == gguf.TypeF16 {
+		clear(buf.acc16)
+		accumulateF16(buf.acc16, values, c.vRow, ms, vs)
+		for i := range acc {
+			acc[i] = loadF16(buf.acc16[2*i:])
+		}
+		return acc
+	}
+	clear(acc)
+	if flashQuantSIMD(c.vType, acc, values, c.vRow, ms, vs) {
+		return acc
+	}
+	// Decoded to F32 a run of positions at a time.
+	vHead, _ := c.vType.RowBytes(hd)
+	for t0 := 0; t0 < len(ms); t0 += flashRun {
+		run := min(flashRun, len(ms)-t0)
+		for t := range run {
+			at := (t0 + t) * c.vRow
+			decodeV(values[at:at+vHead], buf.vRows[t*hd:(t+1)*hd])
+		}
+		accumulateF32(acc, buf.vRows, hd, ms[t0:t0+run], vs[t0:t0+run])
+	}
+	return acc
 }
 
 // flashRun is how many positions' values attendFlash decodes at a time.

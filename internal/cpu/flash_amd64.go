@@ -19,6 +19,48 @@ func flashF32AVX2(acc, v *float32, vStride, n int, ms, vs *float32)
 //go:noescape
 func flashF32x8AVX2(acc, v *float32, vStride, n int, ms, vs *float32)
 
+//go:noescape
+func flashQ8_0AVX2(acc *float32, v *byte, vStride, n int, ms, vs *float32)
+
+//go:noescape
+func flashQ8_0x32AVX2(acc *float32, v *byte, vStride, n int, ms, vs *float32)
+
+//go:noescape
+func flashQ4_0AVX2(acc *float32, v *byte, vStride, n int, ms, vs *float32)
+
+//go:noescape
+func flashQ4_0x32AVX2(acc *float32, v *byte, vStride, n int, ms, vs *float32)
+
+// flashQuantSIMD accumulates a quantized value cache (len(ms) positions,
+// vStride bytes apart in v) into acc as accumulateF32 does with the decoded
+// values, and reports whether it did: false for a type without a kernel,
+// or without AVX2.
+func flashQuantSIMD(t gguf.GGMLType, acc []float32, v []byte, vStride int, ms, vs []float32) bool {
+	hd, n := len(acc), len(ms)
+	if rowPrefix(hd) == 0 || hd%gguf.QK8_0 != 0 || n == 0 {
+		return false
+	}
+	var k64, k32 func(acc *float32, v *byte, vStride, n int, ms, vs *float32)
+	switch t {
+	case gguf.TypeQ8_0:
+		k64, k32 = flashQ8_0AVX2, flashQ8_0x32AVX2
+	case gguf.TypeQ4_0:
+		k64, k32 = flashQ4_0AVX2, flashQ4_0x32AVX2
+	default:
+		return false
+	}
+	size := t.BlockBytes()
+	_, _ = vs[n-1], v[(n-1)*vStride+hd/gguf.QK8_0*size-1]
+	i := 0
+	for ; i+64 <= hd; i += 64 {
+		k64(&acc[i], &v[i/gguf.QK8_0*size], vStride, n, &ms[0], &vs[0])
+	}
+	if i < hd {
+		k32(&acc[i], &v[i/gguf.QK8_0*size], vStride, n, &ms[0], &vs[0])
+	}
+	return true
+}
+
 // flashF16SIMD runs accumulateF16 for the first hd&^7 of the accumulator's
 // hd dimensions and returns how many it did (none without AVX2).
 func flashF16SIMD(acc16, v []byte, vStride int, ms, vs []float32) int {
@@ -58,30 +100,23 @@ func flashF32SIMD(acc, v []float32, vStride int, ms, vs []float32) int {
 }
 
 //go:noescape
-func decodeQ8_0AVX2(dst *float32, src *byte, blocks int)
+func decodeBF16AVX2(dst *float32, src *byte, n int)
 
-//go:noescape
-func decodeQ4_0AVX2(dst *float32, src *byte, blocks int)
-
-// rowDecoder is gguf.RowDecoder(t) with AVX2 kernels for the cache types
-// whose rows flash attention decodes most (q8_0, q4_0).
+// rowDecoder is gguf.RowDecoder(t) with an AVX2 kernel for bf16 (the
+// quantized types q8_0 and q4_0 have flash kernels that decode as they
+// add).
 func rowDecoder(t gguf.GGMLType) func(src []byte, dst []float32) {
-	var kernel func(dst *float32, src *byte, blocks int)
-	switch t {
-	case gguf.TypeQ8_0:
-		kernel = decodeQ8_0AVX2
-	case gguf.TypeQ4_0:
-		kernel = decodeQ4_0AVX2
-	}
-	if kernel == nil || rowPrefix(8) == 0 {
+	if t != gguf.TypeBF16 || rowPrefix(8) == 0 {
 		return gguf.RowDecoder(t)
 	}
-	size := t.BlockBytes()
 	return func(src []byte, dst []float32) {
-		blocks := len(dst) / gguf.QK8_0
-		if blocks > 0 {
-			_ = src[blocks*size-1]
-			kernel(&dst[0], &src[0], blocks)
+		n := rowPrefix(len(dst))
+		if n > 0 {
+			_ = src[2*n-1]
+			decodeBF16AVX2(&dst[0], &src[0], n)
+		}
+		for i := n; i < len(dst); i++ {
+			dst[i] = loadBF16(src[2*i:])
 		}
 	}
 }

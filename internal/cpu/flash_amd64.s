@@ -5,285 +5,265 @@
 // Flash attention's value accumulation over a run of positions, one strip
 // of a head's dimensions held in registers: for each position t, if
 // ms[t] != 1 the accumulator is scaled by ms[t] (a new maximum score),
-// then acc = fma(v_t, vs[t], acc). The F16 kernels keep the accumulator as
-// ggml's F16C vector ops keep it in memory: every step widens the halves to
-// float32, computes in float32 and rounds back to a half (to nearest even);
-// here the rounding is a round trip through a half register. Arguments:
-// acc (64 or 8 values: halves for F16, float32 for F32), v (the first
-// position's strip), vStride (bytes from one position's strip to the
-// next), n >= 1 positions, ms and vs (n float32 each).
+// then acc = fma(v_t, vs[t], acc). Every kernel is
+// func(acc, v *T, vStride, n int, ms, vs *float32): acc the strip's
+// accumulator, v the first position's strip, vStride the bytes from one
+// position's strip to the next, n >= 1 positions, ms and vs n float32 each.
+//
+// The F16 kernels keep the accumulator as ggml's F16C vector ops keep it in
+// memory: every step widens the halves to float32, computes in float32 and
+// rounds back to a half (to nearest even); here the rounding is a round
+// trip through a half register. The quantized kernels decode each value
+// block as ggml's to_float does, q·d with d a half widened exactly (a
+// product exact in float32), and add it as the F32 kernels do.
+
+DATA flashConst<>+0(SB)/4, $0x3f800000 // 1.0
+DATA flashConst<>+4(SB)/4, $0x0f       // q4_0's low nibble
+DATA flashConst<>+8(SB)/4, $8          // q4_0's zero point
+GLOBL flashConst<>(SB), RODATA|NOPTR, $12
+
+// FLASH_KERNEL(name, LOAD, MAD, STORE, SCALE) is a kernel: LOAD moves the
+// accumulator at DI to registers and STORE back; MAD adds the values at SI
+// times vs (broadcast in Y12); SCALE multiplies the accumulator by ms
+// (in X12). BX indexes ms and vs.
+#define FLASH_KERNEL(name, LOAD, MAD, STORE, SCALE) \
+TEXT name(SB), NOSPLIT, $0-48               \
+	MOVQ         acc+0(FP), DI              \
+	MOVQ         v+8(FP), SI                \
+	MOVQ         vStride+16(FP), DX         \
+	MOVQ         n+24(FP), CX               \
+	MOVQ         ms+32(FP), R8              \
+	MOVQ         vs+40(FP), R9              \
+	XORQ         BX, BX                     \
+	LOAD                                    \
+top:                                            \
+	VMOVSS       (R8)(BX*4), X12            \
+	VUCOMISS     flashConst<>+0(SB), X12    \
+	JNE          scale                      \
+	JP           scale                      \
+mad:                                            \
+	VBROADCASTSS (R9)(BX*4), Y12            \
+	MAD                                     \
+	ADDQ         DX, SI                     \
+	INCQ         BX                         \
+	CMPQ         BX, CX                     \
+	JLT          top                        \
+	STORE                                   \
+	VZEROUPPER                              \
+	RET                                     \
+scale:                                          \
+	VBROADCASTSS X12, Y12                   \
+	SCALE                                   \
+	JMP          mad
+
+// MUL4 multiplies A-D by Y12.
+#define MUL4(A, B, C, D) \
+	VMULPS Y12, A, A \
+	VMULPS Y12, B, B \
+	VMULPS Y12, C, C \
+	VMULPS Y12, D, D
+
+#define MUL8 \
+	MUL4(Y0, Y1, Y2, Y3) \
+	MUL4(Y4, Y5, Y6, Y7)
 
 // F16RT rounds the float32 lanes of Y to halves and widens them back.
 #define F16RT(Y, X) \
 	VCVTPS2PH $0, Y, X \
 	VCVTPH2PS X, Y
 
-// FLASH_ARGS loads the arguments, 1.0 into X13 and the position index into BX.
-#define FLASH_ARGS \
-	MOVQ         acc+0(FP), DI   \
-	MOVQ         v+8(FP), SI     \
-	MOVQ         vStride+16(FP), DX \
-	MOVQ         n+24(FP), CX    \
-	MOVQ         ms+32(FP), R8   \
-	MOVQ         vs+40(FP), R9   \
-	MOVL         $0x3f800000, AX \
-	VMOVD        AX, X13         \
-	XORQ         BX, BX
+#define F16RT4(A, B, C, D, XA, XB, XC, XD) \
+	F16RT(A, XA) \
+	F16RT(B, XB) \
+	F16RT(C, XC) \
+	F16RT(D, XD)
 
-// FLASH_NEEDS_SCALE jumps to scale unless ms[BX] is 1 (a NaN scales),
-// leaving ms[BX] broadcast in Y12 when it does.
-#define FLASH_NEEDS_SCALE(scale) \
-	VMOVSS       (R8)(BX*4), X12 \
-	VUCOMISS     X13, X12        \
-	JNE          scale           \
-	JP           scale
+#define F16RT8 \
+	F16RT4(Y0, Y1, Y2, Y3, X0, X1, X2, X3) \
+	F16RT4(Y4, Y5, Y6, Y7, X4, X5, X6, X7)
 
-// SCALE8 multiplies Y0-Y7 by ms[BX] (in X12).
-#define SCALE8 \
-	VBROADCASTSS X12, Y12   \
-	VMULPS       Y12, Y0, Y0 \
-	VMULPS       Y12, Y1, Y1 \
-	VMULPS       Y12, Y2, Y2 \
-	VMULPS       Y12, Y3, Y3 \
-	VMULPS       Y12, Y4, Y4 \
-	VMULPS       Y12, Y5, Y5 \
-	VMULPS       Y12, Y6, Y6 \
-	VMULPS       Y12, Y7, Y7
+// The F16 kernels: 64 halves in Y0-Y7, or 8 in Y0.
 
-// FLASH_NEXT advances to the next position and loops to top while any are left.
-#define FLASH_NEXT(top) \
-	ADDQ DX, SI  \
-	INCQ BX      \
-	CMPQ BX, CX  \
-	JLT  top
-
-// func flashF16AVX2(acc, v *byte, vStride, n int, ms, vs *float32): a strip
-// of 64 halves.
-TEXT ·flashF16AVX2(SB), NOSPLIT, $0-48
-	FLASH_ARGS
-	VCVTPH2PS 0(DI), Y0
-	VCVTPH2PS 16(DI), Y1
-	VCVTPH2PS 32(DI), Y2
-	VCVTPH2PS 48(DI), Y3
-	VCVTPH2PS 64(DI), Y4
-	VCVTPH2PS 80(DI), Y5
-	VCVTPH2PS 96(DI), Y6
+#define LOAD_F16x64 \
+	VCVTPH2PS 0(DI), Y0   \
+	VCVTPH2PS 16(DI), Y1  \
+	VCVTPH2PS 32(DI), Y2  \
+	VCVTPH2PS 48(DI), Y3  \
+	VCVTPH2PS 64(DI), Y4  \
+	VCVTPH2PS 80(DI), Y5  \
+	VCVTPH2PS 96(DI), Y6  \
 	VCVTPH2PS 112(DI), Y7
 
-f16Pos:
-	FLASH_NEEDS_SCALE(f16Scale)
+#define STORE_F16x64 \
+	VCVTPS2PH $0, Y0, 0(DI)   \
+	VCVTPS2PH $0, Y1, 16(DI)  \
+	VCVTPS2PH $0, Y2, 32(DI)  \
+	VCVTPS2PH $0, Y3, 48(DI)  \
+	VCVTPS2PH $0, Y4, 64(DI)  \
+	VCVTPS2PH $0, Y5, 80(DI)  \
+	VCVTPS2PH $0, Y6, 96(DI)  \
+	VCVTPS2PH $0, Y7, 112(DI)
 
-f16Mad:
-	VBROADCASTSS (R9)(BX*4), Y12
-	VCVTPH2PS    0(SI), Y8
-	VCVTPH2PS    16(SI), Y9
-	VCVTPH2PS    32(SI), Y10
-	VCVTPH2PS    48(SI), Y11
-	VFMADD231PS  Y8, Y12, Y0
-	VFMADD231PS  Y9, Y12, Y1
-	VFMADD231PS  Y10, Y12, Y2
-	VFMADD231PS  Y11, Y12, Y3
+// MAD_F16x32(off, A-D, XA-XD) adds the 32 halves at off(SI).
+#define MAD_F16x32(off, A, B, C, D, XA, XB, XC, XD) \
+	VCVTPH2PS   off+0(SI), Y8  \
+	VCVTPH2PS   off+16(SI), Y9 \
+	VCVTPH2PS   off+32(SI), Y10 \
+	VCVTPH2PS   off+48(SI), Y11 \
+	VFMADD231PS Y8, Y12, A     \
+	VFMADD231PS Y9, Y12, B     \
+	VFMADD231PS Y10, Y12, C    \
+	VFMADD231PS Y11, Y12, D    \
+	F16RT4(A, B, C, D, XA, XB, XC, XD)
+
+#define MAD_F16x64 \
+	MAD_F16x32(0, Y0, Y1, Y2, Y3, X0, X1, X2, X3) \
+	MAD_F16x32(64, Y4, Y5, Y6, Y7, X4, X5, X6, X7)
+
+#define SCALE_F16x64 \
+	MUL8 \
+	F16RT8
+
+#define LOAD_F16x8 VCVTPH2PS (DI), Y0
+#define STORE_F16x8 VCVTPS2PH $0, Y0, (DI)
+
+#define MAD_F16x8 \
+	VCVTPH2PS   (SI), Y8   \
+	VFMADD231PS Y8, Y12, Y0 \
 	F16RT(Y0, X0)
-	F16RT(Y1, X1)
-	F16RT(Y2, X2)
-	F16RT(Y3, X3)
-	VCVTPH2PS    64(SI), Y8
-	VCVTPH2PS    80(SI), Y9
-	VCVTPH2PS    96(SI), Y10
-	VCVTPH2PS    112(SI), Y11
-	VFMADD231PS  Y8, Y12, Y4
-	VFMADD231PS  Y9, Y12, Y5
-	VFMADD231PS  Y10, Y12, Y6
-	VFMADD231PS  Y11, Y12, Y7
-	F16RT(Y4, X4)
-	F16RT(Y5, X5)
-	F16RT(Y6, X6)
-	F16RT(Y7, X7)
-	FLASH_NEXT(f16Pos)
-	VCVTPS2PH    $0, Y0, 0(DI)
-	VCVTPS2PH    $0, Y1, 16(DI)
-	VCVTPS2PH    $0, Y2, 32(DI)
-	VCVTPS2PH    $0, Y3, 48(DI)
-	VCVTPS2PH    $0, Y4, 64(DI)
-	VCVTPS2PH    $0, Y5, 80(DI)
-	VCVTPS2PH    $0, Y6, 96(DI)
-	VCVTPS2PH    $0, Y7, 112(DI)
-	VZEROUPPER
-	RET
 
-f16Scale:
-	SCALE8
+#define SCALE_F16x8 \
+	VMULPS Y12, Y0, Y0 \
 	F16RT(Y0, X0)
-	F16RT(Y1, X1)
-	F16RT(Y2, X2)
-	F16RT(Y3, X3)
-	F16RT(Y4, X4)
-	F16RT(Y5, X5)
-	F16RT(Y6, X6)
-	F16RT(Y7, X7)
-	JMP          f16Mad
 
-// func flashF16x8AVX2(acc, v *byte, vStride, n int, ms, vs *float32): a
-// strip of 8 halves.
-TEXT ·flashF16x8AVX2(SB), NOSPLIT, $0-48
-	FLASH_ARGS
-	VCVTPH2PS (DI), Y0
+FLASH_KERNEL(·flashF16AVX2, LOAD_F16x64, MAD_F16x64, STORE_F16x64, SCALE_F16x64)
+FLASH_KERNEL(·flashF16x8AVX2, LOAD_F16x8, MAD_F16x8, STORE_F16x8, SCALE_F16x8)
 
-f16x8Pos:
-	FLASH_NEEDS_SCALE(f16x8Scale)
+// The float32 accumulators: 64 values in Y0-Y7, 32 in Y0-Y3 or 8 in Y0.
 
-f16x8Mad:
-	VBROADCASTSS (R9)(BX*4), Y12
-	VCVTPH2PS    (SI), Y8
-	VFMADD231PS  Y8, Y12, Y0
-	F16RT(Y0, X0)
-	FLASH_NEXT(f16x8Pos)
-	VCVTPS2PH    $0, Y0, (DI)
-	VZEROUPPER
-	RET
-
-f16x8Scale:
-	VBROADCASTSS X12, Y12
-	VMULPS       Y12, Y0, Y0
-	F16RT(Y0, X0)
-	JMP          f16x8Mad
-
-// func flashF32AVX2(acc, v *float32, vStride, n int, ms, vs
-// *float32): a strip of 64 float32 values.
-TEXT ·flashF32AVX2(SB), NOSPLIT, $0-48
-	FLASH_ARGS
-	VMOVUPS 0(DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
+#define LOAD_F32x32 \
+	VMOVUPS 0(DI), Y0  \
+	VMOVUPS 32(DI), Y1 \
+	VMOVUPS 64(DI), Y2 \
 	VMOVUPS 96(DI), Y3
-	VMOVUPS 128(DI), Y4
-	VMOVUPS 160(DI), Y5
-	VMOVUPS 192(DI), Y6
+
+#define LOAD_F32x64 \
+	LOAD_F32x32         \
+	VMOVUPS 128(DI), Y4 \
+	VMOVUPS 160(DI), Y5 \
+	VMOVUPS 192(DI), Y6 \
 	VMOVUPS 224(DI), Y7
 
-f32Pos:
-	FLASH_NEEDS_SCALE(f32Scale)
+#define STORE_F32x32 \
+	VMOVUPS Y0, 0(DI)  \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI)
 
-f32Mad:
-	VBROADCASTSS (R9)(BX*4), Y12
-	VFMADD231PS  0(SI), Y12, Y0
-	VFMADD231PS  32(SI), Y12, Y1
-	VFMADD231PS  64(SI), Y12, Y2
-	VFMADD231PS  96(SI), Y12, Y3
-	VFMADD231PS  128(SI), Y12, Y4
-	VFMADD231PS  160(SI), Y12, Y5
-	VFMADD231PS  192(SI), Y12, Y6
-	VFMADD231PS  224(SI), Y12, Y7
-	FLASH_NEXT(f32Pos)
-	VMOVUPS      Y0, 0(DI)
-	VMOVUPS      Y1, 32(DI)
-	VMOVUPS      Y2, 64(DI)
-	VMOVUPS      Y3, 96(DI)
-	VMOVUPS      Y4, 128(DI)
-	VMOVUPS      Y5, 160(DI)
-	VMOVUPS      Y6, 192(DI)
-	VMOVUPS      Y7, 224(DI)
-	VZEROUPPER
-	RET
+#define STORE_F32x64 \
+	STORE_F32x32        \
+	VMOVUPS Y4, 128(DI) \
+	VMOVUPS Y5, 160(DI) \
+	VMOVUPS Y6, 192(DI) \
+	VMOVUPS Y7, 224(DI)
 
-f32Scale:
-	SCALE8
-	JMP          f32Mad
+#define SCALE_F32x32 MUL4(Y0, Y1, Y2, Y3)
 
-// func flashF32x8AVX2(acc, v *float32, vStride, n int, ms, vs
-// *float32): a strip of 8 float32 values.
-TEXT ·flashF32x8AVX2(SB), NOSPLIT, $0-48
-	FLASH_ARGS
-	VMOVUPS (DI), Y0
+#define MAD_F32x64 \
+	VFMADD231PS 0(SI), Y12, Y0   \
+	VFMADD231PS 32(SI), Y12, Y1  \
+	VFMADD231PS 64(SI), Y12, Y2  \
+	VFMADD231PS 96(SI), Y12, Y3  \
+	VFMADD231PS 128(SI), Y12, Y4 \
+	VFMADD231PS 160(SI), Y12, Y5 \
+	VFMADD231PS 192(SI), Y12, Y6 \
+	VFMADD231PS 224(SI), Y12, Y7
 
-f32x8Pos:
-	FLASH_NEEDS_SCALE(f32x8Scale)
+#define LOAD_F32x8 VMOVUPS (DI), Y0
+#define STORE_F32x8 VMOVUPS Y0, (DI)
+#define MAD_F32x8 VFMADD231PS (SI), Y12, Y0
+#define SCALE_F32x8 VMULPS Y12, Y0, Y0
 
-f32x8Mad:
-	VBROADCASTSS (R9)(BX*4), Y12
-	VFMADD231PS  (SI), Y12, Y0
-	FLASH_NEXT(f32x8Pos)
-	VMOVUPS      Y0, (DI)
-	VZEROUPPER
-	RET
+FLASH_KERNEL(·flashF32AVX2, LOAD_F32x64, MAD_F32x64, STORE_F32x64, MUL8)
+FLASH_KERNEL(·flashF32x8AVX2, LOAD_F32x8, MAD_F32x8, STORE_F32x8, SCALE_F32x8)
 
-f32x8Scale:
-	VBROADCASTSS X12, Y12
-	VMULPS       Y12, Y0, Y0
-	JMP          f32x8Mad
+// SCALED_MAD(A-D) converts the integers in Y8-Y11 to float32, multiplies
+// them by d (Y14) and adds them, times vs, to A-D.
+#define SCALED_MAD(A, B, C, D) \
+	VCVTDQ2PS   Y8, Y8        \
+	VCVTDQ2PS   Y9, Y9        \
+	VCVTDQ2PS   Y10, Y10      \
+	VCVTDQ2PS   Y11, Y11      \
+	VMULPS      Y14, Y8, Y8   \
+	VMULPS      Y14, Y9, Y9   \
+	VMULPS      Y14, Y10, Y10 \
+	VMULPS      Y14, Y11, Y11 \
+	VFMADD231PS Y8, Y12, A    \
+	VFMADD231PS Y9, Y12, B    \
+	VFMADD231PS Y10, Y12, C   \
+	VFMADD231PS Y11, Y12, D
 
-// Flash attention decodes each value row of a quantized cache to float32
-// (ggml's to_float) before adding it: q·d per value, d a half widened
-// exactly, so the results equal gguf's Go decoders bit for bit.
+// Q8_0_MAD(off, A-D) adds the block_q8_0 {d half; qs[32] int8} at off(SI).
+#define Q8_0_MAD(off, A, B, C, D) \
+	VPBROADCASTW off(SI), X14    \
+	VCVTPH2PS    X14, Y14        \
+	VPMOVSXBD    off+2(SI), Y8   \
+	VPMOVSXBD    off+10(SI), Y9  \
+	VPMOVSXBD    off+18(SI), Y10 \
+	VPMOVSXBD    off+26(SI), Y11 \
+	SCALED_MAD(A, B, C, D)
 
-// SCALE_STORE_BLOCK converts the block's 32 integers in Y0, Y1, Y3, Y4 to
-// float32, multiplies them by d (Y2) and stores them at DI.
-#define SCALE_STORE_BLOCK \
-	VCVTDQ2PS Y0, Y0     \
-	VCVTDQ2PS Y1, Y1     \
-	VCVTDQ2PS Y3, Y3     \
-	VCVTDQ2PS Y4, Y4     \
-	VMULPS    Y2, Y0, Y0 \
-	VMULPS    Y2, Y1, Y1 \
-	VMULPS    Y2, Y3, Y3 \
-	VMULPS    Y2, Y4, Y4 \
-	VMOVUPS   Y0, (DI)   \
-	VMOVUPS   Y1, 32(DI) \
-	VMOVUPS   Y3, 64(DI) \
-	VMOVUPS   Y4, 96(DI)
+// Q4_0_MAD(off, A-D) adds the block_q4_0 {d half; qs[16]} at off(SI):
+// value j is (qs[j]&15 - 8)*d, value j+16 (qs[j]>>4 - 8)*d.
+#define Q4_0_MAD(off, A, B, C, D) \
+	VPBROADCASTW off(SI), X14            \
+	VCVTPH2PS    X14, Y14                \
+	VPMOVZXBD    off+2(SI), Y8           \
+	VPMOVZXBD    off+10(SI), Y9          \
+	VPSRLD       $4, Y8, Y10             \
+	VPSRLD       $4, Y9, Y11             \
+	VPBROADCASTD flashConst<>+4(SB), Y15 \
+	VPBROADCASTD flashConst<>+8(SB), Y13 \
+	VPAND        Y15, Y8, Y8             \
+	VPAND        Y15, Y9, Y9             \
+	VPSUBD       Y13, Y8, Y8             \
+	VPSUBD       Y13, Y9, Y9             \
+	VPSUBD       Y13, Y10, Y10           \
+	VPSUBD       Y13, Y11, Y11           \
+	SCALED_MAD(A, B, C, D)
 
-// func decodeQ8_0AVX2(dst *float32, src *byte, blocks int): block_q8_0
-// {d half; qs[32] int8} -> qs[j]*d.
-TEXT ·decodeQ8_0AVX2(SB), NOSPLIT, $0-24
+// Two blocks (64 values) or one (32).
+#define MAD_Q8_0x64 \
+	Q8_0_MAD(0, Y0, Y1, Y2, Y3) \
+	Q8_0_MAD(34, Y4, Y5, Y6, Y7)
+
+#define MAD_Q8_0x32 Q8_0_MAD(0, Y0, Y1, Y2, Y3)
+
+#define MAD_Q4_0x64 \
+	Q4_0_MAD(0, Y0, Y1, Y2, Y3) \
+	Q4_0_MAD(18, Y4, Y5, Y6, Y7)
+
+#define MAD_Q4_0x32 Q4_0_MAD(0, Y0, Y1, Y2, Y3)
+
+FLASH_KERNEL(·flashQ8_0AVX2, LOAD_F32x64, MAD_Q8_0x64, STORE_F32x64, MUL8)
+FLASH_KERNEL(·flashQ8_0x32AVX2, LOAD_F32x32, MAD_Q8_0x32, STORE_F32x32, SCALE_F32x32)
+FLASH_KERNEL(·flashQ4_0AVX2, LOAD_F32x64, MAD_Q4_0x64, STORE_F32x64, MUL8)
+FLASH_KERNEL(·flashQ4_0x32AVX2, LOAD_F32x32, MAD_Q4_0x32, STORE_F32x32, SCALE_F32x32)
+
+// func decodeBF16AVX2(dst *float32, src *byte, n int): bfloat16 to
+// float32 (the 16 bits shifted up) for n (a positive multiple of 8) values.
+TEXT ·decodeBF16AVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ blocks+16(FP), CX
+	MOVQ n+16(FP), CX
 
-q8Block:
-	VPBROADCASTW (SI), X2
-	VCVTPH2PS    X2, Y2
-	VPMOVSXBD    2(SI), Y0
-	VPMOVSXBD    10(SI), Y1
-	VPMOVSXBD    18(SI), Y3
-	VPMOVSXBD    26(SI), Y4
-	SCALE_STORE_BLOCK
-	ADDQ         $34, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          q8Block
-	VZEROUPPER
-	RET
-
-DATA q4Const<>+0(SB)/4, $0x0f // low nibble
-DATA q4Const<>+4(SB)/4, $8    // zero point
-GLOBL q4Const<>(SB), RODATA|NOPTR, $8
-
-// func decodeQ4_0AVX2(dst *float32, src *byte, blocks int): block_q4_0
-// {d half; qs[16]} -> value j is (qs[j]&15 - 8)*d, value j+16 (qs[j]>>4 - 8)*d.
-TEXT ·decodeQ4_0AVX2(SB), NOSPLIT, $0-24
-	MOVQ         dst+0(FP), DI
-	MOVQ         src+8(FP), SI
-	MOVQ         blocks+16(FP), CX
-	VPBROADCASTD q4Const<>+0(SB), Y5
-	VPBROADCASTD q4Const<>+4(SB), Y6
-
-q4Block:
-	VPBROADCASTW (SI), X2
-	VCVTPH2PS    X2, Y2
-	VPMOVZXBD    2(SI), Y0  // qs[0:8]
-	VPMOVZXBD    10(SI), Y1 // qs[8:16]
-	VPSRLD       $4, Y0, Y3
-	VPSRLD       $4, Y1, Y4
-	VPAND        Y5, Y0, Y0
-	VPAND        Y5, Y1, Y1
-	VPSUBD       Y6, Y0, Y0
-	VPSUBD       Y6, Y1, Y1
-	VPSUBD       Y6, Y3, Y3
-	VPSUBD       Y6, Y4, Y4
-	SCALE_STORE_BLOCK
-	ADDQ         $18, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          q4Block
+bf16Loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       bf16Loop
 	VZEROUPPER
 	RET
