@@ -39,7 +39,7 @@ func (b *Backend) attendFlash(dst, q engine.Tensor, c *kvCache, layer, pos int, 
 			n := pos + r + 1
 			vs, ms := buf.scores[:n], buf.ms[:n]
 			DotMatrix(c.kType, VecOrder, hd, c.k[layer][kv*kHead:], c.kRow, n, qq, 0, 1, vs, 0)
-			sum := onlineSoftmax(vs, ms, a.Scale)
+			sum := onlineSoftmax(vs, ms, a.Scale, buf.peaks)
 			acc := c.attendValues(buf, c.v[layer][kv*vHead:], ms, vs, decodeV)
 			inv := float32(0)
 			if sum != 0 {
@@ -91,22 +91,44 @@ const flashRun = 64
 // scaled score and m the maximum before it, a new maximum gives ms =
 // exp(m - s) (what has been accumulated is rescaled) and vs = 1, any other
 // score ms = 1 and vs = exp(s - m). It returns the softmax's denominator,
-// sum = sum*ms + vs over the positions.
-func onlineSoftmax(vs, ms []float32, scale float32) float32 {
-	sum, maxScore := float32(0), float32(math.Inf(-1))
+// sum = sum*ms + vs over the positions. The exponentials are taken all at
+// once; peaks (as long as vs) holds the positions of the new maxima.
+func onlineSoftmax(vs, ms []float32, scale float32, peaks []int32) float32 {
+	peaks = peaks[:0]
+	maxScore := float32(math.Inf(-1))
 	for t, kq := range vs {
 		s := kq * scale
-		m, v := float32(1), float32(1)
 		if s > maxScore {
-			m = Expf(maxScore - s)
+			vs[t] = maxScore - s
 			maxScore = s
+			peaks = append(peaks, int32(t))
 		} else {
-			v = Expf(s - maxScore)
+			vs[t] = s - maxScore
 		}
-		ms[t], vs[t] = m, v
-		sum = float32(sum*m) + v
+	}
+	expfRow(vs, vs)
+	for t := range ms {
+		ms[t] = 1
+	}
+	for _, t := range peaks {
+		ms[t], vs[t] = vs[t], 1
+	}
+	sum := float32(0)
+	for t, v := range vs {
+		sum = float32(sum*ms[t]) + v
 	}
 	return sum
+}
+
+// expfRow sets dst[i] = Expf(src[i]); dst may be src.
+func expfRow(dst, src []float32) {
+	for i := 0; i < len(src); {
+		i += expfSIMD(dst[i:], src[i:])
+		// A group with a special case, or the last values.
+		for end := min(i+4, len(src)); i < end; i++ {
+			dst[i] = Expf(src[i])
+		}
+	}
 }
 
 // accumulateF16 adds len(ms) positions' value rows (vStride bytes apart in

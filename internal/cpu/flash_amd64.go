@@ -100,6 +100,21 @@ func flashF32SIMD(acc, v []float32, vStride int, ms, vs []float32) int {
 }
 
 //go:noescape
+func expfGlibcAVX2(dst, src *float32, n int) int
+
+// expfSIMD sets dst[i] = Expf(src[i]) from the start of src up to the first
+// group of four holding one of Expf's special cases (|x| >= 88, NaN) or to
+// the last whole group, and returns how many it did (none without AVX2).
+func expfSIMD(dst, src []float32) int {
+	n := len(src) &^ 3
+	if n == 0 || rowPrefix(8) == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	return expfGlibcAVX2(&dst[0], &src[0], n)
+}
+
+//go:noescape
 func decodeBF16AVX2(dst *float32, src *byte, n int)
 
 // rowDecoder is gguf.RowDecoder(t) with an AVX2 kernel for bf16 (the

@@ -267,3 +267,108 @@ bf16Loop:
 	JNZ       bf16Loop
 	VZEROUPPER
 	RET
+
+// The C library's expf (glibc's, as Expf computes it) on four lanes at a
+// time in float64: x*32/ln2 = k + r, e^x = 2^(k/32) (a table entry plus k
+// in the exponent) times a cubic in r, rounded once to float32.
+
+// exp2fTable (see libm.go): 2^(i/32) minus i<<47.
+DATA glibcExp2<>+0(SB)/8, $0x3ff0000000000000
+DATA glibcExp2<>+8(SB)/8, $0x3fefd9b0d3158574
+DATA glibcExp2<>+16(SB)/8, $0x3fefb5586cf9890f
+DATA glibcExp2<>+24(SB)/8, $0x3fef9301d0125b51
+DATA glibcExp2<>+32(SB)/8, $0x3fef72b83c7d517b
+DATA glibcExp2<>+40(SB)/8, $0x3fef54873168b9aa
+DATA glibcExp2<>+48(SB)/8, $0x3fef387a6e756238
+DATA glibcExp2<>+56(SB)/8, $0x3fef1e9df51fdee1
+DATA glibcExp2<>+64(SB)/8, $0x3fef06fe0a31b715
+DATA glibcExp2<>+72(SB)/8, $0x3feef1a7373aa9cb
+DATA glibcExp2<>+80(SB)/8, $0x3feedea64c123422
+DATA glibcExp2<>+88(SB)/8, $0x3feece086061892d
+DATA glibcExp2<>+96(SB)/8, $0x3feebfdad5362a27
+DATA glibcExp2<>+104(SB)/8, $0x3feeb42b569d4f82
+DATA glibcExp2<>+112(SB)/8, $0x3feeab07dd485429
+DATA glibcExp2<>+120(SB)/8, $0x3feea47eb03a5585
+DATA glibcExp2<>+128(SB)/8, $0x3feea09e667f3bcd
+DATA glibcExp2<>+136(SB)/8, $0x3fee9f75e8ec5f74
+DATA glibcExp2<>+144(SB)/8, $0x3feea11473eb0187
+DATA glibcExp2<>+152(SB)/8, $0x3feea589994cce13
+DATA glibcExp2<>+160(SB)/8, $0x3feeace5422aa0db
+DATA glibcExp2<>+168(SB)/8, $0x3feeb737b0cdc5e5
+DATA glibcExp2<>+176(SB)/8, $0x3feec49182a3f090
+DATA glibcExp2<>+184(SB)/8, $0x3feed503b23e255d
+DATA glibcExp2<>+192(SB)/8, $0x3feee89f995ad3ad
+DATA glibcExp2<>+200(SB)/8, $0x3feeff76f2fb5e47
+DATA glibcExp2<>+208(SB)/8, $0x3fef199bdd85529c
+DATA glibcExp2<>+216(SB)/8, $0x3fef3720dcef9069
+DATA glibcExp2<>+224(SB)/8, $0x3fef5818dcfba487
+DATA glibcExp2<>+232(SB)/8, $0x3fef7c97337b9b5f
+DATA glibcExp2<>+240(SB)/8, $0x3fefa4afa2a490da
+DATA glibcExp2<>+248(SB)/8, $0x3fefd0765b6e4540
+GLOBL glibcExp2<>(SB), RODATA|NOPTR, $256
+
+DATA glibcExpC<>+0(SB)/8, $0x40471547652b82fe // 32/ln2
+DATA glibcExpC<>+8(SB)/8, $0x4338000000000000 // shift
+DATA glibcExpC<>+16(SB)/8, $0x3ebc6af84b912394 // C0
+DATA glibcExpC<>+24(SB)/8, $0x3f2ebfce50fac4f3 // C1
+DATA glibcExpC<>+32(SB)/8, $0x3f962e42ff0c52d6 // C2
+DATA glibcExpC<>+40(SB)/8, $0x3ff0000000000000 // 1
+DATA glibcExpC<>+48(SB)/8, $31 // table index mask
+DATA glibcExpC<>+56(SB)/4, $0x7ff // abstop12 mask
+DATA glibcExpC<>+60(SB)/4, $0x42a // abstop12(88) - 1
+GLOBL glibcExpC<>(SB), RODATA|NOPTR, $64
+
+// func expfGlibcAVX2(dst, src *float32, n int) int: dst[i] = Expf(src[i])
+// for i below n (a positive multiple of 4), four at a time; it stops before
+// the first group of four holding a lane with |x| >= 88 or NaN (Expf's
+// special cases) and returns how many it did.
+TEXT ·expfGlibcAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	XORQ         AX, AX
+	VBROADCASTSD glibcExpC<>+0(SB), Y10  // 32/ln2
+	VBROADCASTSD glibcExpC<>+8(SB), Y11  // shift
+	VBROADCASTSD glibcExpC<>+16(SB), Y12 // C0
+	VBROADCASTSD glibcExpC<>+24(SB), Y13 // C1
+	VBROADCASTSD glibcExpC<>+32(SB), Y14 // C2
+	VBROADCASTSD glibcExpC<>+48(SB), Y15 // 31
+	LEAQ         glibcExp2<>(SB), R8
+
+glibcExpLoop:
+	VMOVUPS      (SI)(AX*4), X0
+	// Special lanes: abstop12(x) >= abstop12(88).
+	VPSRLD       $20, X0, X1
+	VPBROADCASTD glibcExpC<>+56(SB), X2
+	VPAND        X2, X1, X1
+	VPBROADCASTD glibcExpC<>+60(SB), X2
+	VPCMPGTD     X2, X1, X1
+	VPTEST       X1, X1
+	JNZ          glibcExpDone
+	VCVTPS2PD    X0, Y0              // xd
+	VMOVAPD      Y11, Y1
+	VFMADD231PD  Y0, Y10, Y1         // kd = xd*32/ln2 + shift
+	VSUBPD       Y11, Y1, Y2         // kd - shift
+	VFMSUB231PD  Y0, Y10, Y2         // r = xd*32/ln2 - kd
+	VPAND        Y15, Y1, Y3         // ki % 32
+	VPCMPEQD     Y4, Y4, Y4
+	VPGATHERQQ   Y4, (R8)(Y3*8), Y5  // exp2fTable[ki%32]
+	VPSLLQ       $47, Y1, Y1
+	VPADDQ       Y1, Y5, Y5          // s = table + ki<<47
+	VMOVAPD      Y13, Y6
+	VFMADD231PD  Y2, Y12, Y6         // z = r*C0 + C1
+	VMULPD       Y2, Y2, Y7          // r2
+	VBROADCASTSD glibcExpC<>+40(SB), Y8
+	VFMADD231PD  Y2, Y14, Y8         // y = r*C2 + 1
+	VFMADD231PD  Y7, Y6, Y8          // y = z*r2 + y
+	VMULPD       Y5, Y8, Y8          // y*s
+	VCVTPD2PSY   Y8, X8
+	VMOVUPS      X8, (DI)(AX*4)
+	ADDQ         $4, AX
+	CMPQ         AX, CX
+	JLT          glibcExpLoop
+
+glibcExpDone:
+	MOVQ         AX, ret+24(FP)
+	VZEROUPPER
+	RET

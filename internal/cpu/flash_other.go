@@ -15,5 +15,8 @@ func flashQuantSIMD(t gguf.GGMLType, acc []float32, v []byte, vStride int, ms, v
 	return false
 }
 
+// expfSIMD computes nothing: this build has no assembly kernels.
+func expfSIMD(dst, src []float32) int { return 0 }
+
 // rowDecoder is gguf.RowDecoder: this build has no assembly kernels.
 func rowDecoder(t gguf.GGMLType) func(src []byte, dst []float32) { return gguf.RowDecoder(t) }

@@ -224,3 +224,38 @@ func BenchmarkAttendDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestExpfRow: the vector expf gives Expf's bits, around Expf's special
+// cases too (which go through Expf itself).
+func TestExpfRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	specials := []float32{float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN()), -88, 88, -87.9, -104, 0, -0x1p-30}
+	for _, n := range []int{1, 3, 4, 7, 64, 1001} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(-rng.Float64() * 90)
+			if rng.IntN(50) == 0 {
+				src[i] = specials[rng.IntN(len(specials))]
+			}
+		}
+		got := make([]float32, n)
+		expfRow(got, src)
+		for i, x := range src {
+			if want := Expf(x); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: Expf(%g) gave %g, want %g", n, x, got[i], want)
+			}
+		}
+	}
+	// Every float32 in [-88, 0) with its low 12 bits zero.
+	var src []float32
+	for b := math.Float32bits(-88); b >= math.Float32bits(-0x1p-40); b -= 1 << 12 {
+		src = append(src, math.Float32frombits(b))
+	}
+	got := make([]float32, len(src))
+	expfRow(got, src)
+	for i, x := range src {
+		if want := Expf(x); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("Expf(%g) gave %g, want %g", x, got[i], want)
+		}
+	}
+}
