@@ -97,7 +97,7 @@ func onlineSoftmax(vs, ms []float32, scale float32, peaks []int32) float32 {
 	peaks = peaks[:0]
 	maxScore := float32(math.Inf(-1))
 	for t, kq := range vs {
-		s := kq * scale
+		s := float32(kq * scale) // rounded: never fused into what follows (arm64)
 		if s > maxScore {
 			vs[t] = maxScore - s
 			maxScore = s

@@ -129,7 +129,7 @@ func attendFlashReference(dst, q engine.Tensor, c *kvCache, pos int, a *engine.A
 			acc, acc16 := make([]float32, hd), make([]byte, 2*hd)
 			sum, maxScore := float32(0), float32(math.Inf(-1))
 			for t := range pos + r + 1 {
-				s := Dot(c.kType, hd, c.k[0][t*c.kRow+kv*kHead:t*c.kRow+(kv+1)*kHead], qq) * a.Scale
+				s := float32(Dot(c.kType, hd, c.k[0][t*c.kRow+kv*kHead:t*c.kRow+(kv+1)*kHead], qq) * a.Scale)
 				ms, vs := float32(1), float32(1)
 				if s > maxScore {
 					ms = Expf(maxScore - s)
@@ -152,7 +152,7 @@ func attendFlashReference(dst, q engine.Tensor, c *kvCache, pos int, a *engine.A
 						acc[i] = fma32(v32[i], vs, acc[i])
 					}
 				}
-				sum = sum*ms + vs
+				sum = float32(sum*ms) + vs
 			}
 			if c.vType == gguf.TypeF16 {
 				for i := range acc {
