@@ -181,75 +181,129 @@ const flashTile = 64
 // F32, positions taken flashTile at a time, each tile's scores (sequential
 // FMAs over the head) softmaxed against the running maximum with ggml's
 // vectorised exp, and the values accumulated in F32 (sequential FMAs over
-// the tile's positions).
+// the tile's positions). Each job is a head and flashTile query rows: a
+// tile of keys and values is widened once for all of them, the rows'
+// scores are computed side by side (each row's own sequence of FMAs, in a
+// vector lane) and each row's values accumulated with the dimensions in
+// vector lanes.
 func (b *Backend) attendFlashTiled(dst, q engine.Tensor, c *kvCache, layer, pos int, a *engine.Attention) {
 	group := a.Heads / a.KVHeads
 	hd := a.HeadDim
-	elem := c.kRow / c.kvDim
-	load := loadF32
-	if c.kType == gguf.TypeF16 {
-		load = loadF16
-	}
-	b.pool.parallelFor(q.Rows*a.Heads, 1, func(lo, hi int) {
+	head, _ := c.kType.RowBytes(hd)
+	decode := rowDecoder(c.kType)
+	rowTiles := (q.Rows + flashTile - 1) / flashTile
+	b.pool.parallelFor(rowTiles*a.Heads, 1, func(lo, hi int) {
 		buf := c.scratch.Get().(*attnScratch)
 		defer c.scratch.Put(buf)
+		tb := buf.tiles
 		var probs [flashTile]float32
 		for job := lo; job < hi; job++ {
-			r, h := job/a.Heads, job%a.Heads
-			off := h / group * hd * elem // this head's keys and values in a cache row
-			qh := row(q, r)[h*hd : (h+1)*hd]
-			acc := buf.acc
-			clear(acc)
-			sum, maxScore := float32(0), float32(math.Inf(-1))
-			n := pos + r + 1
-			for t0 := 0; t0 < n; t0 += flashTile {
-				tile := probs[:min(flashTile, n-t0)]
-				tileMax := float32(math.Inf(-1))
-				for i := range tile {
-					k := c.k[layer][(t0+i)*c.kRow+off:]
-					var s float32
-					for d, x := range qh {
-						s = fma32(x, load(k[d*elem:]), s)
-					}
-					tile[i] = s * a.Scale
-					tileMax = max(tileMax, tile[i])
-				}
-				if tileMax > maxScore {
-					ms := Expf(maxScore - tileMax)
-					for d := range acc {
-						acc[d] *= ms
-					}
-					sum *= ms
-					maxScore = tileMax
-				}
-				// The exponentials in groups of 16, each group's lanes added
-				// pairwise and the groups in float64; masked positions
-				// (past n) add zeros.
-				var exps [flashTile]float32
-				expRow(exps[:len(tile)], tile, 1, maxScore)
-				copy(tile, exps[:len(tile)])
-				var tileSum float64
-				for g := 0; g < flashTile; g += 16 {
-					tileSum += float64(pairwiseSum(exps[g : g+16]))
-				}
-				sum = float32(float64(sum) + tileSum)
-				for d := range acc {
-					v := c.v[layer][t0*c.vRow+off+d*elem:]
-					y := acc[d]
-					for i, p := range tile {
-						y = fma32(p, load(v[i*c.vRow:]), y)
-					}
-					acc[d] = y
+			r0, h := job/a.Heads*flashTile, job%a.Heads
+			rows := min(flashTile, q.Rows-r0)
+			off := h / group * head // this head's keys and values in a cache row
+			clear(tb.qT)
+			for r := range rows {
+				for d, x := range row(q, r0+r)[h*hd : (h+1)*hd] {
+					tb.qT[d*flashTile+r] = x
 				}
 			}
-			inv := float32(0)
-			if sum != 0 {
-				inv = 1 / sum
+			clear(tb.acc)
+			for r := range rows {
+				tb.sum[r], tb.max[r] = 0, float32(math.Inf(-1))
 			}
-			out := row(dst, r)[h*hd : (h+1)*hd]
-			for d, y := range acc {
-				out[d] = y * inv
+			last := pos + r0 + rows // positions the last row sees
+			for t0 := 0; t0 < last; t0 += flashTile {
+				nt := min(flashTile, last-t0)
+				for i := range nt {
+					at := (t0+i)*c.kRow + off
+					decode(c.k[layer][at:at+head], tb.k[i*hd:(i+1)*hd])
+					decode(c.v[layer][at:at+head], tb.v[i*hd:(i+1)*hd])
+				}
+				tileScores(tb.scores, tb.qT, tb.k, hd, nt)
+				for r := range rows {
+					n := pos + r0 + r + 1
+					if n <= t0 {
+						continue
+					}
+					tile := probs[:min(flashTile, n-t0)]
+					tileMax := float32(math.Inf(-1))
+					for i := range tile {
+						tile[i] = tb.scores[i*flashTile+r] * a.Scale
+						tileMax = max(tileMax, tile[i])
+					}
+					acc := tb.acc[r*hd : (r+1)*hd]
+					if tileMax > tb.max[r] {
+						ms := Expf(tb.max[r] - tileMax)
+						for d := range acc {
+							acc[d] *= ms
+						}
+						tb.sum[r] *= ms
+						tb.max[r] = tileMax
+					}
+					// The exponentials in groups of 16, each group's lanes
+					// added pairwise and the groups in float64; masked
+					// positions (past n) add zeros.
+					var exps [flashTile]float32
+					expRow(exps[:len(tile)], tile, 1, tb.max[r])
+					copy(tile, exps[:len(tile)])
+					var tileSum float64
+					for g := 0; g < flashTile; g += 16 {
+						tileSum += float64(pairwiseSum(exps[g : g+16]))
+					}
+					tb.sum[r] = float32(float64(tb.sum[r]) + tileSum)
+					accumulateF32(acc, tb.v, hd, tb.ones[:len(tile)], tile)
+				}
+			}
+			for r := range rows {
+				inv := float32(0)
+				if tb.sum[r] != 0 {
+					inv = 1 / tb.sum[r]
+				}
+				out := row(dst, r0+r)[h*hd : (h+1)*hd]
+				for d, y := range tb.acc[r*hd : (r+1)*hd] {
+					out[d] = y * inv
+				}
 			}
 		}
 	})
+}
+
+// flashTiles is a worker's buffers for the tiled flash attention: a tile's
+// query rows transposed (qT[d*flashTile+r]), its keys and values widened to
+// F32 (one position's head per row), the scores (scores[i*flashTile+r] for
+// position i and row r), and each row's accumulator, sum and maximum.
+type flashTiles struct {
+	qT, k, v, scores, acc []float32
+	sum, max, ones        []float32
+}
+
+func newFlashTiles(hd int) *flashTiles {
+	t := &flashTiles{
+		qT: make([]float32, hd*flashTile), k: make([]float32, flashTile*hd), v: make([]float32, flashTile*hd),
+		scores: make([]float32, flashTile*flashTile), acc: make([]float32, flashTile*hd),
+		sum: make([]float32, flashTile), max: make([]float32, flashTile), ones: make([]float32, flashTile),
+	}
+	for i := range t.ones {
+		t.ones[i] = 1
+	}
+	return t
+}
+
+// tileScores sets scores[i*flashTile+r] to row r of qT (transposed) times
+// key row i of k (hd values each), for n key rows and all flashTile query
+// rows: s = fma(q[d], k[d], s) for d from 0, as llama.cpp's tiled flash
+// attention computes each score.
+func tileScores(scores, qT, k []float32, hd, n int) {
+	if tileScoresSIMD(scores, qT, k, hd, n) {
+		return
+	}
+	for i := range n {
+		for r := range flashTile {
+			var s float32
+			for d := range hd {
+				s = fma32(qT[d*flashTile+r], k[i*hd+d], s)
+			}
+			scores[i*flashTile+r] = s
+		}
+	}
 }

@@ -115,23 +115,47 @@ func expfSIMD(dst, src []float32) int {
 }
 
 //go:noescape
+func tileScoresAVX2(scores, qT, k *float32, hd, n int)
+
+// tileScoresSIMD runs tileScores with AVX2 and reports whether it did.
+func tileScoresSIMD(scores, qT, k []float32, hd, n int) bool {
+	if rowPrefix(8) == 0 || hd == 0 || n == 0 {
+		return false
+	}
+	_, _, _ = scores[n*flashTile-1], qT[hd*flashTile-1], k[n*hd-1]
+	tileScoresAVX2(&scores[0], &qT[0], &k[0], hd, n)
+	return true
+}
+
+//go:noescape
+func decodeF16AVX2(dst *float32, src *byte, n int)
+
+//go:noescape
 func decodeBF16AVX2(dst *float32, src *byte, n int)
 
-// rowDecoder is gguf.RowDecoder(t) with an AVX2 kernel for bf16 (the
-// quantized types q8_0 and q4_0 have flash kernels that decode as they
-// add).
+// rowDecoder is gguf.RowDecoder(t) with AVX2 kernels for f16 and bf16
+// (the quantized types q8_0 and q4_0 have flash kernels that decode as
+// they add).
 func rowDecoder(t gguf.GGMLType) func(src []byte, dst []float32) {
-	if t != gguf.TypeBF16 || rowPrefix(8) == 0 {
+	var kernel func(dst *float32, src *byte, n int)
+	switch t {
+	case gguf.TypeF16:
+		kernel = decodeF16AVX2
+	case gguf.TypeBF16:
+		kernel = decodeBF16AVX2
+	}
+	if kernel == nil || rowPrefix(8) == 0 {
 		return gguf.RowDecoder(t)
 	}
+	rest := gguf.RowDecoder(t)
 	return func(src []byte, dst []float32) {
 		n := rowPrefix(len(dst))
 		if n > 0 {
 			_ = src[2*n-1]
-			decodeBF16AVX2(&dst[0], &src[0], n)
+			kernel(&dst[0], &src[0], n)
 		}
-		for i := n; i < len(dst); i++ {
-			dst[i] = loadBF16(src[2*i:])
+		if n < len(dst) {
+			rest(src[2*n:], dst[n:])
 		}
 	}
 }

@@ -250,23 +250,85 @@ FLASH_KERNEL(·flashQ8_0x32AVX2, LOAD_F32x32, MAD_Q8_0x32, STORE_F32x32, SCALE_F
 FLASH_KERNEL(·flashQ4_0AVX2, LOAD_F32x64, MAD_Q4_0x64, STORE_F32x64, MUL8)
 FLASH_KERNEL(·flashQ4_0x32AVX2, LOAD_F32x32, MAD_Q4_0x32, STORE_F32x32, SCALE_F32x32)
 
-// func decodeBF16AVX2(dst *float32, src *byte, n int): bfloat16 to
-// float32 (the 16 bits shifted up) for n (a positive multiple of 8) values.
-TEXT ·decodeBF16AVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
+// func tileScoresAVX2(scores, qT, k *float32, hd, n int): for each of n
+// key rows (hd values at k), the scores of 64 query rows (qT: hd rows of
+// 64, one per dimension), each lane its own row's sequence of FMAs over
+// the dimensions: scores[i*64+r] = fma(qT[d*64+r], k[i*hd+d], ...).
+TEXT ·tileScoresAVX2(SB), NOSPLIT, $0-40
+	MOVQ scores+0(FP), DI
+	MOVQ qT+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ hd+24(FP), R8
+	MOVQ n+32(FP), CX
 
-bf16Loop:
-	VPMOVZXWD (SI), Y0
-	VPSLLD    $16, Y0, Y0
-	VMOVUPS   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	SUBQ      $8, CX
-	JNZ       bf16Loop
+tilePos:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, R9
+	MOVQ   DX, R11
+	MOVQ   R8, R10
+
+tileDim:
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS  0(R9), Y8, Y0
+	VFMADD231PS  32(R9), Y8, Y1
+	VFMADD231PS  64(R9), Y8, Y2
+	VFMADD231PS  96(R9), Y8, Y3
+	VFMADD231PS  128(R9), Y8, Y4
+	VFMADD231PS  160(R9), Y8, Y5
+	VFMADD231PS  192(R9), Y8, Y6
+	VFMADD231PS  224(R9), Y8, Y7
+	ADDQ         $256, R9
+	ADDQ         $4, R11
+	DECQ         R10
+	JNZ          tileDim
+	VMOVUPS      Y0, 0(DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 96(DI)
+	VMOVUPS      Y4, 128(DI)
+	VMOVUPS      Y5, 160(DI)
+	VMOVUPS      Y6, 192(DI)
+	VMOVUPS      Y7, 224(DI)
+	ADDQ         $256, DI
+	LEAQ         (DX)(R8*4), DX
+	DECQ         CX
+	JNZ          tilePos
 	VZEROUPPER
 	RET
+
+// WIDEN_KERNEL(name, WIDEN) is func name(dst *float32, src *byte, n int):
+// n (a positive multiple of 8) 16-bit values at src widened by WIDEN (from
+// the 8 values at SI into Y0) to float32.
+#define WIDEN_KERNEL(name, WIDEN) \
+TEXT name(SB), NOSPLIT, $0-24 \
+	MOVQ    dst+0(FP), DI     \
+	MOVQ    src+8(FP), SI     \
+	MOVQ    n+16(FP), CX      \
+loop:                             \
+	WIDEN                     \
+	VMOVUPS Y0, (DI)          \
+	ADDQ    $16, SI           \
+	ADDQ    $32, DI           \
+	SUBQ    $8, CX            \
+	JNZ     loop              \
+	VZEROUPPER                \
+	RET
+
+// IEEE halves; bfloat16 (the 16 bits shifted up).
+#define WIDEN_F16 VCVTPH2PS (SI), Y0
+#define WIDEN_BF16 \
+	VPMOVZXWD (SI), Y0 \
+	VPSLLD    $16, Y0, Y0
+
+WIDEN_KERNEL(·decodeF16AVX2, WIDEN_F16)
+WIDEN_KERNEL(·decodeBF16AVX2, WIDEN_BF16)
 
 // The C library's expf (glibc's, as Expf computes it) on four lanes at a
 // time in float64: x*32/ln2 = k + r, e^x = 2^(k/32) (a table entry plus k

@@ -18,5 +18,8 @@ func flashQuantSIMD(t gguf.GGMLType, acc []float32, v []byte, vStride int, ms, v
 // expfSIMD computes nothing: this build has no assembly kernels.
 func expfSIMD(dst, src []float32) int { return 0 }
 
+// tileScoresSIMD computes nothing: this build has no assembly kernels.
+func tileScoresSIMD(scores, qT, k []float32, hd, n int) bool { return false }
+
 // rowDecoder is gguf.RowDecoder: this build has no assembly kernels.
 func rowDecoder(t gguf.GGMLType) func(src []byte, dst []float32) { return gguf.RowDecoder(t) }

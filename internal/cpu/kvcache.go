@@ -35,6 +35,7 @@ type attnScratch struct {
 	peaks        []int32   // flash attention's positions of new maxima
 	acc, vRows   []float32 // flash attention's F32 accumulator and decoded values
 	acc16        []byte    // F16 accumulator: little-endian halves
+	tiles        *flashTiles
 }
 
 // CacheTypes are the KV cache types the CPU backend stores, as llama.cpp's
@@ -62,6 +63,9 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 			s.ms, s.peaks = make([]float32, ctx), make([]int32, 0, ctx)
 			s.acc, s.acc16 = make([]float32, a.HeadDim), make([]byte, 2*a.HeadDim)
 			s.vRows = make([]float32, flashRun*a.HeadDim)
+			if kType == vType && (kType == gguf.TypeF32 || kType == gguf.TypeF16) {
+				s.tiles = newFlashTiles(a.HeadDim)
+			}
 		} else {
 			s.prob = make([]byte, 0, ctx*kType.BlockBytes())
 		}
