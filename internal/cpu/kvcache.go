@@ -31,8 +31,11 @@ type kvCache struct {
 type attnScratch struct {
 	scores       []float32
 	qBytes, prob []byte
-	acc, vRow    []float32
-	acc16        []byte // F16 accumulator: little-endian halves
+	ms           []float32 // flash attention's rescaling factors, one per position
+	peaks        []int32   // flash attention's positions of new maxima
+	acc, vRows   []float32 // flash attention's F32 accumulator and decoded values
+	acc16        []byte    // F16 accumulator: little-endian halves
+	tiles        *flashTiles
 }
 
 // CacheTypes are the KV cache types the CPU backend stores, as llama.cpp's
@@ -57,7 +60,12 @@ func (b *Backend) NewKVCache(layers, ctx int, a *engine.Attention, kType, vType 
 	c.scratch.New = func() any {
 		s := &attnScratch{qBytes: make([]byte, 0, qBytes), scores: make([]float32, ctx)}
 		if c.flash {
-			s.acc, s.vRow, s.acc16 = make([]float32, a.HeadDim), make([]float32, a.HeadDim), make([]byte, 2*a.HeadDim)
+			s.ms, s.peaks = make([]float32, ctx), make([]int32, 0, ctx)
+			s.acc, s.acc16 = make([]float32, a.HeadDim), make([]byte, 2*a.HeadDim)
+			s.vRows = make([]float32, flashRun*a.HeadDim)
+			if kType == vType && (kType == gguf.TypeF32 || kType == gguf.TypeF16) {
+				s.tiles = newFlashTiles(a.HeadDim)
+			}
 		} else {
 			s.prob = make([]byte, 0, ctx*kType.BlockBytes())
 		}
