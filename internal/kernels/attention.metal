@@ -64,6 +64,36 @@ template [[host_name("kernel_cpy_f32_q5_1")]] kernel cpy_t kernel_cpy_f32<blk_q5
 // there are no infinities, and low enough that exp(ATTN_NO_SCORE - s) is 0.
 #define ATTN_NO_SCORE (-FLT_MAX / 2)
 
+// The keys' dot products take q as llama.cpp's CPU flash attention (whose
+// perplexities are the golden ones) does: converted to the key type's
+// vec_dot type first. Float keys: q rounded to the key's precision
+// (BK::act). 32-value block keys: q quantized to q8_0 (q8_1 for q4_1 and
+// q5_1, whose quants and d are the same) per block of 32 values as ggml's
+// x86 quantize_row_q8_0 does: d = amax / 127, quants x * (127 / amax)
+// rounded to nearest even, and the dot product scaled by d as stored,
+// in fp16. (The q8_1 block's s = d * sum(quants), which multiplies the
+// keys' offset m, is not rounded to fp16 here: a relative 1e-3 of one
+// term.) attn_q8 is one value of such a block, given the block's largest
+// magnitude amax.
+static inline float attn_q8(float x, float amax) {
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    return rint(x * id) * float(half(amax / 127.0f));
+}
+
+// attn_round_q rounds a simdgroup's q values for keys of type BK, held as
+// attn_row holds them (element j of lane `lane` is dimension lane + 32 * j,
+// 0 past the head): block j of a 32-value type is element j of every lane.
+template <typename BK>
+static inline void attn_round_q(thread float * qv) {
+    for (int j = 0; j < ATTN_DIMS_PER_LANE; ++j) {
+        if (BK::QK == 1) {
+            qv[j] = BK::act(qv[j]);
+        } else {
+            qv[j] = attn_q8(qv[j], simd_max(fabs(qv[j])));
+        }
+    }
+}
+
 // attn_span runs the online softmax over cache positions [t0, t1) of one
 // head: k and v point at the head's first block in cache row 0, rows are
 // k_row and v_row bytes apart. qv and acc are the lane's q values and output
@@ -154,6 +184,7 @@ static inline void attn_row(
         qv[j]  = d < head_dim ? q[q_off + d] : 0.0f;
         acc[j] = 0.0f;
     }
+    attn_round_q<BK>(qv);
     float m = ATTN_NO_SCORE;
     float l = 0.0f;
     attn_span<BK, BV>(attn_head<BK>(k, kv_head, head_dim), attn_head<BV>(v, kv_head, head_dim),
@@ -192,6 +223,7 @@ static inline void attn_chunk(
         qv[j]  = d < head_dim ? q[(ulong) h * head_dim + d] : 0.0f;
         acc[j] = 0.0f;
     }
+    attn_round_q<BK>(qv);
     float m = ATTN_NO_SCORE;
     float l = 0.0f;
     attn_span<BK, BV>(attn_head<BK>(k, kv_head, head_dim), attn_head<BV>(v, kv_head, head_dim),

@@ -205,11 +205,12 @@ func newAttn(c attnCase, kType, vType gguf.GGMLType, chunk int, rng *rand.Rand) 
 		}
 	}
 	group := c.heads / c.kvHeads
+	keyQ := keyQueries(d.q, c.headDim, kType)
 	d.want = make([]float32, c.rows*c.heads*c.headDim)
 	for r := 0; r < c.rows; r++ {
 		n := c.pos0 + r + 1
 		for h := 0; h < c.heads; h++ {
-			q := d.q[(r*c.heads+h)*c.headDim:][:c.headDim]
+			q := keyQ[(r*c.heads+h)*c.headDim:][:c.headDim]
 			off := h / group * c.headDim
 			scores := make([]float64, n)
 			best := math.Inf(-1)
@@ -238,6 +239,21 @@ func newAttn(c attnCase, kType, vType gguf.GGMLType, chunk int, rng *rand.Rand) 
 	}
 	d.tolerance = 1e-5 // max |v| is about 1
 	return d
+}
+
+// keyQueries returns q (heads of headDim values) as the kernels multiply
+// it with keys of type kType: each head converted to the key type's
+// vec_dot type as llama.cpp's CPU backend converts it (cpu.QuantizeRow),
+// and back to float.
+func keyQueries(q []float32, headDim int, kType gguf.GGMLType) []float32 {
+	vt := cpu.VecDotType(kType)
+	out := make([]float32, len(q))
+	for i := 0; i < len(q); i += headDim {
+		if err := gguf.Dequantize(vt, cpu.QuantizeRow(vt, q[i:i+headDim], nil), out[i:i+headDim]); err != nil {
+			panic(err)
+		}
+	}
+	return out
 }
 
 // runAttn runs kernel (kernel_attn_* shaped) on d.
