@@ -63,6 +63,9 @@ func mirrorErrors(header string) []string {
 		"QUANT_MM_TILE":          MMTile,
 		"QUANT_MM_THREADS":       MMThreads,
 		"QUANT_ATTN_CHUNK":       AttnChunk,
+		"QUANT_ATTN_SG":          AttnSG,
+		"QUANT_ATTN_ROWS":        AttnRows,
+		"QUANT_ATTN_KEYS":        AttnKeys,
 	}
 	headerStructs := []any{
 		GetRowsArgs{}, RMSNormArgs{}, RopeArgs{}, MatMulArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},
