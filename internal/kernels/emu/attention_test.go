@@ -533,3 +533,39 @@ func TestAttnLoads(t *testing.T) {
 		}
 	}
 }
+
+// TestAttnPrefillLoads logs how often the prefill attention fetches each
+// key and value byte for a prompt of 64 rows from position 0 (two query
+// heads per KV head): a key is read once per threadgroup of
+// kernels.AttnRows rows that sees it, so at most 64/AttnRows times per
+// query head (once per row and query head when each row walks the keys
+// alone), and fails beyond that.
+func TestAttnPrefillLoads(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
+	const rows = 64
+	for _, typ := range []gguf.GGMLType{gguf.TypeF16, gguf.TypeQ8_0} {
+		c := attnCase{headDim: 64, heads: 4, kvHeads: 2, pos0: 0, rows: rows}
+		d := newAttn(c, typ, typ, kernels.AttnChunk, newRand(t))
+		dst := nanBuffer(len(d.want))
+		loads, err := CountLoads(Dispatch{
+			Kernel:      cacheKernels(typ, typ).Attend,
+			Bytes:       map[int][]byte{0: kernels.Bytes(&d.args)},
+			Buffers:     map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
+			Threadgroup: threadgroupMap(kernels.AttnMemory(c.headDim)),
+			Grid:        [3]int{ceilDiv(rows, kernels.AttnRows), c.heads, 1},
+			Group:       [3]int{32 * kernels.AttnSG, 1, 1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range []int{2, 3} {
+			l := loads[b]
+			t.Logf("%s buffer %d: fetched/unique %.3f, max reads %d", typ, b, float64(l.SIMDBytes)/float64(l.Unique), l.MaxReads)
+			if limit := c.heads / c.kvHeads * rows / kernels.AttnRows; l.MaxReads > limit {
+				t.Errorf("%s: a byte of buffer %d fetched %d times (limit %d)", typ, b, l.MaxReads, limit)
+			}
+		}
+	}
+}
