@@ -72,14 +72,14 @@ template [[host_name("kernel_cpy_f32_q5_1")]] kernel cpy_t kernel_cpy_f32<blk_q5
 // keys' offset m, is not rounded to fp16 here: a relative 1e-3 of one
 // term.) attn_q8 is one value of such a block, given the block's largest
 // magnitude amax.
-static inline float attn_q8(float x, float amax) {
+inline float attn_q8(float x, float amax) {
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     return rint(x * id) * float(half(amax / 127.0f));
 }
 
 // Head dimensions rounded up to a multiple of 8: the kernels read keys and
 // values 8 at a time (dequant8) and keep q and tiles in that stride.
-static inline int attn_dim8(int head_dim) {
+inline int attn_dim8(int head_dim) {
     return (head_dim + 7) & ~7;
 }
 
@@ -274,7 +274,7 @@ static_assert(ATTN_ROWS_PER_SG == 2, "attn_prefill keeps a simdgroup's rows in f
 
 // Keys per tile of attn_prefill: QUANT_ATTN_KEYS, half as many past heads
 // of 128 values (the tile is keys x (dim8 + 4) floats).
-static inline int attn_tile_keys(int head_dim) {
+inline int attn_tile_keys(int head_dim) {
     return head_dim <= 128 ? QUANT_ATTN_KEYS : QUANT_ATTN_KEYS / 2;
 }
 

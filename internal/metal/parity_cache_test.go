@@ -42,7 +42,8 @@ var goldenCacheRuns = []cacheRun{
 //     types: the backends round its activations to F16 alike, and q to the
 //     key type's dot-product format alike (attention.metal), so K and V
 //     differ in the last bits only, which seldom round to another level of
-//     a quantized cache (measured: 0.02% at most at 20 chunks, 0.05% at 4);
+//     a quantized cache (measured: 0.02% at most at 20 chunks, 0.09% at 4;
+//     limit 0.2%);
 //   - tiny-llama-q8_0 with llama.cpp's golden caches. There the CPU, as
 //     llama.cpp's, quantizes the activations of every matrix product to 8
 //     bits and the GPU keeps them float: K and V differ by that rounding,
@@ -58,11 +59,14 @@ var goldenCacheRuns = []cacheRun{
 // with the CPU's message.
 func checkCacheParity(t *testing.T, newDev func(t *testing.T) Device) {
 	f16Runs := append(append([]cacheRun(nil), goldenCacheRuns...),
-		cacheRun{"kv_f32", gguf.TypeF32, gguf.TypeF32, 0.005},
-		cacheRun{"kv_bf16", gguf.TypeBF16, gguf.TypeBF16, 0.005},
-		cacheRun{"kv_q4_1", gguf.TypeQ4_1, gguf.TypeQ4_1, 0.005},
-		cacheRun{"kv_q5_0", gguf.TypeQ5_0, gguf.TypeQ5_0, 0.005},
-		cacheRun{"kv_k_q4_0_v_q8_0", gguf.TypeQ4_0, gguf.TypeQ8_0, 0.005})
+		cacheRun{name: "kv_f32", k: gguf.TypeF32, v: gguf.TypeF32},
+		cacheRun{name: "kv_bf16", k: gguf.TypeBF16, v: gguf.TypeBF16},
+		cacheRun{name: "kv_q4_1", k: gguf.TypeQ4_1, v: gguf.TypeQ4_1},
+		cacheRun{name: "kv_q5_0", k: gguf.TypeQ5_0, v: gguf.TypeQ5_0},
+		cacheRun{name: "kv_k_q4_0_v_q8_0", k: gguf.TypeQ4_0, v: gguf.TypeQ8_0})
+	for i := range f16Runs {
+		f16Runs[i].limit = 0.002
+	}
 	q8Runs := append([]cacheRun(nil), goldenCacheRuns...)
 	for i := range q8Runs {
 		if q8Runs[i].name == "kv_q4_0" {
