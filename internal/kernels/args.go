@@ -17,6 +17,9 @@ const (
 	MMTile       = 32  // QUANT_MM_TILE: mul_mm's output tile is MMTile weight rows x MMTile activation rows
 	MMThreads    = 128 // QUANT_MM_THREADS: mul_mm's threads per threadgroup
 	AttnChunk    = 256 // QUANT_ATTN_CHUNK: positions per threadgroup of split attention
+	AttnSG       = 4   // QUANT_ATTN_SG: simdgroups per threadgroup of attention
+	AttnRows     = 8   // QUANT_ATTN_ROWS: query rows per threadgroup of (prefill) attention
+	AttnKeys     = 32  // QUANT_ATTN_KEYS: keys per tile of (prefill) attention, half as many past heads of 128 values
 )
 
 // SIMDWidth is the number of threads in a simdgroup on Apple GPUs, which
@@ -122,6 +125,35 @@ type AttnArgs struct {
 	Scale    float32
 	Chunk    int32 // positions per threadgroup of the split kernels
 }
+
+// AttnMemory is the threadgroup memory of kernel_attn_* (prefill) for heads
+// of headDim values, in bytes, for threadgroup(0), (1) and (2): the rounded
+// q of AttnRows rows, a tile of keys or values, their probabilities.
+func AttnMemory(headDim int) []int {
+	d, t := attnDim8(headDim), AttnTileKeys(headDim)
+	return []int{4 * AttnRows * d, 4 * t * (d + 4), 4 * AttnRows * t}
+}
+
+// AttnSplitMemory is the threadgroup memory of kernel_attn_split_*
+// (decode) for heads of headDim values, in bytes, for threadgroup(0) and
+// (1): the rounded q, and each simdgroup's maximum, sum and outputs.
+func AttnSplitMemory(headDim int) []int {
+	d := attnDim8(headDim)
+	return []int{4 * d, 4 * AttnSG * (d + 2)}
+}
+
+// AttnTileKeys is the number of keys per tile of kernel_attn_* for heads
+// of headDim values (attn_tile_keys).
+func AttnTileKeys(headDim int) int {
+	if headDim <= 128 {
+		return AttnKeys
+	}
+	return AttnKeys / 2
+}
+
+// attnDim8 is headDim rounded up to a multiple of 8, the stride of the
+// attention kernels' q and tiles (attn_dim8).
+func attnDim8(headDim int) int { return (headDim + 7) &^ 7 }
 
 // SplitHeadsArgs: per row, runs of Width values alternate between a and b.
 type SplitHeadsArgs struct {

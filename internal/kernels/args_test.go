@@ -66,6 +66,9 @@ func mirrorErrors(header string) []string {
 		"QUANT_MV_STORE":         MVStore,
 		"QUANT_MV_ADD":           MVAdd,
 		"QUANT_MV_SWIGLU":        MVSwiGLU,
+		"QUANT_ATTN_SG":          AttnSG,
+		"QUANT_ATTN_ROWS":        AttnRows,
+		"QUANT_ATTN_KEYS":        AttnKeys,
 	}
 	headerStructs := []any{
 		GetRowsArgs{}, RMSNormArgs{}, RopeStoreArgs{}, MatMulArgs{}, FusedMVArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},

@@ -55,8 +55,8 @@ func ForWeight(t gguf.GGMLType) (WeightKernels, bool) {
 // whose keys are stored as one type and values as another (or the same).
 type CacheKernels struct {
 	StoreK, StoreV string // F32 rows into the key and the value cache (CacheStoreArgs)
-	Attend         string // AttnArgs
-	AttendSplit    string // one decode row, in chunks of AttnArgs.Chunk positions
+	Attend         string // AttnArgs: prompt rows
+	AttendSplit    string // one decode row, in chunks of AttnArgs.Chunk positions (with one chunk, the output)
 }
 
 // ForCache returns the kernels of a KV cache with keys of type k and values

@@ -19,6 +19,9 @@
 #define QUANT_MM_TILE        32  // mul_mm: output tile is 32 weight rows x 32 activation rows
 #define QUANT_MM_THREADS     128 // mul_mm: threads per threadgroup
 #define QUANT_ATTN_CHUNK     256 // attn_split: positions per threadgroup
+#define QUANT_ATTN_SG        4   // attn, attn_split: simdgroups per threadgroup
+#define QUANT_ATTN_ROWS      8   // attn: query rows per threadgroup (2 per simdgroup)
+#define QUANT_ATTN_KEYS      32  // attn: keys per tile (half as many for heads of more than 128 values)
 
 // kernel_get_rows_<type>: dst[i][:] = dequantize(w row ids[i]).
 // buffers: 1 w (device const char*), 2 ids (device const int32_t*), 3 dst (float*)
@@ -226,12 +229,22 @@ struct CacheStoreArgs {
 // h / (n_heads / n_kv_heads). q and dst rows hold n_heads*head_dim floats;
 // cache rows hold kv_dim values of the key type <k> and the value type <v>
 // (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1; a head is whole blocks).
-// out = sum_t softmax_t(scale * q.k_t) * v_t.
+// out = sum_t softmax_t(scale * q.k_t) * v_t, q rounded to the key type's
+// dot-product format as llama.cpp's CPU backend rounds it. head_dim <= 256.
+// With D = head_dim rounded up to a multiple of 8:
 // kernel_attn_<k>_<v>:         buffers 1 q, 2 k cache, 3 v cache, 4 dst.
-//                              grid (n_rows, n_heads, 1), threadgroup (32, 1, 1).
+//                              grid (ceil(n_rows/QUANT_ATTN_ROWS), n_heads, 1),
+//                              threadgroup (32*QUANT_ATTN_SG, 1, 1);
+//                              threadgroup(0): QUANT_ATTN_ROWS*D floats,
+//                              threadgroup(1): T*(D+4) floats, threadgroup(2):
+//                              QUANT_ATTN_ROWS*T floats, T = QUANT_ATTN_KEYS for
+//                              head_dim <= 128, else QUANT_ATTN_KEYS/2.
 // kernel_attn_split_<k>_<v>:   one decode row (n_rows = 1) split over chunks
-//                              of `chunk` positions: buffers 1 q, 2 k, 3 v, 4 partials;
-//                              grid (n_chunks, n_heads, 1), threadgroup (32, 1, 1);
+//                              of `chunk` positions: buffers 1 q, 2 k, 3 v, 4 out;
+//                              grid (n_chunks, n_heads, 1), threadgroup
+//                              (32*QUANT_ATTN_SG, 1, 1); threadgroup(0): D floats,
+//                              threadgroup(1): QUANT_ATTN_SG*(D+2) floats.
+//                              One chunk: out is dst. Several: out is partials,
 //                              partials[(h*n_chunks + c)*(head_dim+2) + ...] =
 //                              {max score, sum of exp, head_dim unnormalised outputs}.
 // kernel_attn_reduce:          buffers 1 partials, 2 dst; grid (n_heads, 1, 1),

@@ -473,23 +473,33 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 	args := kernels.AttnArgs{NHeads: int32(a.Heads), NKVHeads: int32(a.KVHeads), HeadDim: int32(a.HeadDim),
 		KVDim: int32(a.KVHeads * a.HeadDim), Pos0: int32(pos), NRows: int32(q.Rows), Scale: a.Scale, Chunk: kernels.AttnChunk}
 	k, v := Binding{c.k.buf, layer * c.k.layerBytes}, Binding{c.v.buf, layer * c.v.layerBytes}
-	chunks := ceilDiv(pos+1, kernels.AttnChunk)
-	if q.Rows > 1 || chunks == 1 {
+	if q.Rows > 1 {
+		// Prompt rows: tiles of keys shared by AttnRows query rows.
 		b.record(c.attend, op{
-			args:    kernels.Bytes(&args),
-			buffers: []Binding{bind(q), k, v, bind(dst)},
-			grid:    grid(q.Rows, a.Heads, 1), group: grid(simdWidth, 1, 1),
+			args:        kernels.Bytes(&args),
+			buffers:     []Binding{bind(q), k, v, bind(dst)},
+			threadgroup: kernels.AttnMemory(a.HeadDim),
+			grid:        grid(ceilDiv(q.Rows, kernels.AttnRows), a.Heads, 1), group: grid(attnThreads, 1, 1),
 			written: out(3),
 		})
 		return
 	}
-	// A long decode step: chunks of the sequence in parallel, then a reduce.
-	b.record(c.attendSplit, op{
-		args:    kernels.Bytes(&args),
-		buffers: []Binding{bind(q), k, v, {c.partials, 0}},
-		grid:    grid(chunks, a.Heads, 1), group: grid(simdWidth, 1, 1),
+	// A decode step: chunks of the sequence in parallel; a reduce combines
+	// them when there are several.
+	chunks := ceilDiv(pos+1, kernels.AttnChunk)
+	split := op{
+		args:        kernels.Bytes(&args),
+		buffers:     []Binding{bind(q), k, v, bind(dst)},
+		threadgroup: kernels.AttnSplitMemory(a.HeadDim),
+		grid:        grid(chunks, a.Heads, 1), group: grid(attnThreads, 1, 1),
 		written: out(3),
-	})
+	}
+	if chunks == 1 {
+		b.record(c.attendSplit, split)
+		return
+	}
+	split.buffers[3] = Binding{c.partials, 0}
+	b.record(c.attendSplit, split)
 	b.record(c.reduce, op{
 		args:    kernels.Bytes(&args),
 		buffers: []Binding{{c.partials, 0}, bind(dst)},
@@ -497,6 +507,9 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 		written: out(1),
 	})
 }
+
+// attnThreads is the threadgroup size of the attention kernels.
+const attnThreads = kernels.AttnSG * simdWidth
 
 // mvPart is a weight of a fused mat-vec and the tensor its rows go to.
 type mvPart struct {

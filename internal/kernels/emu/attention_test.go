@@ -205,11 +205,12 @@ func newAttn(c attnCase, kType, vType gguf.GGMLType, chunk int, rng *rand.Rand) 
 		}
 	}
 	group := c.heads / c.kvHeads
+	keyQ := keyQueries(d.q, c.headDim, kType)
 	d.want = make([]float32, c.rows*c.heads*c.headDim)
 	for r := 0; r < c.rows; r++ {
 		n := c.pos0 + r + 1
 		for h := 0; h < c.heads; h++ {
-			q := d.q[(r*c.heads+h)*c.headDim:][:c.headDim]
+			q := keyQ[(r*c.heads+h)*c.headDim:][:c.headDim]
 			off := h / group * c.headDim
 			scores := make([]float64, n)
 			best := math.Inf(-1)
@@ -240,37 +241,74 @@ func newAttn(c attnCase, kType, vType gguf.GGMLType, chunk int, rng *rand.Rand) 
 	return d
 }
 
+// keyQueries returns q (heads of headDim values) as the kernels multiply
+// it with keys of type kType: each head converted to the key type's
+// vec_dot type as llama.cpp's CPU backend converts it (cpu.QuantizeRow),
+// and back to float.
+func keyQueries(q []float32, headDim int, kType gguf.GGMLType) []float32 {
+	vt := cpu.VecDotType(kType)
+	out := make([]float32, len(q))
+	for i := 0; i < len(q); i += headDim {
+		if err := gguf.Dequantize(vt, cpu.QuantizeRow(vt, q[i:i+headDim], nil), out[i:i+headDim]); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
 // runAttn runs kernel (kernel_attn_* shaped) on d.
 func runAttn(kernel string, d attnData, s Schedule) ([]float32, error) {
 	dst := nanBuffer(len(d.want))
 	err := Run(Dispatch{
-		Kernel:  kernel,
-		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
-		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
-		Grid:    [3]int{int(d.args.NRows), int(d.args.NHeads), 1},
-		Group:   [3]int{32, 1, 1},
+		Kernel:      kernel,
+		Bytes:       map[int][]byte{0: kernels.Bytes(&d.args)},
+		Buffers:     map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
+		Threadgroup: threadgroupMap(kernels.AttnMemory(int(d.args.HeadDim))),
+		Grid:        [3]int{ceilDiv(int(d.args.NRows), kernels.AttnRows), int(d.args.NHeads), 1},
+		Group:       [3]int{32 * kernels.AttnSG, 1, 1},
 	}, s)
 	return f32s(dst), err
 }
 
-// runAttnSplit runs split (kernel_attn_split_* shaped) and then reduce on d,
-// a single decode row.
+// threadgroupMap is threadgroup memory sizes in binding order as a
+// Dispatch takes them.
+func threadgroupMap(sizes []int) map[int]int {
+	m := make(map[int]int, len(sizes))
+	for i, n := range sizes {
+		m[i] = n
+	}
+	return m
+}
+
+// splitDispatch is split (kernel_attn_split_* shaped) on d, a single
+// decode row, writing out: the output with one chunk, the partials with
+// several.
+func splitDispatch(split string, d attnData, out []byte) Dispatch {
+	return Dispatch{
+		Kernel:      split,
+		Bytes:       map[int][]byte{0: kernels.Bytes(&d.args)},
+		Buffers:     map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: out}},
+		Threadgroup: threadgroupMap(kernels.AttnSplitMemory(int(d.args.HeadDim))),
+		Grid:        [3]int{ceilDiv(int(d.args.Pos0)+1, int(d.args.Chunk)), int(d.args.NHeads), 1},
+		Group:       [3]int{32 * kernels.AttnSG, 1, 1},
+	}
+}
+
+// runAttnSplit runs split and, beyond one chunk, reduce on d, a single
+// decode row.
 func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, error) {
 	chunk, heads := int(d.args.Chunk), int(d.args.NHeads)
 	chunks := ceilDiv(int(d.args.Pos0)+1, chunk)
+	dst := nanBuffer(len(d.want))
+	if chunks == 1 {
+		err := Run(splitDispatch(split, d, dst), s)
+		return f32s(dst), err
+	}
 	partials := nanBuffer(heads * chunks * (int(d.args.HeadDim) + 2))
-	err := Run(Dispatch{
-		Kernel:  split,
-		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
-		Buffers: map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: partials}},
-		Grid:    [3]int{chunks, heads, 1},
-		Group:   [3]int{32, 1, 1},
-	}, s)
-	if err != nil {
+	if err := Run(splitDispatch(split, d, partials), s); err != nil {
 		return nil, err
 	}
-	dst := nanBuffer(len(d.want))
-	err = Run(Dispatch{
+	err := Run(Dispatch{
 		Kernel:  reduce,
 		Bytes:   map[int][]byte{0: kernels.Bytes(&d.args)},
 		Buffers: map[int]Binding{1: {Data: partials}, 2: {Data: dst}},
@@ -281,17 +319,25 @@ func runAttnSplit(split, reduce string, d attnData, s Schedule) ([]float32, erro
 }
 
 // attnCases: head dims 32, 64, 80, 128, 256; GQA ratios 1, 2 and 4 (with
-// several KV heads, so that a wrong head mapping shows); 1, 2, 3 or 17 rows;
-// prompts that end before and after the split threshold (AttnChunk).
+// several KV heads, so that a wrong head mapping shows); 1 to 33 rows
+// (threadgroups of kernels.AttnRows: 1, 2, 3, 5, 7, 8, 9, 17, 33); the
+// last row's keys ending before, on and after the edges of the key tiles
+// (kernels.AttnTileKeys: 32, or 16 for heads of 256 values) and after the
+// split threshold (AttnChunk).
 var attnCases = []attnCase{
 	{headDim: 32, heads: 2, kvHeads: 2, pos0: 0, rows: 1},
 	{headDim: 64, heads: 8, kvHeads: 2, pos0: 5, rows: 3},
 	{headDim: 128, heads: 2, kvHeads: 2, pos0: 20, rows: 17},
 	{headDim: 256, heads: 4, kvHeads: 1, pos0: 9, rows: 3},
+	{headDim: 256, heads: 2, kvHeads: 1, pos0: 13, rows: 8, grow: true},
 	{headDim: 80, heads: 6, kvHeads: 3, pos0: 13, rows: 1, grow: true},
 	{headDim: 64, heads: 2, kvHeads: 2, pos0: 30, rows: 3, grow: true},
+	{headDim: 64, heads: 4, kvHeads: 2, pos0: 0, rows: 33},
+	{headDim: 128, heads: 4, kvHeads: 1, pos0: 24, rows: 9, grow: true},
+	{headDim: 64, heads: 2, kvHeads: 1, pos0: 31, rows: 2},
 	{headDim: 128, heads: 4, kvHeads: 1, pos0: 250, rows: 2},
 	{headDim: 64, heads: 4, kvHeads: 2, pos0: kernels.AttnChunk + 3, rows: 5},
+	{headDim: 128, heads: 2, kvHeads: 1, pos0: 100, rows: 7},
 }
 
 // fits reports whether c's heads are whole blocks of both types.
@@ -324,8 +370,10 @@ func testAttn(t *testing.T, kType, vType gguf.GGMLType, s Schedule, rng *rand.Ra
 
 // attnSplitCases: one decode row, chunks of attnTestChunk positions: one
 // chunk, exactly one full chunk, a last chunk of one position, of two, of
-// four, of 13; and the backend's chunk (AttnChunk), whose split starts past
-// AttnChunk positions.
+// four, of 13; and the backend's chunk (AttnChunk) with 1, 31, 33, 255, 256
+// and 257 positions (a step of the threadgroup takes 16 keys at head dim 64,
+// 8 at 128: these end inside and on such steps, and on both sides of the
+// split) and 1031 (five chunks).
 var attnSplitCases = []struct {
 	attnCase
 	chunk int
@@ -337,7 +385,14 @@ var attnSplitCases = []struct {
 	{attnCase{headDim: 128, heads: 8, kvHeads: 2, pos0: 99, rows: 1, grow: true}, attnTestChunk},
 	{attnCase{headDim: 80, heads: 2, kvHeads: 1, pos0: 40, rows: 1}, attnTestChunk},
 	{attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 300, rows: 1, grow: true}, attnTestChunk},
+	{attnCase{headDim: 64, heads: 8, kvHeads: 2, pos0: 0, rows: 1}, kernels.AttnChunk},
+	{attnCase{headDim: 128, heads: 4, kvHeads: 1, pos0: 30, rows: 1}, kernels.AttnChunk},
+	{attnCase{headDim: 64, heads: 4, kvHeads: 2, pos0: 32, rows: 1, grow: true}, kernels.AttnChunk},
+	{attnCase{headDim: 128, heads: 8, kvHeads: 2, pos0: 254, rows: 1}, kernels.AttnChunk},
+	{attnCase{headDim: 64, heads: 4, kvHeads: 1, pos0: kernels.AttnChunk - 1, rows: 1}, kernels.AttnChunk},
+	{attnCase{headDim: 128, heads: 4, kvHeads: 2, pos0: kernels.AttnChunk, rows: 1, grow: true}, kernels.AttnChunk},
 	{attnCase{headDim: 128, heads: 4, kvHeads: 2, pos0: 2*kernels.AttnChunk + 40, rows: 1}, kernels.AttnChunk},
+	{attnCase{headDim: 64, heads: 2, kvHeads: 1, pos0: 4*kernels.AttnChunk + 6, rows: 1}, kernels.AttnChunk},
 }
 
 const attnTestChunk = 16
@@ -444,6 +499,73 @@ func TestBrokenAttnReduceNoRescale(t *testing.T) {
 		}
 		if mismatch(got, d.want, func(int) float64 { return d.tolerance }) == "" {
 			t.Errorf("%v: missing rescaling not caught", s)
+		}
+	}
+}
+
+// TestAttnLoads logs the decode attention's loads from the keys and the
+// values per cache position at position 1000 (four chunks), head dims 64
+// and 128, two query heads per KV head, and fails if a key or value byte is
+// fetched more than once per query head.
+func TestAttnLoads(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
+	t.Logf("%-5s %4s %11s %10s %12s %9s", "type", "dim", "loads/pos", "simd/pos", "fetched/uniq", "max reads")
+	for _, typ := range cpu.CacheTypes {
+		for _, dim := range []int{64, 128} {
+			c := attnCase{headDim: dim, heads: 4, kvHeads: 2, pos0: 1000, rows: 1}
+			d := newAttn(c, typ, typ, kernels.AttnChunk, newRand(t))
+			chunks := ceilDiv(int(d.args.Pos0)+1, kernels.AttnChunk)
+			partials := nanBuffer(c.heads * chunks * (c.headDim + 2))
+			loads, err := CountLoads(splitDispatch(cacheKernels(typ, typ).AttendSplit, d, partials))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []int{2, 3} {
+				l, n := loads[b], float64(c.pos0+1)
+				t.Logf("%-5s %4d %11.1f %10.2f %12.3f %9d", typ, dim, float64(l.Loads)/n, float64(l.SIMDLoads)/n,
+					float64(l.SIMDBytes)/float64(l.Unique), l.MaxReads)
+				if group := c.heads / c.kvHeads; l.MaxReads > group {
+					t.Errorf("%s head dim %d: a byte of buffer %d fetched %d times, more than once per query head (%d)", typ, dim, b, l.MaxReads, group)
+				}
+			}
+		}
+	}
+}
+
+// TestAttnPrefillLoads logs how often the prefill attention fetches each
+// key and value byte for a prompt of 64 rows from position 0 (two query
+// heads per KV head): a key is read once per threadgroup of
+// kernels.AttnRows rows that sees it, so at most 64/AttnRows times per
+// query head (once per row and query head when each row walks the keys
+// alone), and fails beyond that.
+func TestAttnPrefillLoads(t *testing.T) {
+	if asanBuild {
+		t.Skip("ASan build: the counts do not depend on it")
+	}
+	const rows = 64
+	for _, typ := range []gguf.GGMLType{gguf.TypeF16, gguf.TypeQ8_0} {
+		c := attnCase{headDim: 64, heads: 4, kvHeads: 2, pos0: 0, rows: rows}
+		d := newAttn(c, typ, typ, kernels.AttnChunk, newRand(t))
+		dst := nanBuffer(len(d.want))
+		loads, err := CountLoads(Dispatch{
+			Kernel:      cacheKernels(typ, typ).Attend,
+			Bytes:       map[int][]byte{0: kernels.Bytes(&d.args)},
+			Buffers:     map[int]Binding{1: {Data: f32Bytes(d.q)}, 2: {Data: d.k}, 3: {Data: d.v}, 4: {Data: dst}},
+			Threadgroup: threadgroupMap(kernels.AttnMemory(c.headDim)),
+			Grid:        [3]int{ceilDiv(rows, kernels.AttnRows), c.heads, 1},
+			Group:       [3]int{32 * kernels.AttnSG, 1, 1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range []int{2, 3} {
+			l := loads[b]
+			t.Logf("%s buffer %d: fetched/unique %.3f, max reads %d", typ, b, float64(l.SIMDBytes)/float64(l.Unique), l.MaxReads)
+			if limit := c.heads / c.kvHeads * rows / kernels.AttnRows; l.MaxReads > limit {
+				t.Errorf("%s: a byte of buffer %d fetched %d times (limit %d)", typ, b, l.MaxReads, limit)
+			}
 		}
 	}
 }

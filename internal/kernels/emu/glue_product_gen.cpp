@@ -113,8 +113,13 @@ static void glue_kernel_attn_f32_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_f32>;
@@ -127,8 +132,12 @@ static void glue_kernel_attn_split_f32_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_f16>;
@@ -141,8 +150,13 @@ static void glue_kernel_attn_f32_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_f16>;
@@ -155,8 +169,12 @@ static void glue_kernel_attn_split_f32_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_bf16>;
@@ -169,8 +187,13 @@ static void glue_kernel_attn_f32_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_bf16>;
@@ -183,8 +206,12 @@ static void glue_kernel_attn_split_f32_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q8_0>;
@@ -197,8 +224,13 @@ static void glue_kernel_attn_f32_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q8_0>;
@@ -211,8 +243,12 @@ static void glue_kernel_attn_split_f32_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q4_0>;
@@ -225,8 +261,13 @@ static void glue_kernel_attn_f32_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q4_0>;
@@ -239,8 +280,12 @@ static void glue_kernel_attn_split_f32_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q4_1>;
@@ -253,8 +298,13 @@ static void glue_kernel_attn_f32_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q4_1>;
@@ -267,8 +317,12 @@ static void glue_kernel_attn_split_f32_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q5_0>;
@@ -281,8 +335,13 @@ static void glue_kernel_attn_f32_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q5_0>;
@@ -295,8 +354,12 @@ static void glue_kernel_attn_split_f32_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q5_1>;
@@ -309,8 +372,13 @@ static void glue_kernel_attn_f32_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q5_1>;
@@ -323,8 +391,12 @@ static void glue_kernel_attn_split_f32_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_f32>;
@@ -337,8 +409,13 @@ static void glue_kernel_attn_f16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_f32>;
@@ -351,8 +428,12 @@ static void glue_kernel_attn_split_f16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_f16>;
@@ -365,8 +446,13 @@ static void glue_kernel_attn_f16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_f16>;
@@ -379,8 +465,12 @@ static void glue_kernel_attn_split_f16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_bf16>;
@@ -393,8 +483,13 @@ static void glue_kernel_attn_f16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_bf16>;
@@ -407,8 +502,12 @@ static void glue_kernel_attn_split_f16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q8_0>;
@@ -421,8 +520,13 @@ static void glue_kernel_attn_f16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q8_0>;
@@ -435,8 +539,12 @@ static void glue_kernel_attn_split_f16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q4_0>;
@@ -449,8 +557,13 @@ static void glue_kernel_attn_f16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q4_0>;
@@ -463,8 +576,12 @@ static void glue_kernel_attn_split_f16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q4_1>;
@@ -477,8 +594,13 @@ static void glue_kernel_attn_f16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q4_1>;
@@ -491,8 +613,12 @@ static void glue_kernel_attn_split_f16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q5_0>;
@@ -505,8 +631,13 @@ static void glue_kernel_attn_f16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q5_0>;
@@ -519,8 +650,12 @@ static void glue_kernel_attn_split_f16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q5_1>;
@@ -533,8 +668,13 @@ static void glue_kernel_attn_f16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q5_1>;
@@ -547,8 +687,12 @@ static void glue_kernel_attn_split_f16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_f32>;
@@ -561,8 +705,13 @@ static void glue_kernel_attn_bf16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_f32>;
@@ -575,8 +724,12 @@ static void glue_kernel_attn_split_bf16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_f16>;
@@ -589,8 +742,13 @@ static void glue_kernel_attn_bf16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_f16>;
@@ -603,8 +761,12 @@ static void glue_kernel_attn_split_bf16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_bf16>;
@@ -617,8 +779,13 @@ static void glue_kernel_attn_bf16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_bf16>;
@@ -631,8 +798,12 @@ static void glue_kernel_attn_split_bf16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q8_0>;
@@ -645,8 +816,13 @@ static void glue_kernel_attn_bf16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q8_0>;
@@ -659,8 +835,12 @@ static void glue_kernel_attn_split_bf16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q4_0>;
@@ -673,8 +853,13 @@ static void glue_kernel_attn_bf16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q4_0>;
@@ -687,8 +872,12 @@ static void glue_kernel_attn_split_bf16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q4_1>;
@@ -701,8 +890,13 @@ static void glue_kernel_attn_bf16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q4_1>;
@@ -715,8 +909,12 @@ static void glue_kernel_attn_split_bf16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q5_0>;
@@ -729,8 +927,13 @@ static void glue_kernel_attn_bf16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q5_0>;
@@ -743,8 +946,12 @@ static void glue_kernel_attn_split_bf16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q5_1>;
@@ -757,8 +964,13 @@ static void glue_kernel_attn_bf16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q5_1>;
@@ -771,8 +983,12 @@ static void glue_kernel_attn_split_bf16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_f32>;
@@ -785,8 +1001,13 @@ static void glue_kernel_attn_q8_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_f32>;
@@ -799,8 +1020,12 @@ static void glue_kernel_attn_split_q8_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_f16>;
@@ -813,8 +1038,13 @@ static void glue_kernel_attn_q8_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_f16>;
@@ -827,8 +1057,12 @@ static void glue_kernel_attn_split_q8_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_bf16>;
@@ -841,8 +1075,13 @@ static void glue_kernel_attn_q8_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_bf16>;
@@ -855,8 +1094,12 @@ static void glue_kernel_attn_split_q8_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q8_0>;
@@ -869,8 +1112,13 @@ static void glue_kernel_attn_q8_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q8_0>;
@@ -883,8 +1131,12 @@ static void glue_kernel_attn_split_q8_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q4_0>;
@@ -897,8 +1149,13 @@ static void glue_kernel_attn_q8_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_0>;
@@ -911,8 +1168,12 @@ static void glue_kernel_attn_split_q8_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q4_1>;
@@ -925,8 +1186,13 @@ static void glue_kernel_attn_q8_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_1>;
@@ -939,8 +1205,12 @@ static void glue_kernel_attn_split_q8_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q5_0>;
@@ -953,8 +1223,13 @@ static void glue_kernel_attn_q8_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_0>;
@@ -967,8 +1242,12 @@ static void glue_kernel_attn_split_q8_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q5_1>;
@@ -981,8 +1260,13 @@ static void glue_kernel_attn_q8_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_1>;
@@ -995,8 +1279,12 @@ static void glue_kernel_attn_split_q8_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_f32>;
@@ -1009,8 +1297,13 @@ static void glue_kernel_attn_q4_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_f32>;
@@ -1023,8 +1316,12 @@ static void glue_kernel_attn_split_q4_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_f16>;
@@ -1037,8 +1334,13 @@ static void glue_kernel_attn_q4_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_f16>;
@@ -1051,8 +1353,12 @@ static void glue_kernel_attn_split_q4_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_bf16>;
@@ -1065,8 +1371,13 @@ static void glue_kernel_attn_q4_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_bf16>;
@@ -1079,8 +1390,12 @@ static void glue_kernel_attn_split_q4_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q8_0>;
@@ -1093,8 +1408,13 @@ static void glue_kernel_attn_q4_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q8_0>;
@@ -1107,8 +1427,12 @@ static void glue_kernel_attn_split_q4_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q4_0>;
@@ -1121,8 +1445,13 @@ static void glue_kernel_attn_q4_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_0>;
@@ -1135,8 +1464,12 @@ static void glue_kernel_attn_split_q4_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q4_1>;
@@ -1149,8 +1482,13 @@ static void glue_kernel_attn_q4_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_1>;
@@ -1163,8 +1501,12 @@ static void glue_kernel_attn_split_q4_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q5_0>;
@@ -1177,8 +1519,13 @@ static void glue_kernel_attn_q4_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_0>;
@@ -1191,8 +1538,12 @@ static void glue_kernel_attn_split_q4_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q5_1>;
@@ -1205,8 +1556,13 @@ static void glue_kernel_attn_q4_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_1>;
@@ -1219,8 +1575,12 @@ static void glue_kernel_attn_split_q4_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_f32>;
@@ -1233,8 +1593,13 @@ static void glue_kernel_attn_q4_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_f32>;
@@ -1247,8 +1612,12 @@ static void glue_kernel_attn_split_q4_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_f16>;
@@ -1261,8 +1630,13 @@ static void glue_kernel_attn_q4_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_f16>;
@@ -1275,8 +1649,12 @@ static void glue_kernel_attn_split_q4_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_bf16>;
@@ -1289,8 +1667,13 @@ static void glue_kernel_attn_q4_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_bf16>;
@@ -1303,8 +1686,12 @@ static void glue_kernel_attn_split_q4_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q8_0>;
@@ -1317,8 +1704,13 @@ static void glue_kernel_attn_q4_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q8_0>;
@@ -1331,8 +1723,12 @@ static void glue_kernel_attn_split_q4_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q4_0>;
@@ -1345,8 +1741,13 @@ static void glue_kernel_attn_q4_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_0>;
@@ -1359,8 +1760,12 @@ static void glue_kernel_attn_split_q4_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q4_1>;
@@ -1373,8 +1778,13 @@ static void glue_kernel_attn_q4_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_1>;
@@ -1387,8 +1797,12 @@ static void glue_kernel_attn_split_q4_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q5_0>;
@@ -1401,8 +1815,13 @@ static void glue_kernel_attn_q4_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_0>;
@@ -1415,8 +1834,12 @@ static void glue_kernel_attn_split_q4_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q5_1>;
@@ -1429,8 +1852,13 @@ static void glue_kernel_attn_q4_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_1>;
@@ -1443,8 +1871,12 @@ static void glue_kernel_attn_split_q4_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_f32>;
@@ -1457,8 +1889,13 @@ static void glue_kernel_attn_q5_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_f32>;
@@ -1471,8 +1908,12 @@ static void glue_kernel_attn_split_q5_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_f16>;
@@ -1485,8 +1926,13 @@ static void glue_kernel_attn_q5_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_f16>;
@@ -1499,8 +1945,12 @@ static void glue_kernel_attn_split_q5_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_bf16>;
@@ -1513,8 +1963,13 @@ static void glue_kernel_attn_q5_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_bf16>;
@@ -1527,8 +1982,12 @@ static void glue_kernel_attn_split_q5_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q8_0>;
@@ -1541,8 +2000,13 @@ static void glue_kernel_attn_q5_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q8_0>;
@@ -1555,8 +2019,12 @@ static void glue_kernel_attn_split_q5_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q4_0>;
@@ -1569,8 +2037,13 @@ static void glue_kernel_attn_q5_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_0>;
@@ -1583,8 +2056,12 @@ static void glue_kernel_attn_split_q5_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q4_1>;
@@ -1597,8 +2074,13 @@ static void glue_kernel_attn_q5_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_1>;
@@ -1611,8 +2093,12 @@ static void glue_kernel_attn_split_q5_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q5_0>;
@@ -1625,8 +2111,13 @@ static void glue_kernel_attn_q5_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_0>;
@@ -1639,8 +2130,12 @@ static void glue_kernel_attn_split_q5_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q5_1>;
@@ -1653,8 +2148,13 @@ static void glue_kernel_attn_q5_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_1>;
@@ -1667,8 +2167,12 @@ static void glue_kernel_attn_split_q5_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_f32>;
@@ -1681,8 +2185,13 @@ static void glue_kernel_attn_q5_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_f32>;
@@ -1695,8 +2204,12 @@ static void glue_kernel_attn_split_q5_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_f16>;
@@ -1709,8 +2222,13 @@ static void glue_kernel_attn_q5_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_f16>;
@@ -1723,8 +2241,12 @@ static void glue_kernel_attn_split_q5_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_bf16>;
@@ -1737,8 +2259,13 @@ static void glue_kernel_attn_q5_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_bf16>;
@@ -1751,8 +2278,12 @@ static void glue_kernel_attn_split_q5_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q8_0>;
@@ -1765,8 +2296,13 @@ static void glue_kernel_attn_q5_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q8_0>;
@@ -1779,8 +2315,12 @@ static void glue_kernel_attn_split_q5_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q4_0>;
@@ -1793,8 +2333,13 @@ static void glue_kernel_attn_q5_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_0>;
@@ -1807,8 +2352,12 @@ static void glue_kernel_attn_split_q5_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q4_1>;
@@ -1821,8 +2370,13 @@ static void glue_kernel_attn_q5_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_1>;
@@ -1835,8 +2389,12 @@ static void glue_kernel_attn_split_q5_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q5_0>;
@@ -1849,8 +2407,13 @@ static void glue_kernel_attn_q5_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_0>;
@@ -1863,8 +2426,12 @@ static void glue_kernel_attn_split_q5_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q5_1>;
@@ -1877,8 +2444,13 @@ static void glue_kernel_attn_q5_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_1>;
@@ -1891,8 +2463,12 @@ static void glue_kernel_attn_split_q5_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 static void glue_kernel_attn_reduce(const emu_ctx* c) {
@@ -3090,134 +3666,134 @@ extern "C" const emu_kernel emu_kernels_product[] = {
     {"kernel_cpy_f32_q4_1", emu_product::glue_kernel_cpy_f32_q4_1, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_q5_0", emu_product::glue_kernel_cpy_f32_q5_0, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_q5_1", emu_product::glue_kernel_cpy_f32_q5_1, 0x00000007, 0x00000000},
-    {"kernel_attn_f32_f32", emu_product::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_f32", emu_product::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_f16", emu_product::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_f16", emu_product::glue_kernel_attn_split_f32_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_bf16", emu_product::glue_kernel_attn_f32_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_bf16", emu_product::glue_kernel_attn_split_f32_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q8_0", emu_product::glue_kernel_attn_f32_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q8_0", emu_product::glue_kernel_attn_split_f32_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q4_0", emu_product::glue_kernel_attn_f32_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q4_0", emu_product::glue_kernel_attn_split_f32_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q4_1", emu_product::glue_kernel_attn_f32_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q4_1", emu_product::glue_kernel_attn_split_f32_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q5_0", emu_product::glue_kernel_attn_f32_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q5_0", emu_product::glue_kernel_attn_split_f32_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q5_1", emu_product::glue_kernel_attn_f32_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q5_1", emu_product::glue_kernel_attn_split_f32_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_f32", emu_product::glue_kernel_attn_f16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_f32", emu_product::glue_kernel_attn_split_f16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_f16", emu_product::glue_kernel_attn_f16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_f16", emu_product::glue_kernel_attn_split_f16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_bf16", emu_product::glue_kernel_attn_f16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_bf16", emu_product::glue_kernel_attn_split_f16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q8_0", emu_product::glue_kernel_attn_f16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q8_0", emu_product::glue_kernel_attn_split_f16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q4_0", emu_product::glue_kernel_attn_f16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q4_0", emu_product::glue_kernel_attn_split_f16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q4_1", emu_product::glue_kernel_attn_f16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q4_1", emu_product::glue_kernel_attn_split_f16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q5_0", emu_product::glue_kernel_attn_f16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q5_0", emu_product::glue_kernel_attn_split_f16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q5_1", emu_product::glue_kernel_attn_f16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q5_1", emu_product::glue_kernel_attn_split_f16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_f32", emu_product::glue_kernel_attn_bf16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_f32", emu_product::glue_kernel_attn_split_bf16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_f16", emu_product::glue_kernel_attn_bf16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_f16", emu_product::glue_kernel_attn_split_bf16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_bf16", emu_product::glue_kernel_attn_bf16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_bf16", emu_product::glue_kernel_attn_split_bf16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q8_0", emu_product::glue_kernel_attn_bf16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q8_0", emu_product::glue_kernel_attn_split_bf16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q4_0", emu_product::glue_kernel_attn_bf16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q4_0", emu_product::glue_kernel_attn_split_bf16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q4_1", emu_product::glue_kernel_attn_bf16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q4_1", emu_product::glue_kernel_attn_split_bf16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q5_0", emu_product::glue_kernel_attn_bf16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q5_0", emu_product::glue_kernel_attn_split_bf16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q5_1", emu_product::glue_kernel_attn_bf16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q5_1", emu_product::glue_kernel_attn_split_bf16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_f32", emu_product::glue_kernel_attn_q8_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_f32", emu_product::glue_kernel_attn_split_q8_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_f16", emu_product::glue_kernel_attn_q8_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_f16", emu_product::glue_kernel_attn_split_q8_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_bf16", emu_product::glue_kernel_attn_q8_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_bf16", emu_product::glue_kernel_attn_split_q8_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q8_0", emu_product::glue_kernel_attn_q8_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q8_0", emu_product::glue_kernel_attn_split_q8_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q4_0", emu_product::glue_kernel_attn_q8_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q4_0", emu_product::glue_kernel_attn_split_q8_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q4_1", emu_product::glue_kernel_attn_q8_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q4_1", emu_product::glue_kernel_attn_split_q8_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q5_0", emu_product::glue_kernel_attn_q8_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q5_0", emu_product::glue_kernel_attn_split_q8_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q5_1", emu_product::glue_kernel_attn_q8_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q5_1", emu_product::glue_kernel_attn_split_q8_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_f32", emu_product::glue_kernel_attn_q4_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_f32", emu_product::glue_kernel_attn_split_q4_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_f16", emu_product::glue_kernel_attn_q4_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_f16", emu_product::glue_kernel_attn_split_q4_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_bf16", emu_product::glue_kernel_attn_q4_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_bf16", emu_product::glue_kernel_attn_split_q4_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q8_0", emu_product::glue_kernel_attn_q4_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q8_0", emu_product::glue_kernel_attn_split_q4_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q4_0", emu_product::glue_kernel_attn_q4_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q4_0", emu_product::glue_kernel_attn_split_q4_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q4_1", emu_product::glue_kernel_attn_q4_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q4_1", emu_product::glue_kernel_attn_split_q4_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q5_0", emu_product::glue_kernel_attn_q4_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q5_0", emu_product::glue_kernel_attn_split_q4_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q5_1", emu_product::glue_kernel_attn_q4_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q5_1", emu_product::glue_kernel_attn_split_q4_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_f32", emu_product::glue_kernel_attn_q4_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_f32", emu_product::glue_kernel_attn_split_q4_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_f16", emu_product::glue_kernel_attn_q4_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_f16", emu_product::glue_kernel_attn_split_q4_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_bf16", emu_product::glue_kernel_attn_q4_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_bf16", emu_product::glue_kernel_attn_split_q4_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q8_0", emu_product::glue_kernel_attn_q4_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q8_0", emu_product::glue_kernel_attn_split_q4_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q4_0", emu_product::glue_kernel_attn_q4_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q4_0", emu_product::glue_kernel_attn_split_q4_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q4_1", emu_product::glue_kernel_attn_q4_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q4_1", emu_product::glue_kernel_attn_split_q4_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q5_0", emu_product::glue_kernel_attn_q4_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q5_0", emu_product::glue_kernel_attn_split_q4_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q5_1", emu_product::glue_kernel_attn_q4_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q5_1", emu_product::glue_kernel_attn_split_q4_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_f32", emu_product::glue_kernel_attn_q5_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_f32", emu_product::glue_kernel_attn_split_q5_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_f16", emu_product::glue_kernel_attn_q5_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_f16", emu_product::glue_kernel_attn_split_q5_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_bf16", emu_product::glue_kernel_attn_q5_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_bf16", emu_product::glue_kernel_attn_split_q5_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q8_0", emu_product::glue_kernel_attn_q5_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q8_0", emu_product::glue_kernel_attn_split_q5_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q4_0", emu_product::glue_kernel_attn_q5_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q4_0", emu_product::glue_kernel_attn_split_q5_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q4_1", emu_product::glue_kernel_attn_q5_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q4_1", emu_product::glue_kernel_attn_split_q5_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q5_0", emu_product::glue_kernel_attn_q5_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q5_0", emu_product::glue_kernel_attn_split_q5_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q5_1", emu_product::glue_kernel_attn_q5_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q5_1", emu_product::glue_kernel_attn_split_q5_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_f32", emu_product::glue_kernel_attn_q5_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_f32", emu_product::glue_kernel_attn_split_q5_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_f16", emu_product::glue_kernel_attn_q5_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_f16", emu_product::glue_kernel_attn_split_q5_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_bf16", emu_product::glue_kernel_attn_q5_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_bf16", emu_product::glue_kernel_attn_split_q5_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q8_0", emu_product::glue_kernel_attn_q5_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q8_0", emu_product::glue_kernel_attn_split_q5_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q4_0", emu_product::glue_kernel_attn_q5_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q4_0", emu_product::glue_kernel_attn_split_q5_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q4_1", emu_product::glue_kernel_attn_q5_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q4_1", emu_product::glue_kernel_attn_split_q5_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q5_0", emu_product::glue_kernel_attn_q5_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q5_0", emu_product::glue_kernel_attn_split_q5_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q5_1", emu_product::glue_kernel_attn_q5_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q5_1", emu_product::glue_kernel_attn_split_q5_1_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_f32", emu_product::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_f32", emu_product::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_f16", emu_product::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_f16", emu_product::glue_kernel_attn_split_f32_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_bf16", emu_product::glue_kernel_attn_f32_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_bf16", emu_product::glue_kernel_attn_split_f32_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q8_0", emu_product::glue_kernel_attn_f32_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q8_0", emu_product::glue_kernel_attn_split_f32_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q4_0", emu_product::glue_kernel_attn_f32_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q4_0", emu_product::glue_kernel_attn_split_f32_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q4_1", emu_product::glue_kernel_attn_f32_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q4_1", emu_product::glue_kernel_attn_split_f32_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q5_0", emu_product::glue_kernel_attn_f32_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q5_0", emu_product::glue_kernel_attn_split_f32_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q5_1", emu_product::glue_kernel_attn_f32_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q5_1", emu_product::glue_kernel_attn_split_f32_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_f32", emu_product::glue_kernel_attn_f16_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_f32", emu_product::glue_kernel_attn_split_f16_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_f16", emu_product::glue_kernel_attn_f16_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_f16", emu_product::glue_kernel_attn_split_f16_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_bf16", emu_product::glue_kernel_attn_f16_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_bf16", emu_product::glue_kernel_attn_split_f16_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q8_0", emu_product::glue_kernel_attn_f16_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q8_0", emu_product::glue_kernel_attn_split_f16_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q4_0", emu_product::glue_kernel_attn_f16_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q4_0", emu_product::glue_kernel_attn_split_f16_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q4_1", emu_product::glue_kernel_attn_f16_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q4_1", emu_product::glue_kernel_attn_split_f16_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q5_0", emu_product::glue_kernel_attn_f16_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q5_0", emu_product::glue_kernel_attn_split_f16_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q5_1", emu_product::glue_kernel_attn_f16_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q5_1", emu_product::glue_kernel_attn_split_f16_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_f32", emu_product::glue_kernel_attn_bf16_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_f32", emu_product::glue_kernel_attn_split_bf16_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_f16", emu_product::glue_kernel_attn_bf16_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_f16", emu_product::glue_kernel_attn_split_bf16_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_bf16", emu_product::glue_kernel_attn_bf16_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_bf16", emu_product::glue_kernel_attn_split_bf16_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q8_0", emu_product::glue_kernel_attn_bf16_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q8_0", emu_product::glue_kernel_attn_split_bf16_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q4_0", emu_product::glue_kernel_attn_bf16_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q4_0", emu_product::glue_kernel_attn_split_bf16_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q4_1", emu_product::glue_kernel_attn_bf16_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q4_1", emu_product::glue_kernel_attn_split_bf16_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q5_0", emu_product::glue_kernel_attn_bf16_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q5_0", emu_product::glue_kernel_attn_split_bf16_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q5_1", emu_product::glue_kernel_attn_bf16_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q5_1", emu_product::glue_kernel_attn_split_bf16_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_f32", emu_product::glue_kernel_attn_q8_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_f32", emu_product::glue_kernel_attn_split_q8_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_f16", emu_product::glue_kernel_attn_q8_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_f16", emu_product::glue_kernel_attn_split_q8_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_bf16", emu_product::glue_kernel_attn_q8_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_bf16", emu_product::glue_kernel_attn_split_q8_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q8_0", emu_product::glue_kernel_attn_q8_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q8_0", emu_product::glue_kernel_attn_split_q8_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q4_0", emu_product::glue_kernel_attn_q8_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q4_0", emu_product::glue_kernel_attn_split_q8_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q4_1", emu_product::glue_kernel_attn_q8_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q4_1", emu_product::glue_kernel_attn_split_q8_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q5_0", emu_product::glue_kernel_attn_q8_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q5_0", emu_product::glue_kernel_attn_split_q8_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q5_1", emu_product::glue_kernel_attn_q8_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q5_1", emu_product::glue_kernel_attn_split_q8_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_f32", emu_product::glue_kernel_attn_q4_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_f32", emu_product::glue_kernel_attn_split_q4_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_f16", emu_product::glue_kernel_attn_q4_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_f16", emu_product::glue_kernel_attn_split_q4_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_bf16", emu_product::glue_kernel_attn_q4_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_bf16", emu_product::glue_kernel_attn_split_q4_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q8_0", emu_product::glue_kernel_attn_q4_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q8_0", emu_product::glue_kernel_attn_split_q4_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q4_0", emu_product::glue_kernel_attn_q4_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q4_0", emu_product::glue_kernel_attn_split_q4_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q4_1", emu_product::glue_kernel_attn_q4_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q4_1", emu_product::glue_kernel_attn_split_q4_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q5_0", emu_product::glue_kernel_attn_q4_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q5_0", emu_product::glue_kernel_attn_split_q4_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q5_1", emu_product::glue_kernel_attn_q4_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q5_1", emu_product::glue_kernel_attn_split_q4_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_f32", emu_product::glue_kernel_attn_q4_1_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_f32", emu_product::glue_kernel_attn_split_q4_1_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_f16", emu_product::glue_kernel_attn_q4_1_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_f16", emu_product::glue_kernel_attn_split_q4_1_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_bf16", emu_product::glue_kernel_attn_q4_1_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_bf16", emu_product::glue_kernel_attn_split_q4_1_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q8_0", emu_product::glue_kernel_attn_q4_1_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q8_0", emu_product::glue_kernel_attn_split_q4_1_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q4_0", emu_product::glue_kernel_attn_q4_1_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q4_0", emu_product::glue_kernel_attn_split_q4_1_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q4_1", emu_product::glue_kernel_attn_q4_1_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q4_1", emu_product::glue_kernel_attn_split_q4_1_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q5_0", emu_product::glue_kernel_attn_q4_1_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q5_0", emu_product::glue_kernel_attn_split_q4_1_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q5_1", emu_product::glue_kernel_attn_q4_1_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q5_1", emu_product::glue_kernel_attn_split_q4_1_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_f32", emu_product::glue_kernel_attn_q5_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_f32", emu_product::glue_kernel_attn_split_q5_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_f16", emu_product::glue_kernel_attn_q5_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_f16", emu_product::glue_kernel_attn_split_q5_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_bf16", emu_product::glue_kernel_attn_q5_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_bf16", emu_product::glue_kernel_attn_split_q5_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q8_0", emu_product::glue_kernel_attn_q5_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q8_0", emu_product::glue_kernel_attn_split_q5_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q4_0", emu_product::glue_kernel_attn_q5_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q4_0", emu_product::glue_kernel_attn_split_q5_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q4_1", emu_product::glue_kernel_attn_q5_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q4_1", emu_product::glue_kernel_attn_split_q5_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q5_0", emu_product::glue_kernel_attn_q5_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q5_0", emu_product::glue_kernel_attn_split_q5_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q5_1", emu_product::glue_kernel_attn_q5_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q5_1", emu_product::glue_kernel_attn_split_q5_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_f32", emu_product::glue_kernel_attn_q5_1_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_f32", emu_product::glue_kernel_attn_split_q5_1_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_f16", emu_product::glue_kernel_attn_q5_1_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_f16", emu_product::glue_kernel_attn_split_q5_1_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_bf16", emu_product::glue_kernel_attn_q5_1_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_bf16", emu_product::glue_kernel_attn_split_q5_1_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q8_0", emu_product::glue_kernel_attn_q5_1_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q8_0", emu_product::glue_kernel_attn_split_q5_1_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q4_0", emu_product::glue_kernel_attn_q5_1_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q4_0", emu_product::glue_kernel_attn_split_q5_1_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q4_1", emu_product::glue_kernel_attn_q5_1_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q4_1", emu_product::glue_kernel_attn_split_q5_1_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q5_0", emu_product::glue_kernel_attn_q5_1_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q5_0", emu_product::glue_kernel_attn_split_q5_1_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q5_1", emu_product::glue_kernel_attn_q5_1_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q5_1", emu_product::glue_kernel_attn_split_q5_1_q5_1, 0x0000001f, 0x00000003},
     {"kernel_attn_reduce", emu_product::glue_kernel_attn_reduce, 0x00000007, 0x00000000},
     {"kernel_ssm_conv_silu", emu_product::glue_kernel_ssm_conv_silu, 0x0000001f, 0x00000000},
     {"kernel_gated_delta_rule", emu_product::glue_kernel_gated_delta_rule, 0x000000ff, 0x00000003},

@@ -121,8 +121,13 @@ static void glue_broken_attn_f32_causal_off_by_one(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 static void glue_broken_attn_reduce_no_rescale(const emu_ctx* c) {
@@ -162,7 +167,7 @@ extern "C" const emu_kernel emu_kernels_testdata[] = {
     {"broken_rms_norm_read_past_end", emu_testdata::glue_broken_rms_norm_read_past_end, 0x0000000f, 0x00000001},
     {"broken_mul_mm_no_load_barrier", emu_testdata::glue_broken_mul_mm_no_load_barrier, 0x0000000f, 0x00000003},
     {"broken_mul_mm_no_reuse_barrier", emu_testdata::glue_broken_mul_mm_no_reuse_barrier, 0x0000000f, 0x00000003},
-    {"broken_attn_f32_causal_off_by_one", emu_testdata::glue_broken_attn_f32_causal_off_by_one, 0x0000001f, 0x00000000},
+    {"broken_attn_f32_causal_off_by_one", emu_testdata::glue_broken_attn_f32_causal_off_by_one, 0x0000001f, 0x00000007},
     {"broken_attn_reduce_no_rescale", emu_testdata::glue_broken_attn_reduce_no_rescale, 0x00000007, 0x00000000},
     {"emu_selftest_simd", emu_testdata::glue_emu_selftest_simd, 0x00000001, 0x00000000},
     {"emu_selftest_vectors", emu_testdata::glue_emu_selftest_vectors, 0x00000003, 0x00000000},

@@ -120,8 +120,13 @@ static void glue_kernel_attn_f32_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_f32>;
@@ -134,8 +139,12 @@ static void glue_kernel_attn_split_f32_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_f16>;
@@ -148,8 +157,13 @@ static void glue_kernel_attn_f32_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_f16>;
@@ -162,8 +176,12 @@ static void glue_kernel_attn_split_f32_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_bf16>;
@@ -176,8 +194,13 @@ static void glue_kernel_attn_f32_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_bf16>;
@@ -190,8 +213,12 @@ static void glue_kernel_attn_split_f32_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q8_0>;
@@ -204,8 +231,13 @@ static void glue_kernel_attn_f32_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q8_0>;
@@ -218,8 +250,12 @@ static void glue_kernel_attn_split_f32_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q4_0>;
@@ -232,8 +268,13 @@ static void glue_kernel_attn_f32_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q4_0>;
@@ -246,8 +287,12 @@ static void glue_kernel_attn_split_f32_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q4_1>;
@@ -260,8 +305,13 @@ static void glue_kernel_attn_f32_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q4_1>;
@@ -274,8 +324,12 @@ static void glue_kernel_attn_split_f32_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q5_0>;
@@ -288,8 +342,13 @@ static void glue_kernel_attn_f32_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q5_0>;
@@ -302,8 +361,12 @@ static void glue_kernel_attn_split_f32_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f32, blk_q5_1>;
@@ -316,8 +379,13 @@ static void glue_kernel_attn_f32_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f32, blk_q5_1>;
@@ -330,8 +398,12 @@ static void glue_kernel_attn_split_f32_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_f32>;
@@ -344,8 +416,13 @@ static void glue_kernel_attn_f16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_f32>;
@@ -358,8 +435,12 @@ static void glue_kernel_attn_split_f16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_f16>;
@@ -372,8 +453,13 @@ static void glue_kernel_attn_f16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_f16>;
@@ -386,8 +472,12 @@ static void glue_kernel_attn_split_f16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_bf16>;
@@ -400,8 +490,13 @@ static void glue_kernel_attn_f16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_bf16>;
@@ -414,8 +509,12 @@ static void glue_kernel_attn_split_f16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q8_0>;
@@ -428,8 +527,13 @@ static void glue_kernel_attn_f16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q8_0>;
@@ -442,8 +546,12 @@ static void glue_kernel_attn_split_f16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q4_0>;
@@ -456,8 +564,13 @@ static void glue_kernel_attn_f16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q4_0>;
@@ -470,8 +583,12 @@ static void glue_kernel_attn_split_f16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q4_1>;
@@ -484,8 +601,13 @@ static void glue_kernel_attn_f16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q4_1>;
@@ -498,8 +620,12 @@ static void glue_kernel_attn_split_f16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q5_0>;
@@ -512,8 +638,13 @@ static void glue_kernel_attn_f16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q5_0>;
@@ -526,8 +657,12 @@ static void glue_kernel_attn_split_f16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_f16, blk_q5_1>;
@@ -540,8 +675,13 @@ static void glue_kernel_attn_f16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_f16, blk_q5_1>;
@@ -554,8 +694,12 @@ static void glue_kernel_attn_split_f16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_f32>;
@@ -568,8 +712,13 @@ static void glue_kernel_attn_bf16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_f32>;
@@ -582,8 +731,12 @@ static void glue_kernel_attn_split_bf16_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_f16>;
@@ -596,8 +749,13 @@ static void glue_kernel_attn_bf16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_f16>;
@@ -610,8 +768,12 @@ static void glue_kernel_attn_split_bf16_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_bf16>;
@@ -624,8 +786,13 @@ static void glue_kernel_attn_bf16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_bf16>;
@@ -638,8 +805,12 @@ static void glue_kernel_attn_split_bf16_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q8_0>;
@@ -652,8 +823,13 @@ static void glue_kernel_attn_bf16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q8_0>;
@@ -666,8 +842,12 @@ static void glue_kernel_attn_split_bf16_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q4_0>;
@@ -680,8 +860,13 @@ static void glue_kernel_attn_bf16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q4_0>;
@@ -694,8 +879,12 @@ static void glue_kernel_attn_split_bf16_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q4_1>;
@@ -708,8 +897,13 @@ static void glue_kernel_attn_bf16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q4_1>;
@@ -722,8 +916,12 @@ static void glue_kernel_attn_split_bf16_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q5_0>;
@@ -736,8 +934,13 @@ static void glue_kernel_attn_bf16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q5_0>;
@@ -750,8 +953,12 @@ static void glue_kernel_attn_split_bf16_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_bf16, blk_q5_1>;
@@ -764,8 +971,13 @@ static void glue_kernel_attn_bf16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_bf16, blk_q5_1>;
@@ -778,8 +990,12 @@ static void glue_kernel_attn_split_bf16_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_f32>;
@@ -792,8 +1008,13 @@ static void glue_kernel_attn_q8_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_f32>;
@@ -806,8 +1027,12 @@ static void glue_kernel_attn_split_q8_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_f16>;
@@ -820,8 +1045,13 @@ static void glue_kernel_attn_q8_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_f16>;
@@ -834,8 +1064,12 @@ static void glue_kernel_attn_split_q8_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_bf16>;
@@ -848,8 +1082,13 @@ static void glue_kernel_attn_q8_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_bf16>;
@@ -862,8 +1101,12 @@ static void glue_kernel_attn_split_q8_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q8_0>;
@@ -876,8 +1119,13 @@ static void glue_kernel_attn_q8_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q8_0>;
@@ -890,8 +1138,12 @@ static void glue_kernel_attn_split_q8_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q4_0>;
@@ -904,8 +1156,13 @@ static void glue_kernel_attn_q8_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_0>;
@@ -918,8 +1175,12 @@ static void glue_kernel_attn_split_q8_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q4_1>;
@@ -932,8 +1193,13 @@ static void glue_kernel_attn_q8_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q4_1>;
@@ -946,8 +1212,12 @@ static void glue_kernel_attn_split_q8_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q5_0>;
@@ -960,8 +1230,13 @@ static void glue_kernel_attn_q8_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_0>;
@@ -974,8 +1249,12 @@ static void glue_kernel_attn_split_q8_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q8_0, blk_q5_1>;
@@ -988,8 +1267,13 @@ static void glue_kernel_attn_q8_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q8_0, blk_q5_1>;
@@ -1002,8 +1286,12 @@ static void glue_kernel_attn_split_q8_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_f32>;
@@ -1016,8 +1304,13 @@ static void glue_kernel_attn_q4_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_f32>;
@@ -1030,8 +1323,12 @@ static void glue_kernel_attn_split_q4_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_f16>;
@@ -1044,8 +1341,13 @@ static void glue_kernel_attn_q4_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_f16>;
@@ -1058,8 +1360,12 @@ static void glue_kernel_attn_split_q4_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_bf16>;
@@ -1072,8 +1378,13 @@ static void glue_kernel_attn_q4_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_bf16>;
@@ -1086,8 +1397,12 @@ static void glue_kernel_attn_split_q4_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q8_0>;
@@ -1100,8 +1415,13 @@ static void glue_kernel_attn_q4_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q8_0>;
@@ -1114,8 +1434,12 @@ static void glue_kernel_attn_split_q4_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q4_0>;
@@ -1128,8 +1452,13 @@ static void glue_kernel_attn_q4_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_0>;
@@ -1142,8 +1471,12 @@ static void glue_kernel_attn_split_q4_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q4_1>;
@@ -1156,8 +1489,13 @@ static void glue_kernel_attn_q4_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q4_1>;
@@ -1170,8 +1508,12 @@ static void glue_kernel_attn_split_q4_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q5_0>;
@@ -1184,8 +1526,13 @@ static void glue_kernel_attn_q4_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_0>;
@@ -1198,8 +1545,12 @@ static void glue_kernel_attn_split_q4_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_0, blk_q5_1>;
@@ -1212,8 +1563,13 @@ static void glue_kernel_attn_q4_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_0, blk_q5_1>;
@@ -1226,8 +1582,12 @@ static void glue_kernel_attn_split_q4_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_f32>;
@@ -1240,8 +1600,13 @@ static void glue_kernel_attn_q4_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_f32>;
@@ -1254,8 +1619,12 @@ static void glue_kernel_attn_split_q4_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_f16>;
@@ -1268,8 +1637,13 @@ static void glue_kernel_attn_q4_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_f16>;
@@ -1282,8 +1656,12 @@ static void glue_kernel_attn_split_q4_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_bf16>;
@@ -1296,8 +1674,13 @@ static void glue_kernel_attn_q4_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_bf16>;
@@ -1310,8 +1693,12 @@ static void glue_kernel_attn_split_q4_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q8_0>;
@@ -1324,8 +1711,13 @@ static void glue_kernel_attn_q4_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q8_0>;
@@ -1338,8 +1730,12 @@ static void glue_kernel_attn_split_q4_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q4_0>;
@@ -1352,8 +1748,13 @@ static void glue_kernel_attn_q4_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_0>;
@@ -1366,8 +1767,12 @@ static void glue_kernel_attn_split_q4_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q4_1>;
@@ -1380,8 +1785,13 @@ static void glue_kernel_attn_q4_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q4_1>;
@@ -1394,8 +1804,12 @@ static void glue_kernel_attn_split_q4_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q5_0>;
@@ -1408,8 +1822,13 @@ static void glue_kernel_attn_q4_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_0>;
@@ -1422,8 +1841,12 @@ static void glue_kernel_attn_split_q4_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q4_1, blk_q5_1>;
@@ -1436,8 +1859,13 @@ static void glue_kernel_attn_q4_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q4_1, blk_q5_1>;
@@ -1450,8 +1878,12 @@ static void glue_kernel_attn_split_q4_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_f32>;
@@ -1464,8 +1896,13 @@ static void glue_kernel_attn_q5_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_f32>;
@@ -1478,8 +1915,12 @@ static void glue_kernel_attn_split_q5_0_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_f16>;
@@ -1492,8 +1933,13 @@ static void glue_kernel_attn_q5_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_f16>;
@@ -1506,8 +1952,12 @@ static void glue_kernel_attn_split_q5_0_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_bf16>;
@@ -1520,8 +1970,13 @@ static void glue_kernel_attn_q5_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_bf16>;
@@ -1534,8 +1989,12 @@ static void glue_kernel_attn_split_q5_0_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q8_0>;
@@ -1548,8 +2007,13 @@ static void glue_kernel_attn_q5_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q8_0>;
@@ -1562,8 +2026,12 @@ static void glue_kernel_attn_split_q5_0_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q4_0>;
@@ -1576,8 +2044,13 @@ static void glue_kernel_attn_q5_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_0>;
@@ -1590,8 +2063,12 @@ static void glue_kernel_attn_split_q5_0_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q4_1>;
@@ -1604,8 +2081,13 @@ static void glue_kernel_attn_q5_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q4_1>;
@@ -1618,8 +2100,12 @@ static void glue_kernel_attn_split_q5_0_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q5_0>;
@@ -1632,8 +2118,13 @@ static void glue_kernel_attn_q5_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_0>;
@@ -1646,8 +2137,12 @@ static void glue_kernel_attn_split_q5_0_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_0, blk_q5_1>;
@@ -1660,8 +2155,13 @@ static void glue_kernel_attn_q5_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_0, blk_q5_1>;
@@ -1674,8 +2174,12 @@ static void glue_kernel_attn_split_q5_0_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_f32>;
@@ -1688,8 +2192,13 @@ static void glue_kernel_attn_q5_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_f32>;
@@ -1702,8 +2211,12 @@ static void glue_kernel_attn_split_q5_1_f32(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_f16>;
@@ -1716,8 +2229,13 @@ static void glue_kernel_attn_q5_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_f16>;
@@ -1730,8 +2248,12 @@ static void glue_kernel_attn_split_q5_1_f16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_bf16>;
@@ -1744,8 +2266,13 @@ static void glue_kernel_attn_q5_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_bf16>;
@@ -1758,8 +2285,12 @@ static void glue_kernel_attn_split_q5_1_bf16(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q8_0>;
@@ -1772,8 +2303,13 @@ static void glue_kernel_attn_q5_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q8_0>;
@@ -1786,8 +2322,12 @@ static void glue_kernel_attn_split_q5_1_q8_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q4_0>;
@@ -1800,8 +2340,13 @@ static void glue_kernel_attn_q5_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_0>;
@@ -1814,8 +2359,12 @@ static void glue_kernel_attn_split_q5_1_q4_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q4_1>;
@@ -1828,8 +2377,13 @@ static void glue_kernel_attn_q5_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q4_1>;
@@ -1842,8 +2396,12 @@ static void glue_kernel_attn_split_q5_1_q4_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q5_0>;
@@ -1856,8 +2414,13 @@ static void glue_kernel_attn_q5_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_0>;
@@ -1870,8 +2433,12 @@ static void glue_kernel_attn_split_q5_1_q5_0(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_t kernel_attn<blk_q5_1, blk_q5_1>;
@@ -1884,8 +2451,13 @@ static void glue_kernel_attn_q5_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
+      (threadgroup float *)c->tg[2],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 template attn_split_t kernel_attn_split<blk_q5_1, blk_q5_1>;
@@ -1898,8 +2470,12 @@ static void glue_kernel_attn_split_q5_1_q5_1(const emu_ctx* c) {
       (device const char *)c->buf[2],
       (device const char *)c->buf[3],
       (device float *)c->buf[4],
+      (threadgroup float *)c->tg[0],
+      (threadgroup float *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]),
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
 }
 
 static void glue_kernel_attn_reduce(const emu_ctx* c) {
@@ -3099,134 +3675,134 @@ extern "C" const emu_kernel emu_kernels_counted[] = {
     {"kernel_cpy_f32_q4_1", emu_counted::glue_kernel_cpy_f32_q4_1, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_q5_0", emu_counted::glue_kernel_cpy_f32_q5_0, 0x00000007, 0x00000000},
     {"kernel_cpy_f32_q5_1", emu_counted::glue_kernel_cpy_f32_q5_1, 0x00000007, 0x00000000},
-    {"kernel_attn_f32_f32", emu_counted::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_f32", emu_counted::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_f16", emu_counted::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_f16", emu_counted::glue_kernel_attn_split_f32_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_bf16", emu_counted::glue_kernel_attn_f32_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_bf16", emu_counted::glue_kernel_attn_split_f32_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q8_0", emu_counted::glue_kernel_attn_f32_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q8_0", emu_counted::glue_kernel_attn_split_f32_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q4_0", emu_counted::glue_kernel_attn_f32_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q4_0", emu_counted::glue_kernel_attn_split_f32_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q4_1", emu_counted::glue_kernel_attn_f32_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q4_1", emu_counted::glue_kernel_attn_split_f32_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q5_0", emu_counted::glue_kernel_attn_f32_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q5_0", emu_counted::glue_kernel_attn_split_f32_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f32_q5_1", emu_counted::glue_kernel_attn_f32_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f32_q5_1", emu_counted::glue_kernel_attn_split_f32_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_f32", emu_counted::glue_kernel_attn_f16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_f32", emu_counted::glue_kernel_attn_split_f16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_f16", emu_counted::glue_kernel_attn_f16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_f16", emu_counted::glue_kernel_attn_split_f16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_bf16", emu_counted::glue_kernel_attn_f16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_bf16", emu_counted::glue_kernel_attn_split_f16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q8_0", emu_counted::glue_kernel_attn_f16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q8_0", emu_counted::glue_kernel_attn_split_f16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q4_0", emu_counted::glue_kernel_attn_f16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q4_0", emu_counted::glue_kernel_attn_split_f16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q4_1", emu_counted::glue_kernel_attn_f16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q4_1", emu_counted::glue_kernel_attn_split_f16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q5_0", emu_counted::glue_kernel_attn_f16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q5_0", emu_counted::glue_kernel_attn_split_f16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_f16_q5_1", emu_counted::glue_kernel_attn_f16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_f16_q5_1", emu_counted::glue_kernel_attn_split_f16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_f32", emu_counted::glue_kernel_attn_bf16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_f32", emu_counted::glue_kernel_attn_split_bf16_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_f16", emu_counted::glue_kernel_attn_bf16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_f16", emu_counted::glue_kernel_attn_split_bf16_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_bf16", emu_counted::glue_kernel_attn_bf16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_bf16", emu_counted::glue_kernel_attn_split_bf16_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q8_0", emu_counted::glue_kernel_attn_bf16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q8_0", emu_counted::glue_kernel_attn_split_bf16_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q4_0", emu_counted::glue_kernel_attn_bf16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q4_0", emu_counted::glue_kernel_attn_split_bf16_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q4_1", emu_counted::glue_kernel_attn_bf16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q4_1", emu_counted::glue_kernel_attn_split_bf16_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q5_0", emu_counted::glue_kernel_attn_bf16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q5_0", emu_counted::glue_kernel_attn_split_bf16_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_bf16_q5_1", emu_counted::glue_kernel_attn_bf16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_bf16_q5_1", emu_counted::glue_kernel_attn_split_bf16_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_f32", emu_counted::glue_kernel_attn_q8_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_f32", emu_counted::glue_kernel_attn_split_q8_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_f16", emu_counted::glue_kernel_attn_q8_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_f16", emu_counted::glue_kernel_attn_split_q8_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_bf16", emu_counted::glue_kernel_attn_q8_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_bf16", emu_counted::glue_kernel_attn_split_q8_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q8_0", emu_counted::glue_kernel_attn_q8_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q8_0", emu_counted::glue_kernel_attn_split_q8_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q4_0", emu_counted::glue_kernel_attn_q8_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q4_0", emu_counted::glue_kernel_attn_split_q8_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q4_1", emu_counted::glue_kernel_attn_q8_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q4_1", emu_counted::glue_kernel_attn_split_q8_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q5_0", emu_counted::glue_kernel_attn_q8_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q5_0", emu_counted::glue_kernel_attn_split_q8_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q8_0_q5_1", emu_counted::glue_kernel_attn_q8_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q8_0_q5_1", emu_counted::glue_kernel_attn_split_q8_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_f32", emu_counted::glue_kernel_attn_q4_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_f32", emu_counted::glue_kernel_attn_split_q4_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_f16", emu_counted::glue_kernel_attn_q4_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_f16", emu_counted::glue_kernel_attn_split_q4_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_bf16", emu_counted::glue_kernel_attn_q4_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_bf16", emu_counted::glue_kernel_attn_split_q4_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q8_0", emu_counted::glue_kernel_attn_q4_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q8_0", emu_counted::glue_kernel_attn_split_q4_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q4_0", emu_counted::glue_kernel_attn_q4_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q4_0", emu_counted::glue_kernel_attn_split_q4_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q4_1", emu_counted::glue_kernel_attn_q4_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q4_1", emu_counted::glue_kernel_attn_split_q4_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q5_0", emu_counted::glue_kernel_attn_q4_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q5_0", emu_counted::glue_kernel_attn_split_q4_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_0_q5_1", emu_counted::glue_kernel_attn_q4_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_0_q5_1", emu_counted::glue_kernel_attn_split_q4_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_f32", emu_counted::glue_kernel_attn_q4_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_f32", emu_counted::glue_kernel_attn_split_q4_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_f16", emu_counted::glue_kernel_attn_q4_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_f16", emu_counted::glue_kernel_attn_split_q4_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_bf16", emu_counted::glue_kernel_attn_q4_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_bf16", emu_counted::glue_kernel_attn_split_q4_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q8_0", emu_counted::glue_kernel_attn_q4_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q8_0", emu_counted::glue_kernel_attn_split_q4_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q4_0", emu_counted::glue_kernel_attn_q4_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q4_0", emu_counted::glue_kernel_attn_split_q4_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q4_1", emu_counted::glue_kernel_attn_q4_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q4_1", emu_counted::glue_kernel_attn_split_q4_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q5_0", emu_counted::glue_kernel_attn_q4_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q5_0", emu_counted::glue_kernel_attn_split_q4_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q4_1_q5_1", emu_counted::glue_kernel_attn_q4_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q4_1_q5_1", emu_counted::glue_kernel_attn_split_q4_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_f32", emu_counted::glue_kernel_attn_q5_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_f32", emu_counted::glue_kernel_attn_split_q5_0_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_f16", emu_counted::glue_kernel_attn_q5_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_f16", emu_counted::glue_kernel_attn_split_q5_0_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_bf16", emu_counted::glue_kernel_attn_q5_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_bf16", emu_counted::glue_kernel_attn_split_q5_0_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q8_0", emu_counted::glue_kernel_attn_q5_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q8_0", emu_counted::glue_kernel_attn_split_q5_0_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q4_0", emu_counted::glue_kernel_attn_q5_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q4_0", emu_counted::glue_kernel_attn_split_q5_0_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q4_1", emu_counted::glue_kernel_attn_q5_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q4_1", emu_counted::glue_kernel_attn_split_q5_0_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q5_0", emu_counted::glue_kernel_attn_q5_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q5_0", emu_counted::glue_kernel_attn_split_q5_0_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_0_q5_1", emu_counted::glue_kernel_attn_q5_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_0_q5_1", emu_counted::glue_kernel_attn_split_q5_0_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_f32", emu_counted::glue_kernel_attn_q5_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_f32", emu_counted::glue_kernel_attn_split_q5_1_f32, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_f16", emu_counted::glue_kernel_attn_q5_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_f16", emu_counted::glue_kernel_attn_split_q5_1_f16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_bf16", emu_counted::glue_kernel_attn_q5_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_bf16", emu_counted::glue_kernel_attn_split_q5_1_bf16, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q8_0", emu_counted::glue_kernel_attn_q5_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q8_0", emu_counted::glue_kernel_attn_split_q5_1_q8_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q4_0", emu_counted::glue_kernel_attn_q5_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q4_0", emu_counted::glue_kernel_attn_split_q5_1_q4_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q4_1", emu_counted::glue_kernel_attn_q5_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q4_1", emu_counted::glue_kernel_attn_split_q5_1_q4_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q5_0", emu_counted::glue_kernel_attn_q5_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q5_0", emu_counted::glue_kernel_attn_split_q5_1_q5_0, 0x0000001f, 0x00000000},
-    {"kernel_attn_q5_1_q5_1", emu_counted::glue_kernel_attn_q5_1_q5_1, 0x0000001f, 0x00000000},
-    {"kernel_attn_split_q5_1_q5_1", emu_counted::glue_kernel_attn_split_q5_1_q5_1, 0x0000001f, 0x00000000},
+    {"kernel_attn_f32_f32", emu_counted::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_f32", emu_counted::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_f16", emu_counted::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_f16", emu_counted::glue_kernel_attn_split_f32_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_bf16", emu_counted::glue_kernel_attn_f32_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_bf16", emu_counted::glue_kernel_attn_split_f32_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q8_0", emu_counted::glue_kernel_attn_f32_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q8_0", emu_counted::glue_kernel_attn_split_f32_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q4_0", emu_counted::glue_kernel_attn_f32_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q4_0", emu_counted::glue_kernel_attn_split_f32_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q4_1", emu_counted::glue_kernel_attn_f32_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q4_1", emu_counted::glue_kernel_attn_split_f32_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q5_0", emu_counted::glue_kernel_attn_f32_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q5_0", emu_counted::glue_kernel_attn_split_f32_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f32_q5_1", emu_counted::glue_kernel_attn_f32_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f32_q5_1", emu_counted::glue_kernel_attn_split_f32_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_f32", emu_counted::glue_kernel_attn_f16_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_f32", emu_counted::glue_kernel_attn_split_f16_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_f16", emu_counted::glue_kernel_attn_f16_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_f16", emu_counted::glue_kernel_attn_split_f16_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_bf16", emu_counted::glue_kernel_attn_f16_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_bf16", emu_counted::glue_kernel_attn_split_f16_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q8_0", emu_counted::glue_kernel_attn_f16_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q8_0", emu_counted::glue_kernel_attn_split_f16_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q4_0", emu_counted::glue_kernel_attn_f16_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q4_0", emu_counted::glue_kernel_attn_split_f16_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q4_1", emu_counted::glue_kernel_attn_f16_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q4_1", emu_counted::glue_kernel_attn_split_f16_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q5_0", emu_counted::glue_kernel_attn_f16_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q5_0", emu_counted::glue_kernel_attn_split_f16_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_f16_q5_1", emu_counted::glue_kernel_attn_f16_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_f16_q5_1", emu_counted::glue_kernel_attn_split_f16_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_f32", emu_counted::glue_kernel_attn_bf16_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_f32", emu_counted::glue_kernel_attn_split_bf16_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_f16", emu_counted::glue_kernel_attn_bf16_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_f16", emu_counted::glue_kernel_attn_split_bf16_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_bf16", emu_counted::glue_kernel_attn_bf16_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_bf16", emu_counted::glue_kernel_attn_split_bf16_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q8_0", emu_counted::glue_kernel_attn_bf16_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q8_0", emu_counted::glue_kernel_attn_split_bf16_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q4_0", emu_counted::glue_kernel_attn_bf16_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q4_0", emu_counted::glue_kernel_attn_split_bf16_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q4_1", emu_counted::glue_kernel_attn_bf16_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q4_1", emu_counted::glue_kernel_attn_split_bf16_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q5_0", emu_counted::glue_kernel_attn_bf16_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q5_0", emu_counted::glue_kernel_attn_split_bf16_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_bf16_q5_1", emu_counted::glue_kernel_attn_bf16_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_bf16_q5_1", emu_counted::glue_kernel_attn_split_bf16_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_f32", emu_counted::glue_kernel_attn_q8_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_f32", emu_counted::glue_kernel_attn_split_q8_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_f16", emu_counted::glue_kernel_attn_q8_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_f16", emu_counted::glue_kernel_attn_split_q8_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_bf16", emu_counted::glue_kernel_attn_q8_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_bf16", emu_counted::glue_kernel_attn_split_q8_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q8_0", emu_counted::glue_kernel_attn_q8_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q8_0", emu_counted::glue_kernel_attn_split_q8_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q4_0", emu_counted::glue_kernel_attn_q8_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q4_0", emu_counted::glue_kernel_attn_split_q8_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q4_1", emu_counted::glue_kernel_attn_q8_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q4_1", emu_counted::glue_kernel_attn_split_q8_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q5_0", emu_counted::glue_kernel_attn_q8_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q5_0", emu_counted::glue_kernel_attn_split_q8_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q8_0_q5_1", emu_counted::glue_kernel_attn_q8_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q8_0_q5_1", emu_counted::glue_kernel_attn_split_q8_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_f32", emu_counted::glue_kernel_attn_q4_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_f32", emu_counted::glue_kernel_attn_split_q4_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_f16", emu_counted::glue_kernel_attn_q4_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_f16", emu_counted::glue_kernel_attn_split_q4_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_bf16", emu_counted::glue_kernel_attn_q4_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_bf16", emu_counted::glue_kernel_attn_split_q4_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q8_0", emu_counted::glue_kernel_attn_q4_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q8_0", emu_counted::glue_kernel_attn_split_q4_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q4_0", emu_counted::glue_kernel_attn_q4_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q4_0", emu_counted::glue_kernel_attn_split_q4_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q4_1", emu_counted::glue_kernel_attn_q4_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q4_1", emu_counted::glue_kernel_attn_split_q4_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q5_0", emu_counted::glue_kernel_attn_q4_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q5_0", emu_counted::glue_kernel_attn_split_q4_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_0_q5_1", emu_counted::glue_kernel_attn_q4_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_0_q5_1", emu_counted::glue_kernel_attn_split_q4_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_f32", emu_counted::glue_kernel_attn_q4_1_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_f32", emu_counted::glue_kernel_attn_split_q4_1_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_f16", emu_counted::glue_kernel_attn_q4_1_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_f16", emu_counted::glue_kernel_attn_split_q4_1_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_bf16", emu_counted::glue_kernel_attn_q4_1_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_bf16", emu_counted::glue_kernel_attn_split_q4_1_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q8_0", emu_counted::glue_kernel_attn_q4_1_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q8_0", emu_counted::glue_kernel_attn_split_q4_1_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q4_0", emu_counted::glue_kernel_attn_q4_1_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q4_0", emu_counted::glue_kernel_attn_split_q4_1_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q4_1", emu_counted::glue_kernel_attn_q4_1_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q4_1", emu_counted::glue_kernel_attn_split_q4_1_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q5_0", emu_counted::glue_kernel_attn_q4_1_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q5_0", emu_counted::glue_kernel_attn_split_q4_1_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q4_1_q5_1", emu_counted::glue_kernel_attn_q4_1_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q4_1_q5_1", emu_counted::glue_kernel_attn_split_q4_1_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_f32", emu_counted::glue_kernel_attn_q5_0_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_f32", emu_counted::glue_kernel_attn_split_q5_0_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_f16", emu_counted::glue_kernel_attn_q5_0_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_f16", emu_counted::glue_kernel_attn_split_q5_0_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_bf16", emu_counted::glue_kernel_attn_q5_0_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_bf16", emu_counted::glue_kernel_attn_split_q5_0_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q8_0", emu_counted::glue_kernel_attn_q5_0_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q8_0", emu_counted::glue_kernel_attn_split_q5_0_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q4_0", emu_counted::glue_kernel_attn_q5_0_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q4_0", emu_counted::glue_kernel_attn_split_q5_0_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q4_1", emu_counted::glue_kernel_attn_q5_0_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q4_1", emu_counted::glue_kernel_attn_split_q5_0_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q5_0", emu_counted::glue_kernel_attn_q5_0_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q5_0", emu_counted::glue_kernel_attn_split_q5_0_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_0_q5_1", emu_counted::glue_kernel_attn_q5_0_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_0_q5_1", emu_counted::glue_kernel_attn_split_q5_0_q5_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_f32", emu_counted::glue_kernel_attn_q5_1_f32, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_f32", emu_counted::glue_kernel_attn_split_q5_1_f32, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_f16", emu_counted::glue_kernel_attn_q5_1_f16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_f16", emu_counted::glue_kernel_attn_split_q5_1_f16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_bf16", emu_counted::glue_kernel_attn_q5_1_bf16, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_bf16", emu_counted::glue_kernel_attn_split_q5_1_bf16, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q8_0", emu_counted::glue_kernel_attn_q5_1_q8_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q8_0", emu_counted::glue_kernel_attn_split_q5_1_q8_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q4_0", emu_counted::glue_kernel_attn_q5_1_q4_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q4_0", emu_counted::glue_kernel_attn_split_q5_1_q4_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q4_1", emu_counted::glue_kernel_attn_q5_1_q4_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q4_1", emu_counted::glue_kernel_attn_split_q5_1_q4_1, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q5_0", emu_counted::glue_kernel_attn_q5_1_q5_0, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q5_0", emu_counted::glue_kernel_attn_split_q5_1_q5_0, 0x0000001f, 0x00000003},
+    {"kernel_attn_q5_1_q5_1", emu_counted::glue_kernel_attn_q5_1_q5_1, 0x0000001f, 0x00000007},
+    {"kernel_attn_split_q5_1_q5_1", emu_counted::glue_kernel_attn_split_q5_1_q5_1, 0x0000001f, 0x00000003},
     {"kernel_attn_reduce", emu_counted::glue_kernel_attn_reduce, 0x00000007, 0x00000000},
     {"kernel_ssm_conv_silu", emu_counted::glue_kernel_ssm_conv_silu, 0x0000001f, 0x00000000},
     {"kernel_gated_delta_rule", emu_counted::glue_kernel_gated_delta_rule, 0x000000ff, 0x00000003},

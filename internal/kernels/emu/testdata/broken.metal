@@ -239,10 +239,14 @@ kernel void broken_attn_f32_causal_off_by_one(
         device const char     * k    [[buffer(2)]],
         device const char     * v    [[buffer(3)]],
         device       float    * dst  [[buffer(4)]],
+        threadgroup  float    * tq   [[threadgroup(0)]],
+        threadgroup  float    * tkv  [[threadgroup(1)]],
+        threadgroup  float    * tp   [[threadgroup(2)]],
         uint3  tgpig [[threadgroup_position_in_grid]],
-        ushort tiisg [[thread_index_in_simdgroup]]) {
-    const int r = tgpig.x;
-    attn_row<blk_f32, blk_f32>(args, q, k, v, dst, r, tgpig.y, args.pos0 + r + 2, tiisg);  // MARK: causal off by one
+        ushort sgitg [[simdgroup_index_in_threadgroup]],
+        ushort tiisg [[thread_index_in_simdgroup]],
+        ushort tiitg [[thread_index_in_threadgroup]]) {
+    attn_prefill<blk_f32, blk_f32>(args, q, k, v, dst, tq, tkv, tp, tgpig, sgitg, tiisg, tiitg, 1);  // MARK: causal off by one
 }
 
 // kernel_attn_reduce summing the chunks without rescaling each by
