@@ -122,6 +122,11 @@ var (
 // exactly, so both get the same bound.
 const matmulTolerance = 1e-5
 
+// mmTolerance is matmulTolerance for kernel_mul_mm of typ.
+func mmTolerance(typ gguf.GGMLType) float64 {
+	return matmulTolerance
+}
+
 // matmulCase holds the quantized weights, activations and the reference.
 type matmulCase struct {
 	typ  gguf.GGMLType

@@ -314,20 +314,24 @@ ThreadPool& pool() {
 // one load site), whose bytes are counted once each.
 class LoadCounter {
  public:
-  LoadCounter(emu_dispatch* d, uint32_t threads) : d_(d), runs_(threads), reads_(d->nregions) {
-    for (int r = 0; r < d->nregions; r++) {
-      emu_region& g = d->regions[r];
-      g.loads = g.bytes = g.simd_loads = g.simd_bytes = g.unique = g.max_reads = 0;
-      reads_[r].assign(g.len, 0);
-    }
+  LoadCounter(emu_dispatch* d, uint32_t threads) : runs_(threads) {
+    for (int r = 0; r < d->nregions; r++) add(&d->regions[r]);
+  }
+
+  // Counts the loads from g too (threadgroup memory, once the worker has
+  // allocated it).
+  void add(emu_region* g) {
+    g->loads = g->bytes = g->simd_loads = g->simd_bytes = g->unique = g->max_reads = 0;
+    regs_.push_back(g);
+    reads_.emplace_back(g->len, 0);
   }
 
   // A load by lane of size bytes at addr from site; aligned: the kernel
   // declared the type's alignment to be its size.
   void load(uint32_t lane, const void* addr, size_t size, bool aligned, const void* site) {
     uintptr_t a = (uintptr_t)addr;
-    for (int r = 0; r < d_->nregions; r++) {
-      emu_region& g = d_->regions[r];
+    for (int r = 0; r < (int)regs_.size(); r++) {
+      emu_region& g = *regs_[r];
       uintptr_t base = (uintptr_t)g.base;
       if (a < base || a >= base + g.len) continue;
       if (aligned && a % size != 0) {
@@ -357,7 +361,7 @@ class LoadCounter {
         for (uint32_t b = 0; b < log_[j].size; b++) bytes.push_back(log_[j].off + b);
       std::sort(bytes.begin(), bytes.end());
       bytes.erase(std::unique(bytes.begin(), bytes.end()), bytes.end());
-      emu_region& g = d_->regions[log_[i].region];
+      emu_region& g = *regs_[log_[i].region];
       g.simd_loads++;
       g.simd_bytes += bytes.size();
       for (uintptr_t b : bytes) reads_[log_[i].region][b]++;
@@ -369,8 +373,8 @@ class LoadCounter {
 
   // Ends the dispatch: fills in the per-byte figures.
   void finish() {
-    for (int r = 0; r < d_->nregions; r++) {
-      emu_region& g = d_->regions[r];
+    for (size_t r = 0; r < regs_.size(); r++) {
+      emu_region& g = *regs_[r];
       for (uint32_t n : reads_[r]) {
         g.unique += n > 0;
         g.max_reads = std::max<uint64_t>(g.max_reads, n);
@@ -390,7 +394,7 @@ class LoadCounter {
       return region == o.region && sg == o.sg && site == o.site && k == o.k;
     }
   };
-  emu_dispatch* d_;
+  std::vector<emu_region*> regs_;                               // the dispatch's regions, then threadgroup memory
   std::vector<std::unordered_map<uintptr_t, uint32_t>> runs_;  // per lane: executions of each load site
   std::vector<Access> log_;                                     // this threadgroup's loads
   std::vector<std::vector<uint32_t>> reads_;                    // per region and byte: instructions that read it
@@ -418,6 +422,7 @@ struct Worker {
   size_t sched_size = 0;
   Lane* cur = nullptr;
   LoadCounter* counter = nullptr;  // set when the dispatch counts its loads
+  uint64_t matrix_multiplies = 0;
   std::string err;
 
   Worker(const emu_dispatch* d, const emu_kernel* k) : d(d), k(k), lanes(d->group[0] * d->group[1] * d->group[2]) {
@@ -665,6 +670,8 @@ void emu_unpoison(void* p, size_t n) {
 
 emu_slot* emu_my_slot(void) { return &current("a SIMD-group function")->cur->slot; }
 
+void emu_count_matrix_multiply(void) { current("a SIMD-group matrix product")->matrix_multiplies++; }
+
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line) {
   current(what)->yield(AT_SIMD, fn, what, file, line);
 }
@@ -699,9 +706,19 @@ int emu_run(emu_dispatch* d) {
   std::unique_ptr<LoadCounter> counter;
   if (d->count_loads) counter.reset(new LoadCounter(d, d->group[0] * d->group[1] * d->group[2]));
 
+  std::atomic<uint64_t> multiplies{0};
   auto work = [&] {
     Worker w(d, k);
     w.counter = counter.get();
+    if (w.counter)
+      for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+        if (!w.tg[i]) continue;
+        emu_region& g = d->tg[i];
+        g.base = w.tg[i] + kGuard;
+        g.len = d->tg_len[i];
+        g.name = "threadgroup memory";
+        w.counter->add(&g);
+      }
     tl_worker = &w;
     for (size_t j; !failed && (j = next++) < groups.size();) {
       uint32_t g = groups[j];
@@ -712,6 +729,7 @@ int emu_run(emu_dispatch* d) {
         failed = true;
       }
     }
+    multiplies += w.matrix_multiplies;
     tl_worker = nullptr;
   };
   size_t nworkers = std::max(1, std::min(d->workers, 16));
@@ -734,6 +752,7 @@ int emu_run(emu_dispatch* d) {
     return 1;
   }
   if (counter) counter->finish();
+  d->matrix_multiplies = multiplies;
   return 0;
 }
 

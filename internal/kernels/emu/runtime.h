@@ -93,6 +93,8 @@ typedef struct emu_dispatch {
   int count_loads;    // run the counted kernels (on one worker) and fill regions
   int nregions;
   emu_region regions[EMU_MAX_REGIONS];
+  emu_region tg[EMU_MAX_BINDINGS];  // out when counting: loads from threadgroup(i) memory
+  uint64_t matrix_multiplies;       // out: 8x8 SIMD-group matrix products executed (per simdgroup)
   char err[2048];     // set when emu_run returns non-zero
 } emu_dispatch;
 
@@ -117,6 +119,7 @@ typedef struct emu_slot {
 typedef const char* (*emu_collective_fn)(emu_slot* const* lanes, int n);
 
 emu_slot* emu_my_slot(void);
+void emu_count_matrix_multiply(void);  // one simdgroup_multiply(_accumulate) of a simdgroup
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line);
 void emu_wait_barrier(const char* what, const char* file, int line);
 

@@ -280,3 +280,37 @@ kernel void broken_attn_reduce_no_rescale(
         }
     }
 }
+
+// SIMD-group matrix functions called wrongly (matrix_test.go).
+
+// Half the lanes load a matrix.
+kernel void broken_matrix_divergent_load(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    simdgroup_float8x8 m = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+    if (tiisg < 16) {
+        simdgroup_load(m, src);  // MARK: divergent matrix load
+    }
+    simdgroup_store(m, dst);
+}
+
+// Each lane passes its own row length.
+kernel void broken_matrix_lane_stride(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    simdgroup_float8x8 m;
+    simdgroup_load(m, src, 8 + tiisg % 2);  // MARK: lane stride
+    simdgroup_store(m, dst);
+}
+
+// Run with a threadgroup of fewer than 32 threads: a partial simdgroup.
+kernel void broken_matrix_partial_simdgroup(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]]) {
+    simdgroup_float8x8 a, b;
+    simdgroup_load(a, src);  // MARK: partial simdgroup
+    simdgroup_multiply(b, a, a);
+    simdgroup_store(b, dst);
+}
