@@ -417,10 +417,9 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 		b.record(ref.mulMVBatch, o)
 		return
 	}
-	const tile = kernels.MMTile
-	// Tiles of weights (dequantized to float) and of activations.
-	o.threadgroup = []int{4 * tile * tile, 4 * tile * tile}
-	o.grid, o.group = grid(ceilDiv(w.Rows, tile), ceilDiv(x.Rows, tile), 1), grid(kernels.MMThreads, 1, 1)
+	// Tiles of weights (dequantized) and of activations.
+	o.threadgroup = []int{kernels.MMTGW, kernels.MMTGX}
+	o.grid, o.group = grid(ceilDiv(w.Rows, kernels.MMRows), ceilDiv(x.Rows, kernels.MMCols), 1), grid(kernels.MMThreads, 1, 1)
 	b.record(ref.mulMM, o)
 }
 

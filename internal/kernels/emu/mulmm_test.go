@@ -4,6 +4,9 @@ package emu
 
 import (
 	"testing"
+
+	"github.com/quant-llm/quant/internal/gguf"
+	"github.com/quant-llm/quant/internal/kernels"
 )
 
 // What kernel_mul_mm does per multiply-add, counted by the emulator (Count)
@@ -46,5 +49,22 @@ func TestMulMMCounts(t *testing.T) {
 		w, x := n.Buffers[1], n.Buffers[2]
 		t.Logf("%-5s %16.2f %14.3f %14.3f %14.2f %14.2f", typ, 1000*float64(tg.SIMDLoads)/macs, float64(tg.Bytes)/macs,
 			512*float64(n.MatrixMultiplies)/macs, float64(w.SIMDBytes)/float64(w.Unique), float64(x.SIMDBytes)/float64(x.Unique))
+		// Every multiply-add is in an 8x8 matrix product, each tile of
+		// threadgroup memory is read once per simdgroup that uses it (4
+		// weight and 2 activation blocks of 64 values per 8 values of
+		// the row, for 8 products), and the activations once per tile of
+		// weight rows.
+		sw, sx := 2.0, 4.0 // bytes of a weight and an activation in the tiles
+		switch typ {
+		case gguf.TypeF32, gguf.TypeBF16:
+			sw = 4
+		case gguf.TypeF16:
+			sx = 2
+		}
+		if float64(512*n.MatrixMultiplies) != macs || float64(tg.Bytes) != macs*(4*64*sw+2*64*sx)/(8*512) ||
+			x.SIMDBytes != x.Unique*mmCountRows/kernels.MMRows {
+			t.Errorf("%s: %d matrix products, %d threadgroup bytes, %d of %d activation bytes fetched", d.Kernel,
+				n.MatrixMultiplies, tg.Bytes, x.SIMDBytes, x.Unique)
+		}
 	}
 }

@@ -670,6 +670,8 @@ void emu_unpoison(void* p, size_t n) {
 
 emu_slot* emu_my_slot(void) { return &current("a SIMD-group function")->cur->slot; }
 
+void emu_count_load(uintptr_t addr, size_t size) { count_load((const void*)addr, size, true, __builtin_return_address(0)); }
+
 void emu_count_matrix_multiply(void) { current("a SIMD-group matrix product")->matrix_multiplies++; }
 
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line) {

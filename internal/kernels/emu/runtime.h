@@ -120,6 +120,9 @@ typedef const char* (*emu_collective_fn)(emu_slot* const* lanes, int n);
 
 emu_slot* emu_my_slot(void);
 void emu_count_matrix_multiply(void);  // one simdgroup_multiply(_accumulate) of a simdgroup
+// A load the shim makes for the kernel (simdgroup_load), counted like the
+// kernel's own (the shim itself is not instrumented).
+void emu_count_load(uintptr_t addr, size_t size);
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line);
 void emu_wait_barrier(const char* what, const char* file, int line);
 

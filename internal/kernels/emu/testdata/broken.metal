@@ -155,8 +155,9 @@ kernel void broken_rms_norm_read_past_end(
     }
 }
 
-// kernel_mul_mm_f32's tiling (mul_mm.metal), f32 weights only, with one of
-// its two barriers per 32-value slice left out: broken_mul_mm_no_load_barrier
+// A matmul on 32x32 tiles of floats in threadgroup memory (128 threads,
+// each accumulating a 4x2 block), f32 weights only, with one of its two
+// barriers per 32-value slice left out: broken_mul_mm_no_load_barrier
 // computes before the other threads have filled the tiles,
 // broken_mul_mm_no_reuse_barrier overwrites the tiles with the next slice
 // while other threads still read the current one.
