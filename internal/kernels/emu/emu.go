@@ -5,6 +5,7 @@ package emu
 /*
 #cgo CXXFLAGS: -std=c++14 -fno-omit-frame-pointer -I${SRCDIR}/shim
 #cgo CXXFLAGS: -Wall -Wno-unknown-attributes -Wno-unused-function -Wno-unused-variable
+#cgo amd64 CXXFLAGS: -march=x86-64-v3
 #cgo LDFLAGS: -lstdc++ -lm -pthread
 #include <stdlib.h>
 #include "runtime.h"
