@@ -58,9 +58,10 @@ arm64-test:
 		$(ARM64_TEST) -run 'TestGoldenLogits|TestQwen35Logits' ./internal/engine || exit 1; \
 	done
 
-# The Metal kernels and the Metal backend's dispatches, run by the MSL emulator.
+# The Metal kernels and the Metal backend's dispatches, run by the MSL emulator
+# (the backend's emulated model runs take 5-15 minutes depending on the load).
 kernels-test:
-	CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -tags mslemu ./internal/kernels/... ./internal/metal/...
+	CC=$(MSL_CC) CXX=$(MSL_CXX) $(GO) test -timeout 30m -tags mslemu ./internal/kernels/... ./internal/metal/...
 
 # The kernel suite again under AddressSanitizer.
 kernels-asan:

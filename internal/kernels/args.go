@@ -14,12 +14,19 @@ const (
 	MVRowsPerSGK = 2   // QUANT_MV_ROWS_PER_SG_K: mul_mv's weight rows per simdgroup (256-value block types)
 	MVSG         = 2   // QUANT_MV_SG: simdgroups per threadgroup of mul_mv and mul_mv_batch
 	MVBatch      = 8   // QUANT_MV_BATCH: mul_mv_batch's activation rows per threadgroup
-	MMTile       = 32  // QUANT_MM_TILE: mul_mm's output tile is MMTile weight rows x MMTile activation rows
-	MMThreads    = 128 // QUANT_MM_THREADS: mul_mm's threads per threadgroup
 	AttnChunk    = 256 // QUANT_ATTN_CHUNK: positions per threadgroup of split attention
 	AttnSG       = 4   // QUANT_ATTN_SG: simdgroups per threadgroup of attention
 	AttnRows     = 8   // QUANT_ATTN_ROWS: query rows per threadgroup of (prefill) attention
 	AttnKeys     = 32  // QUANT_ATTN_KEYS: keys per tile of (prefill) attention, half as many past heads of 128 values
+)
+
+// mul_mm's launch shape.
+const (
+	MMRows    = 64   // QUANT_MM_ROWS: the weight rows of an output tile
+	MMCols    = 32   // QUANT_MM_COLS: the activation rows of an output tile
+	MMThreads = 128  // QUANT_MM_THREADS: threads per threadgroup
+	MMTGW     = 8192 // QUANT_MM_TG_W: bytes of threadgroup(0)
+	MMTGX     = 4096 // QUANT_MM_TG_X: bytes of threadgroup(1)
 )
 
 // SIMDWidth is the number of threads in a simdgroup on Apple GPUs, which

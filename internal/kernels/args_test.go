@@ -30,7 +30,7 @@ func TestArgsMirrorHeader(t *testing.T) {
 func TestArgsMirrorCatchesDrift(t *testing.T) {
 	header := readHeader(t)
 	for _, tc := range []struct{ name, old, new, want string }{
-		{"define value", "#define QUANT_MM_TILE        32", "#define QUANT_MM_TILE        16", "QUANT_MM_TILE"},
+		{"define value", "#define QUANT_MM_ROWS        64", "#define QUANT_MM_ROWS        16", "QUANT_MM_ROWS"},
 		{"new define", "#define QUANT_MV_SG", "#define QUANT_NEW 1\n#define QUANT_MV_SG", "QUANT_NEW"},
 		{"field type", "uint32_t nb01;", "int32_t  nb01;", "MatMulArgs"},
 		{"field order", "int32_t  ne01;\n    uint32_t nb01;", "uint32_t nb01;\n    int32_t  ne01;", "MatMulArgs"},
@@ -60,8 +60,11 @@ func mirrorErrors(header string) []string {
 		"QUANT_MV_ROWS_PER_SG_K": MVRowsPerSGK,
 		"QUANT_MV_SG":            MVSG,
 		"QUANT_MV_BATCH":         MVBatch,
-		"QUANT_MM_TILE":          MMTile,
+		"QUANT_MM_ROWS":          MMRows,
+		"QUANT_MM_COLS":          MMCols,
 		"QUANT_MM_THREADS":       MMThreads,
+		"QUANT_MM_TG_W":          MMTGW,
+		"QUANT_MM_TG_X":          MMTGX,
 		"QUANT_ATTN_CHUNK":       AttnChunk,
 		"QUANT_MV_STORE":         MVStore,
 		"QUANT_MV_ADD":           MVAdd,

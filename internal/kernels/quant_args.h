@@ -16,8 +16,11 @@
 #define QUANT_MV_ROWS_PER_SG_K 2   // mul_mv: weight rows per simdgroup (256-value block types)
 #define QUANT_MV_SG            2   // mul_mv, mul_mv_batch: simdgroups per threadgroup (64 threads)
 #define QUANT_MV_BATCH         8   // mul_mv_batch: activation rows per threadgroup
-#define QUANT_MM_TILE        32  // mul_mm: output tile is 32 weight rows x 32 activation rows
-#define QUANT_MM_THREADS     128 // mul_mm: threads per threadgroup
+#define QUANT_MM_ROWS        64   // mul_mm: an output tile's weight rows
+#define QUANT_MM_COLS        32   // mul_mm: an output tile's activation rows
+#define QUANT_MM_THREADS     128  // mul_mm: threads per threadgroup (4 simdgroups)
+#define QUANT_MM_TG_W        8192 // mul_mm: bytes of threadgroup(0): the weight tile, then the output tile
+#define QUANT_MM_TG_X        4096 // mul_mm: bytes of threadgroup(1): the activation tile
 #define QUANT_ATTN_CHUNK     256 // attn_split: positions per threadgroup
 #define QUANT_ATTN_SG        4   // attn, attn_split: simdgroups per threadgroup
 #define QUANT_ATTN_ROWS      8   // attn: query rows per threadgroup (2 per simdgroup)
@@ -97,9 +100,9 @@ struct RopeStoreArgs {
 //         loads: the weights' binding offset is a multiple of 4 (the rows of
 //         types with blocks of 4k bytes stay 4-byte aligned, the others need
 //         2), x rows are 16-byte aligned.
-// mul_mm: grid (ceil(ne01/QUANT_MM_TILE), ceil(ne11/QUANT_MM_TILE), 1),
-//         threadgroup (QUANT_MM_THREADS, 1, 1),
-//         threadgroup(0) and threadgroup(1): QUANT_MM_TILE^2 floats each.
+// mul_mm: grid (ceil(ne01/QUANT_MM_ROWS), ceil(ne11/QUANT_MM_COLS), 1),
+//         threadgroup (QUANT_MM_THREADS, 1, 1), threadgroup(0) and (1)
+//         of QUANT_MM_TG_W and QUANT_MM_TG_X bytes.
 struct MatMulArgs {
     int32_t  ne00;
     int32_t  ne01;

@@ -59,6 +59,13 @@ type Backend struct {
 	gpuTime    time.Duration
 	commits    int
 	dispatches int // in all command buffers run so far
+
+	// The pass's command buffers (split.go): budget is the estimated GPU
+	// time of one, splits the indices in pending where one starts after
+	// the first, segCost the estimate of the last.
+	budget  time.Duration
+	splits  []int
+	segCost time.Duration
 }
 
 // passSlot holds one pass's token ids (int32, one per row of the tallest
@@ -115,7 +122,7 @@ type cacheBuf struct {
 // overlapping the next by the largest tensor's size so every tensor lies
 // whole in one.
 func New(dev Device, f *gguf.File) (*Backend, error) {
-	b := &Backend{dev: dev, weights: map[*engine.Weight]*weightRef{}}
+	b := &Backend{dev: dev, weights: map[*engine.Weight]*weightRef{}, budget: cbBudget}
 	file := f.Bytes()
 	maxTensor := 0
 	for i := range f.Tensors {
@@ -322,6 +329,7 @@ type op struct {
 	written     uint32
 	threadgroup []int
 	grid, group [3]int
+	cost        time.Duration // estimated GPU time, if more than dispatchCost
 }
 
 // out marks buffers[i] of an op as written (the others are read).
@@ -349,6 +357,7 @@ func (b *Backend) record(p Pipeline, o op) {
 			*set = append(*set, bd.Buf)
 		}
 	}
+	b.account(o.cost)
 	a, n, t := len(b.args), len(b.binds), len(b.tgs)
 	b.args = append(b.args, o.args...)
 	b.binds = append(b.binds, o.buffers...)
@@ -411,7 +420,7 @@ func normGroup(cols int) int { return min(normThreads, ceilDiv(cols, simdWidth)*
 func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 	args := kernels.MatMulArgs{Ne00: int32(w.Cols), Ne01: int32(w.Rows), Nb01: uint32(len(w.Data) / w.Rows), Ne11: int32(x.Rows)}
 	ref := b.prepared(w)
-	o := op{args: kernels.Bytes(&args), buffers: []Binding{ref.bind, bind(x), bind(dst)}, written: out(2)}
+	o := op{args: kernels.Bytes(&args), buffers: []Binding{ref.bind, bind(x), bind(dst)}, written: out(2), cost: matMulCost(w, x.Rows)}
 	switch {
 	case x.Rows == 1:
 		o.grid, o.group = grid(ceilDiv(w.Rows, ref.mulMVRows*kernels.MVSG), 1, 1), grid(kernels.MVThreads, 1, 1)
@@ -423,10 +432,9 @@ func (b *Backend) MatMul(dst engine.Tensor, w *engine.Weight, x engine.Tensor) {
 		b.record(ref.mulMVBatch, o)
 		return
 	}
-	const tile = kernels.MMTile
-	// Tiles of weights (dequantized to float) and of activations.
-	o.threadgroup = []int{4 * tile * tile, 4 * tile * tile}
-	o.grid, o.group = grid(ceilDiv(w.Rows, tile), ceilDiv(x.Rows, tile), 1), grid(kernels.MMThreads, 1, 1)
+	// Tiles of weights (dequantized) and of activations.
+	o.threadgroup = []int{kernels.MMTGW, kernels.MMTGX}
+	o.grid, o.group = grid(ceilDiv(w.Rows, kernels.MMRows), ceilDiv(x.Rows, kernels.MMCols), 1), grid(kernels.MMThreads, 1, 1)
 	b.record(ref.mulMM, o)
 }
 
@@ -481,6 +489,7 @@ func (b *Backend) Attend(dst, q engine.Tensor, cache engine.KVCache, layer, pos 
 			threadgroup: kernels.AttnMemory(a.HeadDim),
 			grid:        grid(ceilDiv(q.Rows, kernels.AttnRows), a.Heads, 1), group: grid(attnThreads, 1, 1),
 			written: out(3),
+			cost:    attendCost(q.Rows, pos, a),
 		})
 		return
 	}
@@ -641,19 +650,29 @@ func (b *Backend) Argmax(x engine.Tensor) {
 func (b *Backend) encodePass() (cb CommandBuffer, n int, err error) {
 	cb, err = b.dev.Encode(b.pending)
 	n = len(b.pending)
-	b.pending, b.args, b.binds, b.tgs = b.pending[:0], b.args[:0], b.binds[:0], b.tgs[:0]
-	b.written, b.read = b.written[:0], b.read[:0]
-	b.slot, b.passIDs = 1-b.slot, 0
+	b.endPass()
 	if err != nil {
 		return nil, 0, fmt.Errorf("metal: %w", err)
 	}
 	return cb, n, nil
 }
 
-// Sync runs the recorded forward pass as one command buffer.
+// endPass starts recording the next pass, in the other slot.
+func (b *Backend) endPass() {
+	b.pending, b.args, b.binds, b.tgs = b.pending[:0], b.args[:0], b.binds[:0], b.tgs[:0]
+	b.written, b.read = b.written[:0], b.read[:0]
+	b.slot, b.passIDs = 1-b.slot, 0
+	b.splits, b.segCost = b.splits[:0], 0
+}
+
+// Sync runs the recorded forward pass as one command buffer, or a pass of
+// several rows as several when it would keep the GPU too long (split.go).
 func (b *Backend) Sync() error {
 	if len(b.pending) == 0 {
 		return nil
+	}
+	if b.passIDs > 1 && len(b.splits) > 0 {
+		return b.syncSplit()
 	}
 	cb, n, err := b.encodePass()
 	if err != nil {
@@ -679,7 +698,8 @@ func (b *Backend) wait(cb CommandBuffer, n int) error {
 	return nil
 }
 
-// Prepare encodes the recorded pass without running it (engine.Pipeliner).
+// Prepare encodes the recorded pass without running it (engine.Pipeliner),
+// as one command buffer: a decoded token's (see split.go).
 func (b *Backend) Prepare() (engine.Step, error) {
 	if len(b.pending) == 0 {
 		return nil, errors.New("metal: prepare of an empty pass")

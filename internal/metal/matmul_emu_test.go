@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/quant-llm/quant/internal/engine"
+	"github.com/quant-llm/quant/internal/kernels"
 	"github.com/quant-llm/quant/internal/testdata"
 )
 
 // TestEmulatedBatchSizes: the logits of batches on both sides of each
-// matrix kernel switch (TestMatMulKernels) match the CPU's within the parity
+// matrix kernel switch (TestMatMulKernels), and past one tile of mul_mm's
+// activation rows, match the CPU's within the parity
 // tests' bounds, for models of K-quant, 32-value block and float weights.
 func TestEmulatedBatchSizes(t *testing.T) {
 	for _, name := range []string{"tiny-llama-q4_k_m", "tiny-llama-q8_0", "tiny-llama-f16"} {
@@ -25,7 +27,7 @@ func TestEmulatedBatchSizes(t *testing.T) {
 			if !testdata.Unquantized(g.Model) {
 				maxTol = math.Inf(1) // the CPU quantizes activations to 8 bits (see checkParity)
 			}
-			for _, n := range []int{1, 2, 3, 7, mulMMMinRows, mulMMMinRows + 1} {
+			for _, n := range []int{1, 2, 3, 7, mulMMMinRows, mulMMMinRows + 1, kernels.MMCols + 1} {
 				tokens := g.Eval.Tokens[:n]
 				want, err := cr.Forward(tokens, 0)
 				if err != nil {

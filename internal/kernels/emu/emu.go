@@ -5,6 +5,7 @@ package emu
 /*
 #cgo CXXFLAGS: -std=c++14 -fno-omit-frame-pointer -I${SRCDIR}/shim
 #cgo CXXFLAGS: -Wall -Wno-unknown-attributes -Wno-unused-function -Wno-unused-variable
+#cgo amd64 CXXFLAGS: -march=x86-64-v3
 #cgo LDFLAGS: -lstdc++ -lm -pthread
 #include <stdlib.h>
 #include "runtime.h"
@@ -105,24 +106,42 @@ type Loads struct {
 // type's size (undefined in MSL; packed types state a smaller alignment)
 // fails the dispatch.
 func CountLoads(d Dispatch) (map[int]Loads, error) {
+	c, err := Count(d)
+	return c.Buffers, err
+}
+
+// Counts is what a dispatch of the counted kernels measured (Count).
+type Counts struct {
+	// Buffers: the loads from each buffer index, as CountLoads.
+	Buffers map[int]Loads
+	// Threadgroup: the loads from each [[threadgroup(i)]] memory.
+	Threadgroup map[int]Loads
+	// MatrixMultiplies counts the 8x8 SIMD-group matrix products
+	// (simdgroup_multiply and simdgroup_multiply_accumulate) the
+	// simdgroups executed, one per simdgroup and call.
+	MatrixMultiplies int
+}
+
+// Count executes d like CountLoads and returns everything it counted.
+func Count(d Dispatch) (Counts, error) {
 	return run(d, Schedule{}, true)
 }
 
-func run(d Dispatch, s Schedule, count bool) (map[int]Loads, error) {
+func run(d Dispatch, s Schedule, count bool) (Counts, error) {
 	var cd C.emu_dispatch
 	name := C.CString(d.Kernel)
 	defer C.free(unsafe.Pointer(name))
 	cd.kernel = name
 	for a := 0; a < 3; a++ {
 		if d.Grid[a] < 1 || d.Group[a] < 1 || d.Grid[a] > 1<<31 || d.Group[a] > 1024 {
-			return nil, fmt.Errorf("%s: bad grid %v or threadgroup size %v", d.Kernel, d.Grid, d.Group)
+			return Counts{}, fmt.Errorf("%s: bad grid %v or threadgroup size %v", d.Kernel, d.Grid, d.Group)
 		}
 		cd.grid[a] = C.uint32_t(d.Grid[a])
 		cd.group[a] = C.uint32_t(d.Group[a])
 	}
 	for i, n := range d.Threadgroup {
 		if i < 0 || i >= C.EMU_MAX_BINDINGS || n < 0 || n > 1<<20 {
-			return nil, fmt.Errorf("%s: bad threadgroup memory length %d at index %d", d.Kernel, n, i)
+			return Counts{}, fmt.Errorf("%s: bad threadgroup memory length %d at index %d", d.Kernel, n, i)
 		}
 		cd.tg_len[i] = C.uint32_t(n)
 	}
@@ -141,7 +160,7 @@ func run(d Dispatch, s Schedule, count bool) (map[int]Loads, error) {
 		}
 	}()
 	if err != nil {
-		return nil, err
+		return Counts{}, err
 	}
 	for k, r := range regions {
 		n := r.end - r.start
@@ -190,17 +209,23 @@ func run(d Dispatch, s Schedule, count bool) (map[int]Loads, error) {
 	}
 	runtime.KeepAlive(d)
 	if runErr != nil || !count {
-		return nil, runErr
+		return Counts{}, runErr
 	}
-	loads := map[int]Loads{}
+	c := Counts{Buffers: map[int]Loads{}, Threadgroup: map[int]Loads{}, MatrixMultiplies: int(cd.matrix_multiplies)}
 	for k, r := range regions {
-		g := cd.regions[k]
 		for _, b := range r.binds {
-			loads[b.index] = Loads{Loads: int(g.loads), Bytes: int(g.bytes), SIMDLoads: int(g.simd_loads),
-				SIMDBytes: int(g.simd_bytes), Unique: int(g.unique), MaxReads: int(g.max_reads)}
+			c.Buffers[b.index] = loadsOf(&cd.regions[k])
 		}
 	}
-	return loads, nil
+	for i := range d.Threadgroup {
+		c.Threadgroup[i] = loadsOf(&cd.tg[i])
+	}
+	return c, nil
+}
+
+func loadsOf(g *C.emu_region) Loads {
+	return Loads{Loads: int(g.loads), Bytes: int(g.bytes), SIMDLoads: int(g.simd_loads),
+		SIMDBytes: int(g.simd_bytes), Unique: int(g.unique), MaxReads: int(g.max_reads)}
 }
 
 // bind checks the bindings and groups them into regions of Go memory.

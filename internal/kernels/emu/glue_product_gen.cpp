@@ -2758,199 +2758,212 @@ static void glue_kernel_get_rows_q6_K(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_NTG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_f32>;
+template mul_mm_t kernel_mul_mm<blk_f32, float, float>;
 
 static void glue_kernel_mul_mm_f32(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_f32>(
+  kernel_mul_mm<blk_f32, float, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_f16>;
+template mul_mm_t kernel_mul_mm<blk_f16, half, half>;
 
 static void glue_kernel_mul_mm_f16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_f16>(
+  kernel_mul_mm<blk_f16, half, half>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_bf16>;
+template mul_mm_t kernel_mul_mm<blk_bf16, float, float>;
 
 static void glue_kernel_mul_mm_bf16(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_bf16>(
+  kernel_mul_mm<blk_bf16, float, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q4_0>;
+template mul_mm_t kernel_mul_mm<blk_q4_0, half, float>;
 
 static void glue_kernel_mul_mm_q4_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q4_0>(
+  kernel_mul_mm<blk_q4_0, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q4_1>;
+template mul_mm_t kernel_mul_mm<blk_q4_1, half, float>;
 
 static void glue_kernel_mul_mm_q4_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q4_1>(
+  kernel_mul_mm<blk_q4_1, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q5_0>;
+template mul_mm_t kernel_mul_mm<blk_q5_0, half, float>;
 
 static void glue_kernel_mul_mm_q5_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q5_0>(
+  kernel_mul_mm<blk_q5_0, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q5_1>;
+template mul_mm_t kernel_mul_mm<blk_q5_1, half, float>;
 
 static void glue_kernel_mul_mm_q5_1(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q5_1>(
+  kernel_mul_mm<blk_q5_1, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q8_0>;
+template mul_mm_t kernel_mul_mm<blk_q8_0, half, float>;
 
 static void glue_kernel_mul_mm_q8_0(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q8_0>(
+  kernel_mul_mm<blk_q8_0, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q2_K>;
+template mul_mm_t kernel_mul_mm<blk_q2_K, half, float>;
 
 static void glue_kernel_mul_mm_q2_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q2_K>(
+  kernel_mul_mm<blk_q2_K, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q3_K>;
+template mul_mm_t kernel_mul_mm<blk_q3_K, half, float>;
 
 static void glue_kernel_mul_mm_q3_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q3_K>(
+  kernel_mul_mm<blk_q3_K, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q4_K>;
+template mul_mm_t kernel_mul_mm<blk_q4_K, half, float>;
 
 static void glue_kernel_mul_mm_q4_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q4_K>(
+  kernel_mul_mm<blk_q4_K, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q5_K>;
+template mul_mm_t kernel_mul_mm<blk_q5_K, half, float>;
 
 static void glue_kernel_mul_mm_q5_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q5_K>(
+  kernel_mul_mm<blk_q5_K, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
-template mul_mm_t kernel_mul_mm<blk_q6_K>;
+template mul_mm_t kernel_mul_mm<blk_q6_K, half, float>;
 
 static void glue_kernel_mul_mm_q6_K(const emu_ctx* c) {
   (void)c;
-  kernel_mul_mm<blk_q6_K>(
+  kernel_mul_mm<blk_q6_K, half, float>(
       *(constant MatMulArgs*)c->buf[0],
       (device const char *)c->buf[1],
       (device const float *)c->buf[2],
       (device float *)c->buf[3],
-      (threadgroup float *)c->tg[0],
-      (threadgroup float *)c->tg[1],
+      (threadgroup char *)c->tg[0],
+      (threadgroup char *)c->tg[1],
       emu_bi<uint3>(c->bi[EMU_BI_TGPIG]),
-      emu_bi<ushort>(c->bi[EMU_BI_TIITG]));
+      emu_bi<ushort>(c->bi[EMU_BI_TIITG]),
+      emu_bi<ushort>(c->bi[EMU_BI_SGITG]));
 }
 
 static void glue_kernel_mul_mv_fused_mixed(const emu_ctx* c) {

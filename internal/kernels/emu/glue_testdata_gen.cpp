@@ -8,6 +8,7 @@
 namespace emu_testdata {
 #include "testdata/broken.metal"
 #include "testdata/selftest.metal"
+#include "testdata/simdgroup_matrix.metal"
 
 static void glue_broken_rms_norm_no_barrier(const emu_ctx* c) {
   (void)c;
@@ -140,6 +141,29 @@ static void glue_broken_attn_reduce_no_rescale(const emu_ctx* c) {
       emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
 }
 
+static void glue_broken_matrix_divergent_load(const emu_ctx* c) {
+  (void)c;
+  broken_matrix_divergent_load(
+      (device const float *)c->buf[0],
+      (device float *)c->buf[1],
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_broken_matrix_lane_stride(const emu_ctx* c) {
+  (void)c;
+  broken_matrix_lane_stride(
+      (device const float *)c->buf[0],
+      (device float *)c->buf[1],
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_broken_matrix_partial_simdgroup(const emu_ctx* c) {
+  (void)c;
+  broken_matrix_partial_simdgroup(
+      (device const float *)c->buf[0],
+      (device float *)c->buf[1]);
+}
+
 static void glue_emu_selftest_simd(const emu_ctx* c) {
   (void)c;
   emu_selftest_simd(
@@ -156,6 +180,44 @@ static void glue_emu_selftest_vectors(const emu_ctx* c) {
       (device const half4 *)c->buf[0],
       (device float *)c->buf[1]);
 }
+
+static void glue_emu_selftest_matrix_copy_f32(const emu_ctx* c) {
+  (void)c;
+  emu_selftest_matrix_copy_f32(
+      *(constant MatrixCopyArgs*)c->buf[0],
+      (device const float *)c->buf[1],
+      (device float *)c->buf[2],
+      (device const uint *)c->buf[3],
+      (threadgroup float *)c->tg[0],
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_emu_selftest_matrix_copy_f16(const emu_ctx* c) {
+  (void)c;
+  emu_selftest_matrix_copy_f16(
+      *(constant MatrixCopyArgs*)c->buf[0],
+      (device const half *)c->buf[1],
+      (device half *)c->buf[2],
+      (device const uint *)c->buf[3],
+      (threadgroup half *)c->tg[0],
+      emu_bi<ushort>(c->bi[EMU_BI_TIISG]));
+}
+
+static void glue_emu_selftest_matrix_products_f32(const emu_ctx* c) {
+  (void)c;
+  emu_selftest_matrix_products_f32(
+      (device const float *)c->buf[0],
+      (device const float *)c->buf[1],
+      (device float *)c->buf[2]);
+}
+
+static void glue_emu_selftest_matrix_products_f16(const emu_ctx* c) {
+  (void)c;
+  emu_selftest_matrix_products_f16(
+      (device const half *)c->buf[0],
+      (device const float *)c->buf[1],
+      (device half *)c->buf[2]);
+}
 }  // namespace emu_testdata
 
 extern "C" const emu_kernel emu_kernels_testdata[] = {
@@ -169,7 +231,14 @@ extern "C" const emu_kernel emu_kernels_testdata[] = {
     {"broken_mul_mm_no_reuse_barrier", emu_testdata::glue_broken_mul_mm_no_reuse_barrier, 0x0000000f, 0x00000003},
     {"broken_attn_f32_causal_off_by_one", emu_testdata::glue_broken_attn_f32_causal_off_by_one, 0x0000001f, 0x00000007},
     {"broken_attn_reduce_no_rescale", emu_testdata::glue_broken_attn_reduce_no_rescale, 0x00000007, 0x00000000},
+    {"broken_matrix_divergent_load", emu_testdata::glue_broken_matrix_divergent_load, 0x00000003, 0x00000000},
+    {"broken_matrix_lane_stride", emu_testdata::glue_broken_matrix_lane_stride, 0x00000003, 0x00000000},
+    {"broken_matrix_partial_simdgroup", emu_testdata::glue_broken_matrix_partial_simdgroup, 0x00000003, 0x00000000},
     {"emu_selftest_simd", emu_testdata::glue_emu_selftest_simd, 0x00000001, 0x00000000},
     {"emu_selftest_vectors", emu_testdata::glue_emu_selftest_vectors, 0x00000003, 0x00000000},
+    {"emu_selftest_matrix_copy_f32", emu_testdata::glue_emu_selftest_matrix_copy_f32, 0x0000000f, 0x00000001},
+    {"emu_selftest_matrix_copy_f16", emu_testdata::glue_emu_selftest_matrix_copy_f16, 0x0000000f, 0x00000001},
+    {"emu_selftest_matrix_products_f32", emu_testdata::glue_emu_selftest_matrix_products_f32, 0x00000007, 0x00000000},
+    {"emu_selftest_matrix_products_f16", emu_testdata::glue_emu_selftest_matrix_products_f16, 0x00000007, 0x00000000},
     {nullptr, nullptr, 0, 0},
 };

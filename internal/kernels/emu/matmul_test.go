@@ -107,11 +107,12 @@ var (
 		{0, 5, 2, false}, {1, 13, 3, false}, {2, 7, 7, false}, {0, 9, 8, true},
 		{1, 16, 5, true}, {2, 3, 17, false}, {1, 11, 1, false}, {0, 4, 16, false},
 	}
-	// mul_mm: tails in both tile dimensions, exact tiles, a single activation
-	// row, several tiles each way.
+	// mul_mm (64x32 tiles): tails in both tile dimensions, whole tiles
+	// (one, and two by two: stored straight into dst), a single activation
+	// row, several tiles each way with partial last ones.
 	mmShapes = []matmulShape{
 		{0, 5, 3, false}, {1, 33, 33, false}, {0, 40, 1, false}, {2, 70, 40, false},
-		{1, 32, 32, true}, {0, 64, 9, true},
+		{1, 64, 32, true}, {0, 128, 64, false}, {0, 64, 9, true}, {1, 130, 65, false},
 	}
 )
 
@@ -124,6 +125,17 @@ var (
 // types' weights convert exactly, the quantized types' scales are fp16 read
 // exactly, so both get the same bound.
 const matmulTolerance = 1e-5
+
+// mmTolerance is the tolerance of kernel_mul_mm for typ: its weight tiles
+// hold the quantized types' values in half, each rounded by at most 2^-11
+// of its magnitude, so a sum may be off by 2^-11 of its sum of |terms| on
+// top of matmulTolerance. The float types' tiles hold their values exactly.
+func mmTolerance(typ gguf.GGMLType) float64 {
+	if typ.BlockElems() == 1 {
+		return matmulTolerance
+	}
+	return 0x1p-11 + matmulTolerance
+}
 
 // matmulCase holds the quantized weights, activations and the reference.
 type matmulCase struct {
@@ -235,9 +247,8 @@ func (c *matmulCase) dispatch(names kernels.WeightKernels, k matmulKernel, dst [
 	case mulMVBatch:
 		d.Grid = [3]int{ceilDiv(c.ne01, kernels.MVSG), ceilDiv(c.ne11, kernels.MVBatch), 1}
 	case mulMM:
-		const tile = kernels.MMTile
-		d.Threadgroup = map[int]int{0: 4 * tile * tile, 1: 4 * tile * tile}
-		d.Grid = [3]int{ceilDiv(c.ne01, tile), ceilDiv(c.ne11, tile), 1}
+		d.Threadgroup = map[int]int{0: kernels.MMTGW, 1: kernels.MMTGX}
+		d.Grid = [3]int{ceilDiv(c.ne01, kernels.MMRows), ceilDiv(c.ne11, kernels.MMCols), 1}
 		d.Group = [3]int{kernels.MMThreads, 1, 1}
 	}
 	return d
@@ -264,6 +275,9 @@ func testMatMul(t *testing.T, k matmulKernel, typ gguf.GGMLType, s Schedule, rng
 	names := weightKernels(t, typ)
 	shapes := [...][]matmulShape{mvShapes, mvBatchShapes, mmShapes}[k]
 	rel := matmulTolerance
+	if k == mulMM {
+		rel = mmTolerance(typ)
+	}
 	worst := 0.0
 	for _, sh := range shapes {
 		ne00 := rowLengths(typ)[sh.ne00]
@@ -284,7 +298,7 @@ func testMatMul(t *testing.T, k matmulKernel, typ gguf.GGMLType, s Schedule, rng
 
 // ---- deliberately broken tiled kernels (testdata/broken.metal)
 
-// TestBrokenMulMM runs the f32 tiled kernel with one of its barriers removed
+// TestBrokenMulMM runs a tiled f32 kernel with one of its barriers removed
 // on a case with several 32-value slices and full tiles: the result must
 // differ from the reference under every schedule, while the correct kernel
 // matches it on the same data.
@@ -297,7 +311,10 @@ func TestBrokenMulMM(t *testing.T) {
 				for _, k := range []string{kernel, "kernel_mul_mm_f32"} {
 					dst := nanBuffer(c.ne11 * c.ne01)
 					d := c.dispatch(weightKernels(t, gguf.TypeF32), mulMM, dst)
-					d.Kernel = k
+					if k == kernel { // 32x32 tiles of floats
+						d.Kernel, d.Threadgroup = k, map[int]int{0: 4 * 32 * 32, 1: 4 * 32 * 32}
+						d.Grid = [3]int{ceilDiv(c.ne01, 32), ceilDiv(c.ne11, 32), 1}
+					}
 					if err := Run(d, s); err != nil {
 						t.Fatalf("%v: %s: %v", s, k, err)
 					}

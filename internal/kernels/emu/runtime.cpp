@@ -180,17 +180,21 @@ struct Lane {
   emu_slot slot;
   emu_ctx ctx;
   char* stack;
+  uint32_t mat_calls;  // SIMD-group matrix functions noted (emu_mat_note)
 };
 
-std::string site(const Lane& l) {
-  const char* f = strrchr(l.file, '/');
-  return std::string(l.what) + " (" + (f ? f + 1 : l.file) + ":" + std::to_string(l.line) + ")";
+std::string site(const char* what, const char* file, int line) {
+  const char* f = strrchr(file, '/');
+  return std::string(what) + " (" + (f ? f + 1 : file) + ":" + std::to_string(line) + ")";
 }
+
+std::string site(const Lane& l) { return site(l.what, l.file, l.line); }
 
 bool same_wait(const Lane& a, const Lane& b) {
   if (a.state != b.state) return false;
   if (a.state == DONE) return true;
-  return a.fn == b.fn && a.line == b.line && strcmp(a.file, b.file) == 0 && strcmp(a.what, b.what) == 0;
+  return a.fn == b.fn && a.line == b.line && (a.file == b.file || strcmp(a.file, b.file) == 0) &&
+         (a.what == b.what || strcmp(a.what, b.what) == 0);
 }
 
 // "threads 0-31 wait at simd_sum (x.metal:12); threads 32-63 returned"
@@ -314,20 +318,24 @@ ThreadPool& pool() {
 // one load site), whose bytes are counted once each.
 class LoadCounter {
  public:
-  LoadCounter(emu_dispatch* d, uint32_t threads) : d_(d), runs_(threads), reads_(d->nregions) {
-    for (int r = 0; r < d->nregions; r++) {
-      emu_region& g = d->regions[r];
-      g.loads = g.bytes = g.simd_loads = g.simd_bytes = g.unique = g.max_reads = 0;
-      reads_[r].assign(g.len, 0);
-    }
+  LoadCounter(emu_dispatch* d, uint32_t threads) : runs_(threads) {
+    for (int r = 0; r < d->nregions; r++) add(&d->regions[r]);
+  }
+
+  // Counts the loads from g too (threadgroup memory, once the worker has
+  // allocated it).
+  void add(emu_region* g) {
+    g->loads = g->bytes = g->simd_loads = g->simd_bytes = g->unique = g->max_reads = 0;
+    regs_.push_back(g);
+    reads_.emplace_back(g->len, 0);
   }
 
   // A load by lane of size bytes at addr from site; aligned: the kernel
   // declared the type's alignment to be its size.
   void load(uint32_t lane, const void* addr, size_t size, bool aligned, const void* site) {
     uintptr_t a = (uintptr_t)addr;
-    for (int r = 0; r < d_->nregions; r++) {
-      emu_region& g = d_->regions[r];
+    for (int r = 0; r < (int)regs_.size(); r++) {
+      emu_region& g = *regs_[r];
       uintptr_t base = (uintptr_t)g.base;
       if (a < base || a >= base + g.len) continue;
       if (aligned && a % size != 0) {
@@ -357,7 +365,7 @@ class LoadCounter {
         for (uint32_t b = 0; b < log_[j].size; b++) bytes.push_back(log_[j].off + b);
       std::sort(bytes.begin(), bytes.end());
       bytes.erase(std::unique(bytes.begin(), bytes.end()), bytes.end());
-      emu_region& g = d_->regions[log_[i].region];
+      emu_region& g = *regs_[log_[i].region];
       g.simd_loads++;
       g.simd_bytes += bytes.size();
       for (uintptr_t b : bytes) reads_[log_[i].region][b]++;
@@ -369,8 +377,8 @@ class LoadCounter {
 
   // Ends the dispatch: fills in the per-byte figures.
   void finish() {
-    for (int r = 0; r < d_->nregions; r++) {
-      emu_region& g = d_->regions[r];
+    for (size_t r = 0; r < regs_.size(); r++) {
+      emu_region& g = *regs_[r];
       for (uint32_t n : reads_[r]) {
         g.unique += n > 0;
         g.max_reads = std::max<uint64_t>(g.max_reads, n);
@@ -390,7 +398,7 @@ class LoadCounter {
       return region == o.region && sg == o.sg && site == o.site && k == o.k;
     }
   };
-  emu_dispatch* d_;
+  std::vector<emu_region*> regs_;                               // the dispatch's regions, then threadgroup memory
   std::vector<std::unordered_map<uintptr_t, uint32_t>> runs_;  // per lane: executions of each load site
   std::vector<Access> log_;                                     // this threadgroup's loads
   std::vector<std::vector<uint32_t>> reads_;                    // per region and byte: instructions that read it
@@ -418,6 +426,9 @@ struct Worker {
   size_t sched_size = 0;
   Lane* cur = nullptr;
   LoadCounter* counter = nullptr;  // set when the dispatch counts its loads
+  uint64_t matrix_multiplies = 0;
+  std::vector<std::vector<emu_mat_call>> mat_log;  // per simdgroup: the matrix calls noted
+  std::string fault;                               // what a FAULTED lane did
   std::string err;
 
   Worker(const emu_dispatch* d, const emu_kernel* k) : d(d), k(k), lanes(d->group[0] * d->group[1] * d->group[2]) {
@@ -475,6 +486,47 @@ struct Worker {
     return false;
   }
 
+  // Whether lanes [s, e) of a simdgroup noted the same number of matrix
+  // calls (emu_mat_note checked that they agree as far as each got);
+  // false: fault says which lanes made fewer.
+  bool mat_uniform(uint32_t s, uint32_t e) {
+    for (uint32_t i = s; i < e; i++) {
+      if (lanes[i].mat_calls == lanes[s].mat_calls) continue;
+      const uint32_t most = std::max(lanes[i].mat_calls, lanes[s].mat_calls);
+      const emu_mat_call& c = mat_log[s / EMU_SIMD_WIDTH][most - 1];
+      fault = "simdgroup " + std::to_string(s / EMU_SIMD_WIDTH) + ": lane " + std::to_string(i - s) + " made " +
+              std::to_string(lanes[i].mat_calls) + " SIMD-group matrix calls and lane 0 " +
+              std::to_string(lanes[s].mat_calls) + ", the last " + site(c.what, c.file, c.line) +
+              " -- a SIMD-group matrix function in divergent control flow";
+      return false;
+    }
+    return true;
+  }
+
+  // Notes the current lane's matrix call (emu_mat_note); "" or what is wrong.
+  std::string mat_note(const emu_mat_call* c, int* lane) {
+    const uint32_t i = (uint32_t)(cur - lanes.data()), s = i / EMU_SIMD_WIDTH * EMU_SIMD_WIDTH;
+    *lane = (int)(i - s);
+    auto where = [&] { return "simdgroup " + std::to_string(s / EMU_SIMD_WIDTH) + ": " + site(c->what, c->file, c->line) + ": "; };
+    if (std::min(n, s + EMU_SIMD_WIDTH) - s != EMU_SIMD_WIDTH)
+      return where() + "a SIMD-group matrix function needs all 32 lanes of the simdgroup (the threadgroup ends mid-simdgroup)";
+    std::vector<emu_mat_call>& log = mat_log[s / EMU_SIMD_WIDTH];
+    if (cur->mat_calls == log.size()) {
+      log.push_back(*c);
+    } else {
+      const emu_mat_call& f = log[cur->mat_calls];
+      if (f.line != c->line || (f.file != c->file && strcmp(f.file, c->file) != 0) ||
+          (f.what != c->what && strcmp(f.what, c->what) != 0))
+        return where() + "another lane called " + site(f.what, f.file, f.line) +
+               " there -- a SIMD-group matrix function in divergent control flow";
+      if (f.ptr != c->ptr || f.epr != c->epr || f.ox != c->ox || f.oy != c->oy || f.transpose != c->transpose ||
+          f.fill != c->fill)
+        return where() + "the lanes of the simdgroup pass different arguments to a SIMD-group matrix function";
+    }
+    cur->mat_calls++;
+    return std::string();
+  }
+
   // Runs one threadgroup to completion. false: err is set.
   bool run_group(const uint32_t pos[3], uint64_t lane_seed) {
     const uint32_t* g = d->group;
@@ -498,10 +550,12 @@ struct Worker {
       bi[EMU_BI_NSG][0] = (n + EMU_SIMD_WIDTH - 1) / EMU_SIMD_WIDTH;
       bi[EMU_BI_WIDTH][0] = EMU_SIMD_WIDTH;
       l.state = RUNNABLE;
+      l.mat_calls = 0;
       emu_unpoison(l.stack, kStack);  // a fiber abandoned after an error may leave poison
       ctx_init(&l.uc, l.stack, kStack, fiber_main);
     }
 
+    mat_log.assign((n + EMU_SIMD_WIDTH - 1) / EMU_SIMD_WIDTH, {});
     std::vector<uint32_t> order(n);
     for (uint32_t i = 0; i < n; i++) order[i] = d->order == 1 ? n - 1 - i : i;
     std::mt19937_64 rng(lane_seed);
@@ -526,14 +580,17 @@ struct Worker {
           return fail(pos, "simdgroup " + std::to_string(s / EMU_SIMD_WIDTH) + ": " +
                                describe(lanes, s, e, "lanes") +
                                " -- a SIMD-group function or barrier in divergent control flow");
+        if (!mat_uniform(s, e)) return fail(pos, fault);
         emu_slot* slots[EMU_SIMD_WIDTH];
         for (uint32_t i = s; i < e; i++) slots[i - s] = &lanes[i].slot;
         if (const char* msg = lanes[s].fn(slots, e - s)) return fail(pos, site(lanes[s]) + ": " + msg);
         for (uint32_t i = s; i < e; i++) lanes[i].state = RUNNABLE;
         moved = true;
       }
-      if (all_done) break;
       if (moved) continue;
+      for (uint32_t s = 0; s < n; s += EMU_SIMD_WIDTH)
+        if (!mat_uniform(s, std::min(n, s + EMU_SIMD_WIDTH))) return fail(pos, fault);
+      if (all_done) break;
 
       // Nobody waits for a collective: everyone left must be at one barrier.
       bool uniform = true;
@@ -665,6 +722,22 @@ void emu_unpoison(void* p, size_t n) {
 
 emu_slot* emu_my_slot(void) { return &current("a SIMD-group function")->cur->slot; }
 
+void emu_count_load(uintptr_t addr, size_t size) { count_load((const void*)addr, size, true, __builtin_return_address(0)); }
+
+int emu_mat_note(const emu_mat_call* c) {
+  Worker* w = current(c->what);
+  int lane = 0;
+  std::string msg = w->mat_note(c, &lane);
+  if (!msg.empty()) {
+    w->fault = msg;
+    w->yield(FAULTED, nullptr, w->fault.c_str(), "", 0);
+    abort();  // never resumed
+  }
+  return lane;
+}
+
+void emu_count_matrix_multiply(void) { current("a SIMD-group matrix product")->matrix_multiplies++; }
+
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line) {
   current(what)->yield(AT_SIMD, fn, what, file, line);
 }
@@ -699,9 +772,19 @@ int emu_run(emu_dispatch* d) {
   std::unique_ptr<LoadCounter> counter;
   if (d->count_loads) counter.reset(new LoadCounter(d, d->group[0] * d->group[1] * d->group[2]));
 
+  std::atomic<uint64_t> multiplies{0};
   auto work = [&] {
     Worker w(d, k);
     w.counter = counter.get();
+    if (w.counter)
+      for (int i = 0; i < EMU_MAX_BINDINGS; i++) {
+        if (!w.tg[i]) continue;
+        emu_region& g = d->tg[i];
+        g.base = w.tg[i] + kGuard;
+        g.len = d->tg_len[i];
+        g.name = "threadgroup memory";
+        w.counter->add(&g);
+      }
     tl_worker = &w;
     for (size_t j; !failed && (j = next++) < groups.size();) {
       uint32_t g = groups[j];
@@ -712,6 +795,7 @@ int emu_run(emu_dispatch* d) {
         failed = true;
       }
     }
+    multiplies += w.matrix_multiplies;
     tl_worker = nullptr;
   };
   size_t nworkers = std::max(1, std::min(d->workers, 16));
@@ -734,6 +818,7 @@ int emu_run(emu_dispatch* d) {
     return 1;
   }
   if (counter) counter->finish();
+  d->matrix_multiplies = multiplies;
   return 0;
 }
 

@@ -93,6 +93,8 @@ typedef struct emu_dispatch {
   int count_loads;    // run the counted kernels (on one worker) and fill regions
   int nregions;
   emu_region regions[EMU_MAX_REGIONS];
+  emu_region tg[EMU_MAX_BINDINGS];  // out when counting: loads from threadgroup(i) memory
+  uint64_t matrix_multiplies;       // out: 8x8 SIMD-group matrix products executed (per simdgroup)
   char err[2048];     // set when emu_run returns non-zero
 } emu_dispatch;
 
@@ -117,6 +119,26 @@ typedef struct emu_slot {
 typedef const char* (*emu_collective_fn)(emu_slot* const* lanes, int n);
 
 emu_slot* emu_my_slot(void);
+void emu_count_matrix_multiply(void);  // one simdgroup_multiply(_accumulate) of a simdgroup
+
+// A SIMD-group matrix function that each lane runs without waiting for the
+// others (load, store, fill): the runtime checks that the lanes of a
+// simdgroup make the same sequence of such calls, sites and arguments,
+// by their next collective, barrier or return, and that the simdgroup is
+// whole. Returns the lane's index in its simdgroup.
+typedef struct emu_mat_call {
+  uintptr_t ptr;  // load, store: the memory
+  uint64_t epr, ox, oy;
+  int transpose;
+  uint32_t fill;  // fill value's bits
+  const char* what;
+  const char* file;
+  int line;
+} emu_mat_call;
+int emu_mat_note(const emu_mat_call* c);
+// A load the shim makes for the kernel (simdgroup_load), counted like the
+// kernel's own (the shim itself is not instrumented).
+void emu_count_load(uintptr_t addr, size_t size);
 void emu_wait_simd(emu_collective_fn fn, const char* what, const char* file, int line);
 void emu_wait_barrier(const char* what, const char* file, int line);
 

@@ -5,6 +5,7 @@ package counted
 /*
 #cgo CXXFLAGS: -std=c++14 -fno-omit-frame-pointer -I${SRCDIR}/.. -I${SRCDIR}/../shim -fsanitize=thread
 #cgo CXXFLAGS: -Wall -Wno-unknown-attributes -Wno-unused-function -Wno-unused-variable
+#cgo amd64 CXXFLAGS: -march=x86-64-v3
 */
 import "C"
 

@@ -155,8 +155,9 @@ kernel void broken_rms_norm_read_past_end(
     }
 }
 
-// kernel_mul_mm_f32's tiling (mul_mm.metal), f32 weights only, with one of
-// its two barriers per 32-value slice left out: broken_mul_mm_no_load_barrier
+// A matmul on 32x32 tiles of floats in threadgroup memory (128 threads,
+// each accumulating a 4x2 block), f32 weights only, with one of its two
+// barriers per 32-value slice left out: broken_mul_mm_no_load_barrier
 // computes before the other threads have filled the tiles,
 // broken_mul_mm_no_reuse_barrier overwrites the tiles with the next slice
 // while other threads still read the current one.
@@ -283,4 +284,38 @@ kernel void broken_attn_reduce_no_rescale(
             out[d] = acc[j] / l;
         }
     }
+}
+
+// SIMD-group matrix functions called wrongly (matrix_test.go).
+
+// Half the lanes load a matrix.
+kernel void broken_matrix_divergent_load(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    simdgroup_float8x8 m = make_filled_simdgroup_matrix<float, 8, 8>(0.0f);
+    if (tiisg < 16) {
+        simdgroup_load(m, src);  // MARK: divergent matrix load
+    }
+    simdgroup_store(m, dst);
+}
+
+// Each lane passes its own row length.
+kernel void broken_matrix_lane_stride(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]],
+        ushort tiisg [[thread_index_in_simdgroup]]) {
+    simdgroup_float8x8 m;
+    simdgroup_load(m, src, 8 + tiisg % 2);  // MARK: lane stride
+    simdgroup_store(m, dst);
+}
+
+// Run with a threadgroup of fewer than 32 threads: a partial simdgroup.
+kernel void broken_matrix_partial_simdgroup(
+        device const float * src [[buffer(0)]],
+        device       float * dst [[buffer(1)]]) {
+    simdgroup_float8x8 a, b;
+    simdgroup_load(a, src);  // MARK: partial simdgroup
+    simdgroup_multiply(b, a, a);
+    simdgroup_store(b, dst);
 }
