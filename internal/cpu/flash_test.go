@@ -108,7 +108,7 @@ func filledCache(t testing.TB, b *Backend, a *engine.Attention, kType, vType ggu
 	v, _ := b.NewTensor(positions, kv)
 	copy(data(k), randVec(rng, positions*kv, 1))
 	copy(data(v), randVec(rng, positions*kv, 1))
-	b.StoreKV(c, 0, k, v, 0)
+	b.storeKV(c, 0, k, v, 0)
 	return c.(*kvCache)
 }
 
