@@ -113,13 +113,6 @@ type BiasArgs struct {
 	N   int32
 }
 
-// CacheStoreArgs: N values (whole blocks) written into a KV cache, block i
-// of them at block Block0+i from the bound offset, one thread per block.
-type CacheStoreArgs struct {
-	N      int32
-	Block0 int32
-}
-
 // AttnArgs: causal attention of NRows query rows (row r at position Pos0+r)
 // over the KV cache.
 type AttnArgs struct {
@@ -191,7 +184,7 @@ type DeltaArgs struct {
 // Args is any of the argument structs.
 type Args interface {
 	GetRowsArgs | RMSNormArgs | RopeStoreArgs | MatMulArgs | FusedMVArgs | ElementwiseArgs | BiasArgs |
-		CacheStoreArgs | AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
+		AttnArgs | SplitHeadsArgs | ConvArgs | DeltaArgs
 }
 
 // Bytes views a as the bytes the kernel reads. Every field is

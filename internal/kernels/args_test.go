@@ -75,7 +75,7 @@ func mirrorErrors(header string) []string {
 	}
 	headerStructs := []any{
 		GetRowsArgs{}, RMSNormArgs{}, RopeStoreArgs{}, MatMulArgs{}, FusedMVArgs{}, ElementwiseArgs{}, BiasArgs{}, AttnArgs{},
-		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{}, CacheStoreArgs{},
+		SplitHeadsArgs{}, ConvArgs{}, DeltaArgs{},
 	}
 	var errs []string
 	defineRE := regexp.MustCompile(`(?m)^#define\s+(\w+)[ \t]+([^\s/]+)`)

@@ -4,13 +4,10 @@ using namespace metal;
 #include "quant_args.h"
 #include "dequant.h"
 
-// The KV cache: writes of F32 rows into it, and causal attention over it
-// (see AttnArgs in quant_args.h). Keys and values are each stored in one of
+// Causal attention over the KV cache (see AttnArgs in quant_args.h; rows
+// are written by kernel_rope_store). Keys and values are each stored in one of
 // ggml's types (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1: dequant.h's
 // blk_<type>), rows of kv_dim values; heads are whole blocks.
-//
-// Stores: kernel_cpy_f32_<type> quantizes one block per thread (one value
-// for the float types), as ggml's quantize_row_<type>_ref.
 //
 // Attention: templates over the key type BK and the value type BV, one
 // kernel per pair; threadgroups of ATTN_SG simdgroups; online (streaming)
@@ -28,33 +25,6 @@ using namespace metal;
 // Prefill (kernel_attn_*, attn_prefill): one threadgroup per ATTN_ROWS
 // query rows of a head, flash style: tiles of keys, then of values,
 // dequantized once into threadgroup memory for all the rows.
-
-// n floats (whole blocks) into the cache from block block0 on: thread i
-// writes block i.
-template <typename B>
-kernel void kernel_cpy_f32(
-        constant CacheStoreArgs & args [[buffer(0)]],
-        device const float      * src  [[buffer(1)]],
-        device       char       * dst  [[buffer(2)]],
-        uint tpig [[thread_position_in_grid]]) {
-    if (tpig >= (uint) (args.n / B::QK)) {
-        return;
-    }
-    B::quantize(src + (ulong) tpig * B::QK, dst + ((ulong) args.block0 + tpig) * B::BYTES);
-}
-
-typedef decltype(kernel_cpy_f32<blk_f32>) cpy_t;
-
-#ifndef EMU_METAL_STDLIB
-template [[host_name("kernel_cpy_f32_f32")]]  kernel cpy_t kernel_cpy_f32<blk_f32>;
-template [[host_name("kernel_cpy_f32_f16")]]  kernel cpy_t kernel_cpy_f32<blk_f16>;
-template [[host_name("kernel_cpy_f32_bf16")]] kernel cpy_t kernel_cpy_f32<blk_bf16>;
-template [[host_name("kernel_cpy_f32_q8_0")]] kernel cpy_t kernel_cpy_f32<blk_q8_0>;
-template [[host_name("kernel_cpy_f32_q4_0")]] kernel cpy_t kernel_cpy_f32<blk_q4_0>;
-template [[host_name("kernel_cpy_f32_q4_1")]] kernel cpy_t kernel_cpy_f32<blk_q4_1>;
-template [[host_name("kernel_cpy_f32_q5_0")]] kernel cpy_t kernel_cpy_f32<blk_q5_0>;
-template [[host_name("kernel_cpy_f32_q5_1")]] kernel cpy_t kernel_cpy_f32<blk_q5_1>;
-#endif
 
 #define ATTN_DIMS_PER_LANE 8
 // The running maximum before any score: finite, because fast math may assume

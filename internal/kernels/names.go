@@ -51,47 +51,22 @@ func ForWeight(t gguf.GGMLType) (WeightKernels, bool) {
 	return WeightKernels{}, false
 }
 
-// CacheKernels names the kernels that write and attend over a KV cache
-// whose keys are stored as one type and values as another (or the same).
+// CacheKernels names the kernels that attend over a KV cache whose keys
+// are stored as one type and values as another (or the same);
+// kernel_rope_store writes every cache type.
 type CacheKernels struct {
-	StoreK, StoreV string // F32 rows into the key and the value cache (CacheStoreArgs)
-	Attend         string // AttnArgs: prompt rows
-	AttendSplit    string // one decode row, in chunks of AttnArgs.Chunk positions (with one chunk, the output)
+	Attend      string // AttnArgs: prompt rows
+	AttendSplit string // one decode row, in chunks of AttnArgs.Chunk positions (with one chunk, the output)
 }
 
 // ForCache returns the kernels of a KV cache with keys of type k and values
-// of type v; false when the kernels cannot store k or v.
+// of type v; false when either is not a cache type the kernels know.
 func ForCache(k, v gguf.GGMLType) (CacheKernels, bool) {
-	storeK, okK := cacheStore(k)
-	storeV, okV := cacheStore(v)
 	attend, split, ok := cacheAttend(k, v)
-	if !okK || !okV || !ok {
+	if !ok {
 		return CacheKernels{}, false
 	}
-	return CacheKernels{StoreK: storeK, StoreV: storeV, Attend: attend, AttendSplit: split}, true
-}
-
-// cacheStore names the kernel that writes F32 rows into a cache of type t.
-func cacheStore(t gguf.GGMLType) (string, bool) {
-	switch t {
-	case gguf.TypeF32:
-		return "kernel_cpy_f32_f32", true
-	case gguf.TypeF16:
-		return "kernel_cpy_f32_f16", true
-	case gguf.TypeBF16:
-		return "kernel_cpy_f32_bf16", true
-	case gguf.TypeQ8_0:
-		return "kernel_cpy_f32_q8_0", true
-	case gguf.TypeQ4_0:
-		return "kernel_cpy_f32_q4_0", true
-	case gguf.TypeQ4_1:
-		return "kernel_cpy_f32_q4_1", true
-	case gguf.TypeQ5_0:
-		return "kernel_cpy_f32_q5_0", true
-	case gguf.TypeQ5_1:
-		return "kernel_cpy_f32_q5_1", true
-	}
-	return "", false
+	return CacheKernels{Attend: attend, AttendSplit: split}, true
 }
 
 // cacheAttend names the attention kernels over keys of type k and values of

@@ -28,7 +28,7 @@ func TestNamedKernelsExist(t *testing.T) {
 		}
 		for v := gguf.GGMLType(0); v < 64; v++ {
 			if c, ok := kernels.ForCache(typ, v); ok {
-				names = append(names, c.StoreK, c.StoreV, c.Attend, c.AttendSplit)
+				names = append(names, c.Attend, c.AttendSplit)
 				caches++
 			}
 		}

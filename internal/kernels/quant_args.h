@@ -216,17 +216,6 @@ struct BiasArgs {
     int32_t n;
 };
 
-// kernel_cpy_f32_<t>: the KV-cache write: n floats (whole blocks of t; t in
-// f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1) from src in t's block
-// layout, block i at block block0 + i of dst (a cache row's byte offset need
-// not be a multiple of 4, as binding offsets must), one thread per block.
-// buffers 1 src (float*), 2 dst (char*); grid (ceil(n/QK/T), 1, 1),
-// threadgroup (T, 1, 1) for any T (the backend uses 256).
-struct CacheStoreArgs {
-    int32_t n;
-    int32_t block0;
-};
-
 // Causal attention of n_rows query rows (row r at position pos0 + r sees
 // cache positions 0..pos0+r) for every head; head h reads KV head
 // h / (n_heads / n_kv_heads). q and dst rows hold n_heads*head_dim floats;

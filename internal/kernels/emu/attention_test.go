@@ -3,7 +3,6 @@
 package emu
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,13 +13,9 @@ import (
 	"github.com/quant-llm/quant/internal/kernels"
 )
 
-// Emulated tests of attention.metal: the KV-cache writes of every cache
-// type and attention over every pair of key and value types.
+// Emulated tests of attention.metal: attention over every pair of key and
+// value types (the cache writes are kernel_rope_store's, in ops_test.go).
 //
-//   - kernel_cpy_f32_<t>: byte for byte gguf.Quantize (ggml's
-//     quantize_row_<t>_ref); the emulator computes in IEEE float32 without
-//     fusing, as the reference does (see dequant.h on what an Apple GPU's
-//     fast math may change).
 //   - kernel_attn_<k>_<v> and kernel_attn_split_<k>_<v>: a float64
 //     reference over the cache as gguf.Dequantize reads it, within 1e-5 of
 //     max |v| absolute (outputs are averages of v): the kernel reads the
@@ -29,10 +24,6 @@ import (
 func attentionKernelTests() []kernelTest {
 	tests := []kernelTest{{"kernel_attn_reduce", testAttnReduce}}
 	for _, kt := range cpu.CacheTypes {
-		store := cacheKernels(kt, kt).StoreK
-		tests = append(tests, kernelTest{store, func(t *testing.T, s Schedule, rng *rand.Rand) {
-			testCacheStore(t, kt, s, rng)
-		}})
 		for _, vt := range cpu.CacheTypes {
 			names := cacheKernels(kt, vt)
 			tests = append(tests,
@@ -53,15 +44,14 @@ func cacheKernels(k, v gguf.GGMLType) kernels.CacheKernels {
 	return names
 }
 
-// ---- cache writes
-
 // storeValues returns n values (whole blocks of 32) that reach the corners
 // of the quantizers: blocks of different magnitudes, an all-zero block, a
 // largest magnitude taken twice with opposite signs (the first one sets the
 // scale), values on the rounding boundaries of each 32-value type (blocks
 // whose extremes make its d exactly 1, the other values halfway between
 // two integers), F16 overflow and subnormals, and exact ties of the
-// F16/BF16 rounding.
+// F16/BF16 rounding. kernel_rope_store's tests store them as values, byte
+// for byte as gguf.Quantize (ggml's quantize_row_<t>_ref).
 func storeValues(rng *rand.Rand, n int) []float32 {
 	// Q8_0, Q4_0, Q5_0, Q4_1, Q5_1: the extremes that make d = 1, then
 	// i%mod + off + 1/2 for the other values i.
@@ -103,51 +93,6 @@ func storeValues(rng *rand.Rand, n int) []float32 {
 		}
 	}
 	return x
-}
-
-// testCacheStore writes n values into the middle of a larger cache buffer,
-// as StoreKV does (bound at the start of a layer, the row's first block in
-// the arguments), and checks the bytes against gguf.Quantize and that the
-// rest of the buffer is untouched.
-func testCacheStore(t *testing.T, typ gguf.GGMLType, s Schedule, rng *rand.Rand) {
-	kernel := cacheKernels(typ, typ).StoreK
-	qk, bs := typ.BlockElems(), typ.BlockBytes()
-	for _, blocks := range []int{1, 7, 255, 256, 300, 4097 / qk} {
-		n := blocks * qk
-		src := storeValues(rng, ceilDiv(n, 32)*32)[:n]
-		want, err := gguf.Quantize(typ, src, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The cache: 16 bytes before the bound offset, 5 blocks between it
-		// and the written span (an odd number: the span's byte offset is
-		// not a multiple of 4 for the 32-value types), 3 blocks after.
-		const pad, before, after = 16, 5, 3
-		start := pad + bs*before
-		cache := make([]byte, start+bs*(blocks+after))
-		for i := range cache {
-			cache[i] = byte(i*7 + 1)
-		}
-		orig := append([]byte(nil), cache...)
-		err = Run(Dispatch{
-			Kernel:  kernel,
-			Bytes:   map[int][]byte{0: kernels.Bytes(&kernels.CacheStoreArgs{N: int32(n), Block0: before})},
-			Buffers: map[int]Binding{1: {Data: f32Bytes(src)}, 2: {Data: cache, Offset: pad}},
-			Grid:    [3]int{ceilDiv(blocks, 256), 1, 1}, Group: [3]int{256, 1, 1},
-		}, s)
-		if err != nil {
-			t.Fatalf("%d blocks: %v", blocks, err)
-		}
-		got := cache[start : start+bs*blocks]
-		for b := range blocks {
-			if g, w := got[b*bs:(b+1)*bs], want[b*bs:(b+1)*bs]; !bytes.Equal(g, w) {
-				t.Fatalf("%d blocks: block %d of %v:\n got % x\nwant % x", blocks, b, src[b*qk:(b+1)*qk], g, w)
-			}
-		}
-		if !bytes.Equal(cache[:start], orig[:start]) || !bytes.Equal(cache[start+bs*blocks:], orig[start+bs*blocks:]) {
-			t.Errorf("%d blocks: wrote outside the destination span", blocks)
-		}
-	}
 }
 
 // ---- attention

@@ -15,94 +15,6 @@ namespace emu_product {
 #include "../rms_norm.metal"
 #include "../rope.metal"
 
-template cpy_t kernel_cpy_f32<blk_f32>;
-
-static void glue_kernel_cpy_f32_f32(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_f32>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_f16>;
-
-static void glue_kernel_cpy_f32_f16(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_f16>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_bf16>;
-
-static void glue_kernel_cpy_f32_bf16(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_bf16>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_q8_0>;
-
-static void glue_kernel_cpy_f32_q8_0(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_q8_0>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_q4_0>;
-
-static void glue_kernel_cpy_f32_q4_0(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_q4_0>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_q4_1>;
-
-static void glue_kernel_cpy_f32_q4_1(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_q4_1>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_q5_0>;
-
-static void glue_kernel_cpy_f32_q5_0(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_q5_0>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
-template cpy_t kernel_cpy_f32<blk_q5_1>;
-
-static void glue_kernel_cpy_f32_q5_1(const emu_ctx* c) {
-  (void)c;
-  kernel_cpy_f32<blk_q5_1>(
-      *(constant CacheStoreArgs*)c->buf[0],
-      (device const float *)c->buf[1],
-      (device char *)c->buf[2],
-      emu_bi<uint>(c->bi[EMU_BI_TPIG]));
-}
-
 template attn_t kernel_attn<blk_f32, blk_f32>;
 
 static void glue_kernel_attn_f32_f32(const emu_ctx* c) {
@@ -3671,14 +3583,6 @@ static void glue_kernel_rope_store(const emu_ctx* c) {
 }  // namespace emu_product
 
 extern "C" const emu_kernel emu_kernels_product[] = {
-    {"kernel_cpy_f32_f32", emu_product::glue_kernel_cpy_f32_f32, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_f16", emu_product::glue_kernel_cpy_f32_f16, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_bf16", emu_product::glue_kernel_cpy_f32_bf16, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_q8_0", emu_product::glue_kernel_cpy_f32_q8_0, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_q4_0", emu_product::glue_kernel_cpy_f32_q4_0, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_q4_1", emu_product::glue_kernel_cpy_f32_q4_1, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_q5_0", emu_product::glue_kernel_cpy_f32_q5_0, 0x00000007, 0x00000000},
-    {"kernel_cpy_f32_q5_1", emu_product::glue_kernel_cpy_f32_q5_1, 0x00000007, 0x00000000},
     {"kernel_attn_f32_f32", emu_product::glue_kernel_attn_f32_f32, 0x0000001f, 0x00000007},
     {"kernel_attn_split_f32_f32", emu_product::glue_kernel_attn_split_f32_f32, 0x0000001f, 0x00000003},
     {"kernel_attn_f32_f16", emu_product::glue_kernel_attn_f32_f16, 0x0000001f, 0x00000007},

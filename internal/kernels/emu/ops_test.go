@@ -263,7 +263,8 @@ func testRopeStore(t *testing.T, s Schedule, rng *rand.Rand) {
 	for _, tc := range ropeCases() {
 		name := fmt.Sprintf("%+v", tc)
 		qDim, kvDim := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
-		q, k, v := randF32(rng, tc.rows*qDim), randF32(rng, tc.rows*kvDim), randF32(rng, tc.rows*kvDim)
+		q, k := randF32(rng, tc.rows*qDim), randF32(rng, tc.rows*kvDim)
+		v := storeValues(rng, ceilDiv(tc.rows*kvDim, 32)*32)[:tc.rows*kvDim]
 		var ff, qn, kn []float32
 		if tc.ff {
 			ff = make([]float32, tc.nDims/2)
